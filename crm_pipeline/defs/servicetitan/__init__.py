@@ -1,0 +1,1 @@
+"""Assets, checks and automation for the ServiceTitan CRM v2 source."""

@@ -1,0 +1,45 @@
+"""What the Dagster UI shows about a raw table: its column schema and a run's figures."""
+
+from __future__ import annotations
+
+from dagster import MetadataValue, TableColumn, TableColumnConstraints, TableSchema
+
+from crm_pipeline.catalog import Endpoint
+from crm_pipeline.storage.tables import SYNCED_AT_COLUMN, TENANT_COLUMN
+from crm_pipeline.sync import SyncResult
+
+
+def column_schema(endpoint: Endpoint) -> TableSchema:
+    """The raw table's columns, from the endpoint's declared fields (the pandera schema's source)."""
+    columns = [TableColumn(TENANT_COLUMN, "VARCHAR", "ServiceTitan tenant id", TableColumnConstraints(nullable=False))]
+    for name, ftype in endpoint.fields.items():
+        is_key = name in endpoint.key
+        columns.append(
+            TableColumn(name, ftype.duckdb, "key" if is_key else "", TableColumnConstraints(nullable=not is_key))
+        )
+    columns.append(TableColumn(SYNCED_AT_COLUMN, "TIMESTAMPTZ", "when the pipeline stored this version"))
+    return TableSchema(columns=columns)
+
+
+def definition_metadata(endpoint: Endpoint) -> dict:
+    return {
+        "dagster/column_schema": column_schema(endpoint),
+        "dagster/table_name": endpoint.qualified_table,
+        "endpoint": endpoint.path,
+        "key": ", ".join((TENANT_COLUMN, *endpoint.key)),
+    }
+
+
+def run_metadata(result: SyncResult, row_count: int) -> dict:
+    return {
+        "dagster/row_count": row_count,
+        "rows_upserted": result.rows_upserted,
+        "records_received": result.records_received,
+        "pages": result.pages,
+        "quarantined": result.quarantined,
+        "cursor_position": MetadataValue.text(result.position or ""),
+        "has_more": result.has_more,
+        "seconds": round(result.seconds, 3),
+        "records_per_second": round(result.records_per_second, 1),
+        "new_fields": MetadataValue.text(", ".join(sorted(result.new_fields))),
+    }

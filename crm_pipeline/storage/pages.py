@@ -1,0 +1,93 @@
+"""Write one validated page, its rejected records and the stream's new position in one transaction.
+
+A crash at any moment leaves either the whole page with its cursor, or neither: the next run
+resumes from the last committed cursor, and upsert by key makes a repeated page harmless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from crm_pipeline.catalog import Endpoint
+from crm_pipeline.storage.tables import (
+    CURSORS, QUARANTINE, SYNCED_AT_COLUMN, TENANT_COLUMN, add_columns, quote,
+)
+from crm_pipeline.validation import ValidatedPage
+
+
+@dataclass(frozen=True)
+class StreamPosition:
+    """Where a stream stands: the export `continueFrom` token (or a list watermark) and whether more waits."""
+
+    position: str | None
+    has_more: bool
+
+
+def read_position(conn: duckdb.DuckDBPyConnection, tenant_id: str, stream: str) -> StreamPosition | None:
+    row = conn.execute(
+        f"SELECT position, has_more FROM {CURSORS} WHERE tenant_id = ? AND stream = ?", [tenant_id, stream]
+    ).fetchone()
+    return None if row is None else StreamPosition(row[0], bool(row[1]))
+
+
+def reset_position(conn: duckdb.DuckDBPyConnection, tenant_id: str, stream: str) -> bool:
+    """Forget a stream's position so that its next run starts from the beginning. True if one was stored."""
+    found = read_position(conn, tenant_id, stream) is not None
+    conn.execute(f"DELETE FROM {CURSORS} WHERE tenant_id = ? AND stream = ?", [tenant_id, stream])
+    return found
+
+
+def _upsert_rows(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, page: ValidatedPage) -> int:
+    frame = page.frame
+    if frame.empty:
+        return 0
+    add_columns(conn, endpoint, {name: "JSON" for name in page.extra_fields})
+    names = ", ".join(quote(c) for c in frame.columns)
+    conn.register("_crm_page", frame)
+    try:
+        conn.execute(
+            f"INSERT OR REPLACE INTO {endpoint.qualified_table} ({TENANT_COLUMN}, {names}, {SYNCED_AT_COLUMN}) "
+            f"SELECT ?, {names}, now() FROM _crm_page",
+            [tenant_id],
+        )
+    finally:
+        conn.unregister("_crm_page")
+    return len(frame)
+
+
+def _quarantine(conn, endpoint: Endpoint, tenant_id: str, page: ValidatedPage, run_id: str | None) -> int:
+    if page.rejected:
+        conn.executemany(
+            f"INSERT INTO {QUARANTINE} VALUES (?, ?, ?, ?, ?, now(), ?)",
+            [[tenant_id, endpoint.path, r.record_id, r.record_json, r.reasons, run_id] for r in page.rejected],
+        )
+    return len(page.rejected)
+
+
+def commit_page(
+    conn: duckdb.DuckDBPyConnection,
+    endpoint: Endpoint,
+    tenant_id: str,
+    page: ValidatedPage,
+    position: StreamPosition,
+    run_id: str | None = None,
+) -> tuple[int, int]:
+    """Upsert the page's rows, quarantine its rejects and store `position`, atomically.
+
+    Returns (rows upserted, records quarantined).
+    """
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        upserted = _upsert_rows(conn, endpoint, tenant_id, page)
+        quarantined = _quarantine(conn, endpoint, tenant_id, page, run_id)
+        conn.execute(
+            f"INSERT OR REPLACE INTO {CURSORS} VALUES (?, ?, ?, ?, now(), ?)",
+            [tenant_id, endpoint.path, position.position, position.has_more, run_id],
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return upserted, quarantined

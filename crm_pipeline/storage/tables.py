@@ -1,0 +1,69 @@
+"""DDL of the raw tables and of the pipeline's own state (cursors, quarantine)."""
+
+from __future__ import annotations
+
+import duckdb
+
+from crm_pipeline.catalog import Endpoint
+
+STATE_SCHEMA = "pipeline_state"
+CURSORS = f"{STATE_SCHEMA}.cursors"
+QUARANTINE = f"{STATE_SCHEMA}.quarantine"
+
+# Columns the pipeline adds to every raw table, beside the fields the API sends.
+TENANT_COLUMN = "tenant_id"
+SYNCED_AT_COLUMN = "_synced_at"
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def ensure_state_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA}")
+    conn.execute(
+        f"""CREATE TABLE IF NOT EXISTS {CURSORS} (
+            tenant_id VARCHAR NOT NULL, stream VARCHAR NOT NULL, position VARCHAR,
+            has_more BOOLEAN, updated_at TIMESTAMPTZ NOT NULL, run_id VARCHAR,
+            PRIMARY KEY (tenant_id, stream))"""
+    )
+    conn.execute(
+        f"""CREATE TABLE IF NOT EXISTS {QUARANTINE} (
+            tenant_id VARCHAR NOT NULL, stream VARCHAR NOT NULL, record_id VARCHAR,
+            record JSON, reasons VARCHAR NOT NULL, quarantined_at TIMESTAMPTZ NOT NULL,
+            run_id VARCHAR)"""
+    )
+
+
+def table_columns(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, str]:
+    rows = conn.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ? AND table_name = ?",
+        [schema, table],
+    ).fetchall()
+    return dict(rows)
+
+
+def ensure_raw_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> None:
+    """Create the raw table (and state tables) if missing; add declared fields it lacks."""
+    ensure_state_tables(conn)
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {endpoint.schema_name}")
+    key_sql = ", ".join(quote(c) for c in (TENANT_COLUMN, *endpoint.key))
+    cols = [f"{TENANT_COLUMN} VARCHAR NOT NULL"]
+    cols += [
+        f"{quote(name)} {ftype.duckdb}{' NOT NULL' if name in endpoint.key else ''}"
+        for name, ftype in endpoint.fields.items()
+    ]
+    cols.append(f"{SYNCED_AT_COLUMN} TIMESTAMPTZ NOT NULL")
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {endpoint.qualified_table} ({', '.join(cols)}, PRIMARY KEY ({key_sql}))"
+    )
+    add_columns(conn, endpoint, {n: t.duckdb for n, t in endpoint.fields.items()})
+
+
+def add_columns(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, wanted: dict[str, str]) -> list[str]:
+    """Add the columns of `wanted` (name -> DuckDB type) that the raw table lacks; return their names."""
+    have = {c.lower() for c in table_columns(conn, endpoint.schema_name, endpoint.table)}
+    added = [name for name in wanted if name.lower() not in have]
+    for name in added:
+        conn.execute(f"ALTER TABLE {endpoint.qualified_table} ADD COLUMN {quote(name)} {wanted[name]}")
+    return added
