@@ -1,0 +1,62 @@
+"""Compare what a raw table holds with what the sandbox serves, field by field."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from crm_pipeline.catalog import Endpoint
+
+
+def _expected(ftype_name: str | None, value):
+    if value is None:
+        return None
+    if ftype_name == "timestamp":
+        return pd.Timestamp(value).tz_localize("UTC") if pd.Timestamp(value).tzinfo is None else pd.Timestamp(value)
+    if ftype_name in ("json", None):
+        return value
+    if ftype_name == "text":
+        return str(value)
+    if ftype_name == "float":
+        return float(value)
+    return value
+
+
+def _stored(ftype_name: str | None, value):
+    if value is None:
+        return None
+    if ftype_name == "timestamp":
+        return pd.Timestamp(value)
+    if ftype_name in ("json", None):
+        return json.loads(value)
+    return value
+
+
+def _same(ftype_name, expected, stored) -> bool:
+    if ftype_name == "timestamp" and expected is not None and stored is not None:
+        return abs((expected - stored).total_seconds()) < 1e-6  # DuckDB keeps microseconds of the 7 digits
+    return expected == stored
+
+
+def differences(conn, endpoint: Endpoint, tenant_id: str, records: list[dict]) -> list[str]:
+    """Every mismatch between `records` (as served) and the stored rows; empty when the table is exact."""
+    cur = conn.execute(f"SELECT * FROM {endpoint.qualified_table} WHERE tenant_id = ?", [tenant_id])
+    names = [d[0] for d in cur.description]
+    stored = {row[names.index("id")]: dict(zip(names, row)) for row in cur.fetchall()}
+    problems = []
+    expected_ids = {r["id"] for r in records}
+    if len(stored) != len(expected_ids):
+        problems.append(f"{endpoint.qualified_table}: {len(stored)} rows stored, {len(expected_ids)} served")
+    for record in records:
+        row = stored.get(record["id"])
+        if row is None:
+            problems.append(f"{endpoint.qualified_table}: id {record['id']} missing")
+            continue
+        for name, value in record.items():
+            ftype = endpoint.fields.get(name)
+            kind = ftype.name if ftype else None
+            want, got = _expected(kind, value), _stored(kind, row.get(name))
+            if not _same(kind, want, got):
+                problems.append(f"{endpoint.qualified_table} id {record['id']} {name}: sent {value!r}, stored {row.get(name)!r}")
+    return problems
