@@ -48,7 +48,7 @@ def build_export_asset(endpoint: Endpoint) -> AssetsDefinition:
             result = sync_export(
                 client, conn, endpoint, tenant_id,
                 start=config.start_date, include_recent_changes=config.include_recent_changes,
-                run_id=context.run_id, on_page=log_progress,
+                run_id=context.run.run_id, on_page=log_progress,
             )
             rows = table_row_count(conn, endpoint, tenant_id)
         return MaterializeResult(metadata=run_metadata(result, rows))

@@ -1,0 +1,103 @@
+"""One asset per `dbt_like_sql/{staging,marts}/*.sql` model, and one check op per model for its checks.
+
+Asset key `[folder, file name]`, group = folder; deps come from the file's `ref()` and `source()`.
+"""
+# No `from __future__ import annotations` here: Dagster reads the asset functions' annotations at runtime.
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetChecksDefinition,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    MaterializeResult,
+    MetadataValue,
+    TableColumn,
+    TableSchema,
+    asset,
+    multi_asset_check,
+)
+
+from crm_pipeline.defs.resources import CrmDuckDB
+from crm_pipeline.sql_models import Model, build_model, load_project, model_checks, run_check
+
+
+def model_key(model: Model) -> AssetKey:
+    """`["staging", "stg_customers"]`: the folder, then the file name."""
+    return AssetKey([model.schema, model.name])
+
+
+def build_model_asset(model: Model, models: dict[str, Model]) -> AssetsDefinition:
+    """The asset that creates or replaces the model's view or table."""
+    deps = [AssetKey([schema, table]) for schema, table in model.sources] + [model_key(models[r]) for r in model.refs]
+
+    @asset(
+        key=model_key(model),
+        group_name=model.schema,
+        kinds={"sql", "duckdb"},
+        deps=deps,
+        description=f"{model.description}\n\nA DuckDB {model.materialized} `{model.relation}`, built from `{model.where}`.",
+        metadata={
+            "dagster/table_name": model.relation,
+            "materialized": model.materialized,
+            "path": MetadataValue.path(model.where),
+            "sql": MetadataValue.md(f"```sql\n{model.sql}\n```"),
+        },
+    )
+    def _model(context: AssetExecutionContext, duckdb: CrmDuckDB) -> MaterializeResult:
+        with duckdb.get_connection() as conn:
+            rows = build_model(conn, model, models)
+            columns = conn.execute(
+                "SELECT column_name, data_type FROM information_schema.columns"
+                " WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+                [model.schema, model.name],
+            ).fetchall()
+        context.log.info(f"{model.relation}: {rows} rows")
+        schema = TableSchema(columns=[TableColumn(name, kind) for name, kind in columns])
+        return MaterializeResult(metadata={"dagster/row_count": rows, "dagster/column_schema": schema})
+
+    return _model
+
+
+def _markdown(rows: list[dict]) -> str:
+    if not rows:
+        return "(none)"
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join(str(v).replace("|", "\\|").replace("\n", " ") for v in row.values()) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def build_model_checks(model: Model, models: dict[str, Model]) -> AssetChecksDefinition | None:
+    """One op running the model's unique / not_null declarations and data tests, each its own check."""
+    checks = {check.name: check for check in model_checks(model, models)}
+    if not checks:
+        return None
+    key = model_key(model)
+    specs = [AssetCheckSpec(name, asset=key, description=c.description) for name, c in checks.items()]
+
+    @multi_asset_check(specs=specs, name=f"{model.schema}__{model.name}__checks", can_subset=True)
+    def _checks(context: AssetCheckExecutionContext, duckdb: CrmDuckDB):
+        with duckdb.get_connection() as conn:
+            for check_key in context.selected_asset_check_keys:
+                outcome = run_check(conn, checks[check_key.name])
+                yield AssetCheckResult(
+                    asset_key=key,
+                    check_name=check_key.name,
+                    passed=outcome.passed,
+                    severity=AssetCheckSeverity.WARN if outcome.check.severity == "warn" else AssetCheckSeverity.ERROR,
+                    metadata={
+                        "failing_rows": outcome.failing_rows,
+                        "sample": MetadataValue.md(_markdown(outcome.sample)),
+                        "query": MetadataValue.md(f"```sql\n{outcome.check.sql}\n```"),
+                    },
+                )
+
+    return _checks
+
+
+MODELS = load_project()
+sql_model_assets = [build_model_asset(m, MODELS) for m in MODELS.values()]
+sql_model_checks = [c for c in (build_model_checks(m, MODELS) for m in MODELS.values()) if c is not None]
