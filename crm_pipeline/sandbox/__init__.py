@@ -1,0 +1,15 @@
+"""A local fake of the ServiceTitan CRM v2 API (OAuth token endpoint + export feeds) over real HTTP.
+
+    from crm_pipeline.sandbox import Sandbox
+    with Sandbox(seed=7, sizes={"customers": 300}) as sb:
+        os.environ.update(sb.env())
+        ...
+
+Run `python -m crm_pipeline.sandbox --help` to serve one in the foreground.
+"""
+
+from .faults import KINDS as FAULT_KINDS
+from .sandbox import LoggedRequest, Sandbox
+from .store import FEEDS
+
+__all__ = ["Sandbox", "LoggedRequest", "FEEDS", "FAULT_KINDS"]

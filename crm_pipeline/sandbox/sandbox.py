@@ -1,0 +1,161 @@
+"""`Sandbox`: a local fake of the ServiceTitan CRM v2 API, served over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from .auth import Tokens
+from .faults import Faults, RateLimiter
+from .responses import Request
+from .server import SandboxServer
+from .store import Registry
+
+TENANT_ID = "1234567890"
+CLIENT_ID = "cid.sandbox-client-7f3a"
+CLIENT_SECRET = "cs1.sandbox-secret-do-not-log-9c2e41"
+APP_KEY = "ak1.sandbox-app-key-5b8d20"
+WARM_ALL_UP_TO = 200_000  # build every store at start when they hold this many records in total
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One request seen by the sandbox (API and token endpoint; admin calls are not logged).
+    status is None for a dropped connection; fault names the injected failure ("rate_limit" for
+    the rate limit), else None."""
+
+    method: str
+    path: str
+    query: dict[str, str] = field(default_factory=dict)
+    status: int | None = None
+    fault: str | None = None
+
+
+class Sandbox:
+    """Fake ServiceTitan (auth + CRM v2 export feeds) on http://127.0.0.1:<port>; use as a context
+    manager or call `close()`. Data is deterministic for a seed; see the project notes for the quirks."""
+
+    tenant_id = TENANT_ID
+    client_id = CLIENT_ID
+    client_secret = CLIENT_SECRET
+    app_key = APP_KEY
+
+    def __init__(self, seed: int = 7, sizes: dict[str, int] | None = None, page_size: int = 100,
+                 token_ttl: float = 900, rate_limit: float | None = None, host: str = "127.0.0.1",
+                 port: int = 0, warm: Iterable[str] | None = None) -> None:
+        self.seed = seed
+        self.registry = Registry(seed, sizes)
+        self.page_size, self.token_ttl = page_size, token_ttl
+        self.faults, self.tokens, self.limiter = Faults(), Tokens(), RateLimiter(rate_limit)
+        self.token_salt = hashlib.sha256(f"{self.tenant_id}:{seed}".encode()).hexdigest()[:12]
+        self._log: list[LoggedRequest] = []
+        self._log_lock = threading.Lock()
+        self._token_requests = 0
+        if warm is None:
+            total = sum(self.registry.sizes.values())
+            warm = self.registry.stores if total <= WARM_ALL_UP_TO else ["customers"]
+        for name in warm:  # serialize every record once now, so that pages are bytes joined
+            self.registry.store(name).page(0, self.registry.store(name).size)
+        self._server = SandboxServer((host, port), self)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="servicetitan-sandbox", daemon=True)
+        self._thread.start()
+
+    # -- addresses and settings ----------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        """The TCP port the sandbox listens on."""
+        return self._server.server_address[1]
+
+    @property
+    def api_url(self) -> str:
+        """Base URL of the API (the CRM lives under /crm/v2/tenant/{tenant}/...)."""
+        return f"http://{self._server.server_address[0]}:{self.port}"
+
+    @property
+    def auth_url(self) -> str:
+        """URL of the OAuth token endpoint."""
+        return f"{self.api_url}/connect/token"
+
+    def env(self) -> dict[str, str]:
+        """The SERVICETITAN_* environment variables that point the pipeline at this sandbox."""
+        return {"SERVICETITAN_CLIENT_ID": self.client_id, "SERVICETITAN_CLIENT_SECRET": self.client_secret,
+                "SERVICETITAN_APP_KEY": self.app_key, "SERVICETITAN_TENANT_ID": self.tenant_id,
+                "SERVICETITAN_API_URL": self.api_url, "SERVICETITAN_AUTH_URL": self.auth_url}
+
+    @property
+    def rate_limit(self) -> float | None:
+        """API requests per second before 429s (token bucket); None: unlimited."""
+        return self.limiter.rate
+
+    @rate_limit.setter
+    def rate_limit(self, value: float | None) -> None:
+        self.limiter.rate = value
+
+    # -- data -------------------------------------------------------------------------------------
+    def records(self, feed: str) -> list[dict]:
+        """Current version of every record of a feed ("export/customers" or "customers"), as served,
+        sorted by id (fresh copies)."""
+        return self.registry.store(feed).records()
+
+    def change(self, feed: str, n: int = 10) -> list[int]:
+        """Give n existing records a new version (new modifiedOn, changed values, some inactive or
+        merged); returns their ids."""
+        return self.registry.store(feed).change(n)
+
+    def add(self, feed: str, n: int = 5) -> list[int]:
+        """Create n new records; returns their ids."""
+        return self.registry.store(feed).add(n)
+
+    def put(self, feed: str, record: dict) -> None:
+        """Insert or replace a raw record as is (needs an "id"; may lack or add fields, wrong types)."""
+        self.registry.store(feed).put(record)
+
+    # -- observation ------------------------------------------------------------------------------
+    def expire_tokens(self) -> None:
+        """Every token issued so far becomes invalid (the next API call gets a 401)."""
+        self.tokens.expire_all()
+
+    @property
+    def request_log(self) -> list[LoggedRequest]:
+        """Requests seen so far (a snapshot), oldest first."""
+        with self._log_lock:
+            return list(self._log)
+
+    def clear_log(self) -> None:
+        """Forget logged requests."""
+        with self._log_lock:
+            self._log.clear()
+
+    @property
+    def token_requests(self) -> int:
+        """Number of POSTs to the token endpoint (successful or not)."""
+        return self._token_requests
+
+    def _log_request(self, req: Request, status: int | None, fault: str | None) -> None:
+        entry = LoggedRequest(req.method, req.path, {k: v[0] for k, v in req.query.items()}, status, fault)
+        with self._log_lock:
+            self._log.append(entry)
+
+    def _count_token_request(self) -> None:
+        with self._log_lock:
+            self._token_requests += 1
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop serving and end open connections."""
+        self._server.shutdown()
+        self._server.close_connections()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Sandbox(api_url={self.api_url!r}, tenant_id={self.tenant_id!r}, sizes={self.registry.sizes})"
