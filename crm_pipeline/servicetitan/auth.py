@@ -1,0 +1,125 @@
+"""OAuth 2 client-credentials tokens: fetched once, cached, renewed shortly before they expire."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+
+import httpx
+
+from ..settings import Settings
+from .errors import ApiError, CredentialsRejected, UnexpectedResponse, describe_body
+from .retry import Retry, RetryPolicy, parse_retry_after
+
+log = logging.getLogger("crm_pipeline.servicetitan")
+
+RENEW_MARGIN_SECONDS = 60.0
+RENEW_MARGIN_FRACTION = 0.1
+DEFAULT_TTL_SECONDS = 900.0
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class TokenManager:
+    """Hands out a valid access token to any thread; only one thread renews at a time.
+
+    The token is renewed ``min(60 s, 10 % of its lifetime)`` before ``expires_in`` runs out, or
+    when a caller reports it refused (:meth:`invalidate`). Past tokens are remembered (never shown)
+    so that error messages can be scrubbed of them.
+    """
+
+    def __init__(self, settings: Settings, http: httpx.Client, policy: RetryPolicy) -> None:
+        self._settings = settings
+        self._http = http
+        self._policy = policy
+        self._lock = threading.Lock()
+        self._current: tuple[str, float] | None = None  # (token, monotonic renew time), swapped atomically
+        self._seen: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"TokenManager(auth_url={self._settings.auth_url!r}, has_token={self._current is not None})"
+
+    @property
+    def seen_tokens(self) -> tuple[str, ...]:
+        """Every access token obtained so far (for scrubbing messages; never log these)."""
+        return tuple(self._seen)
+
+    def token(self, stop: threading.Event | None = None) -> str:
+        """A token valid for a while yet; fetches or renews it when needed."""
+        current = self._current
+        if current is not None and time.monotonic() < current[1]:
+            return current[0]
+        with self._lock:  # one thread renews, the others wait and reuse its token
+            current = self._current
+            if current is None or time.monotonic() >= current[1]:
+                current = self._current = self._fetch(stop)
+            return current[0]
+
+    def invalidate(self, refused: str) -> None:
+        """Forget ``refused`` (answered 401) unless another thread already replaced it."""
+        with self._lock:
+            if self._current is not None and self._current[0] == refused:
+                self._current = None
+
+    def _fetch(self, stop: threading.Event | None) -> tuple[str, float]:
+        url = self._settings.auth_url
+        issued = time.monotonic()
+        doc = self._policy.run(f"POST {url}", self._attempt, stop=stop)
+        token = doc.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise UnexpectedResponse(
+                f"POST {url} answered 200 without an access_token (keys: {sorted(doc)[:10]}); "
+                "check SERVICETITAN_AUTH_URL points at the ServiceTitan token endpoint."
+            )
+        try:
+            ttl = float(doc.get("expires_in") or DEFAULT_TTL_SECONDS)
+        except (TypeError, ValueError):
+            ttl = DEFAULT_TTL_SECONDS
+        margin = min(RENEW_MARGIN_SECONDS, RENEW_MARGIN_FRACTION * ttl)
+        self._seen.append(token)
+        log.debug("access token obtained from %s, valid for %.0f s", url, ttl)
+        return token, issued + max(ttl - margin, 0.0)
+
+    def _attempt(self) -> dict:
+        s = self._settings
+        self._policy.stats.add("token_requests")
+        form = {"grant_type": "client_credentials", "client_id": s.client_id, "client_secret": s.client_secret}
+        try:
+            resp = self._http.post(s.auth_url, data=form, headers={"Accept": "application/json"})
+        except httpx.TransportError as exc:
+            self._policy.stats.add("transport_errors")
+            raise Retry(f"{type(exc).__name__} from the token endpoint: {self.scrub(str(exc))[:160]}") from None
+        status = resp.status_code
+        if status == 200:
+            try:
+                doc = json.loads(resp.content)
+            except ValueError:
+                raise Retry("HTTP 200 with a body that is not JSON (cut off?)", status=200) from None
+            if not isinstance(doc, dict):
+                raise UnexpectedResponse(f"POST {s.auth_url} answered 200 with JSON that is not an object")
+            return doc
+        summary, title, trace = describe_body(resp.content, resp.headers.get("content-type", ""))
+        summary = self.scrub(summary)
+        if status in RETRYABLE_STATUS:
+            retry_after = parse_retry_after(resp.headers.get("retry-after")) if status == 429 else None
+            raise Retry(f"HTTP {status} from the token endpoint ({summary})", status=status, retry_after=retry_after)
+        if status in (400, 401):
+            raise CredentialsRejected(
+                f"The client id/secret were refused by {s.auth_url} (HTTP {status}: {summary}). "
+                "Check SERVICETITAN_CLIENT_ID and SERVICETITAN_CLIENT_SECRET (both belong to one tenant), "
+                "and that SERVICETITAN_AUTH_URL is the environment (production or integration) "
+                "they were issued for.",
+                status=status, path=s.auth_url, title=title, trace_id=trace,
+            )
+        raise ApiError(
+            f"POST {s.auth_url} answered HTTP {status} ({summary}); check SERVICETITAN_AUTH_URL.",
+            status=status, path=s.auth_url, title=title, trace_id=trace,
+        )
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the client secret, app key and any access token replaced by ``***``."""
+        for secret in (*self._settings.secrets, *self._seen):
+            if secret:
+                text = text.replace(secret, "***")
+        return text

@@ -1,0 +1,218 @@
+"""The ServiceTitan CRM v2 client: one keep-alive connection pool, safe to share across threads."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpx
+
+from ..settings import Settings
+from . import paging
+from .auth import RETRYABLE_STATUS, TokenManager
+from .errors import (
+    ApiError,
+    AppKeyRejected,
+    BadRequest,
+    ClientClosed,
+    CredentialsRejected,
+    InvalidContinuationToken,
+    NotFound,
+    UnexpectedResponse,
+    describe_body,
+)
+from .paging import ExportPage, ListPage
+from .ratelimit import RateLimiter
+from .retry import Retry, RetryPolicy, Stats, parse_retry_after
+
+log = logging.getLogger("crm_pipeline.servicetitan")
+
+POOL_SIZE = 32  # comfortably above the ~16 threads that may share one client
+
+
+class ServiceTitanClient:
+    """Authenticated, rate-limited, retrying access to ``{api_url}/crm/v2/tenant/{tenant}/``.
+
+    Paths are relative to that base (``"export/customers"``, ``"customers"``). Transient problems
+    (429, 500/502/503/504, timeouts, connection errors, cut-off or non-JSON 200 bodies) are retried
+    with exponential backoff and full jitter; other errors raise an
+    :class:`~crm_pipeline.servicetitan.errors.ApiError` subclass at once. Use as a context manager
+    or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        rate_limit: float | None = 60.0,
+        max_attempts: int = 8,
+        max_retry_seconds: float = 300.0,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        read_timeout: float = 130.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.settings = settings
+        self.base_path = f"/crm/v2/tenant/{settings.tenant_id}/"
+        self._base_url = f"{settings.api_url}{self.base_path}"
+        self._closed = threading.Event()
+        self._stats = Stats()
+        self._policy = RetryPolicy(
+            max_attempts=max_attempts, max_retry_seconds=max_retry_seconds, backoff_base=backoff_base,
+            backoff_cap=backoff_cap, stats=self._stats, closed=self._closed,
+        )
+        self._limiter = RateLimiter(rate_limit, stop=self._closed)
+        self._http = httpx.Client(
+            http1=True,
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout, pool=read_timeout),
+            limits=httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE),
+            headers={"Accept": "application/json", "User-Agent": "crm-pipeline/0.1"},
+            follow_redirects=False,
+        )
+        self._auth = TokenManager(settings, self._http, self._policy)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed.is_set() else "open"
+        return f"ServiceTitanClient(api_url={self.settings.api_url!r}, tenant_id={self.settings.tenant_id!r}, {state})"
+
+    def __enter__(self) -> "ServiceTitanClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop pending waits and close the connection pool. Safe to call twice."""
+        if not self._closed.is_set():
+            self._closed.set()
+            self._http.close()
+
+    @property
+    def stats(self) -> dict:
+        """Counters so far: requests, retries, token_requests, transport_errors, by_status, throttled_seconds."""
+        return self._stats.snapshot()
+
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> dict:
+        """GET ``path`` (relative to the tenant base) and return the parsed JSON object."""
+        return self._get(path, params)
+
+    def export_pages(
+        self,
+        path: str,
+        start: str | None = None,
+        include_recent_changes: bool = False,
+        prefetch: bool = True,
+    ) -> Iterator[ExportPage]:
+        """Walk an export feed from ``start`` (a continueFrom token, a date, or None for the beginning).
+
+        Yields every page, ending with the first one whose ``has_more`` is false. With ``prefetch``,
+        the next page is fetched in a background thread while the caller handles the current one.
+        """
+        return paging.export_pages(self._get, path, start, include_recent_changes, prefetch)
+
+    def list_pages(
+        self, path: str, params: Mapping[str, Any] | None = None, page_size: int = 5000
+    ) -> Iterator[ListPage]:
+        """Walk a paged list endpoint from page 1 until ``hasMore`` is false."""
+        return paging.list_pages(self._get, path, params, page_size)
+
+    # -- one logical request -------------------------------------------------------------------
+
+    def _get(self, path: str, params: Mapping[str, Any] | None = None, stop: threading.Event | None = None) -> dict:
+        if self._closed.is_set():
+            raise ClientClosed("the ServiceTitan client is closed")
+        rel = path.lstrip("/")
+        query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        what = f"GET {self.base_path}{rel}"
+        state = {"renewed": False}
+        return self._policy.run(
+            what, lambda: self._attempt(what, self._base_url + rel, query, state, stop),
+            stop=stop, on_throttle=self._limiter.hold,
+        )
+
+    def _attempt(self, what: str, url: str, query: dict, state: dict, stop: threading.Event | None) -> dict:
+        while True:  # loops at most twice: once more after renewing a refused token
+            token = self._auth.token(stop)
+            self._stats.throttled(self._limiter.acquire(stop))
+            if self._closed.is_set() or (stop is not None and stop.is_set()):
+                raise ClientClosed(f"{what}: the client was closed or the walk was stopped")
+            headers = {"Authorization": f"Bearer {token}", "ST-App-Key": self.settings.app_key}
+            self._stats.add("requests")
+            began = time.monotonic()
+            try:
+                resp = self._http.get(url, params=query, headers=headers)
+            except httpx.TransportError as exc:
+                self._stats.add("transport_errors")
+                raise Retry(f"{type(exc).__name__}: {self._auth.scrub(str(exc))[:160]}") from None
+            except RuntimeError:
+                if self._closed.is_set():  # httpx refuses requests on a closed client
+                    raise ClientClosed(f"{what}: the client was closed") from None
+                raise
+            status = resp.status_code
+            self._stats.status(status)
+            log.debug("%s -> %d in %.0f ms", what, status, 1000 * (time.monotonic() - began))
+            if status == 401 and not state["renewed"]:
+                state["renewed"] = True
+                log.info("%s: access token refused (401); renewing it once", what)
+                self._auth.invalidate(token)
+                continue
+            return self._answer(what, query, resp)
+
+    def _answer(self, what: str, query: dict, resp: httpx.Response) -> dict:
+        status = resp.status_code
+        if status == 200:
+            try:
+                doc = json.loads(resp.content)
+            except ValueError:
+                size = len(resp.content)
+                raise Retry(f"HTTP 200 with a body that is not JSON ({size} bytes, cut off?)", status=200) from None
+            if not isinstance(doc, dict):
+                raise UnexpectedResponse(f"{what} answered 200 with JSON that is not an object ({type(doc).__name__})")
+            return doc
+        summary, title, trace = describe_body(resp.content, resp.headers.get("content-type", ""))
+        summary = self._auth.scrub(summary)
+        if status in RETRYABLE_STATUS:
+            retry_after = parse_retry_after(resp.headers.get("retry-after")) if status == 429 else None
+            note = f", Retry-After {retry_after:g} s" if retry_after is not None else ""
+            raise Retry(f"HTTP {status} ({summary}{note})", status=status, retry_after=retry_after)
+        raise self._error(what, query, status, summary, title, trace)
+
+    def _error(
+        self, what: str, query: dict, status: int, summary: str, title: str | None, trace: str | None
+    ) -> ApiError:
+        tenant = self.settings.tenant_id
+        head = f"{what} answered HTTP {status} ({summary})"
+        kw = {"status": status, "path": what, "title": title, "trace_id": trace}
+        if status == 401:
+            return CredentialsRejected(
+                f"{head}: access token refused even after renewing it: check SERVICETITAN_CLIENT_ID/SECRET "
+                f"belong to tenant {tenant} (SERVICETITAN_TENANT_ID) and to the environment of "
+                f"SERVICETITAN_API_URL ({self.settings.api_url}).", **kw)
+        if status == 403:
+            return AppKeyRejected(
+                f"{head}: check SERVICETITAN_APP_KEY (the app must be installed on tenant {tenant} "
+                "with access to this endpoint).", **kw)
+        if status == 404:
+            return NotFound(
+                f"{head}: check SERVICETITAN_TENANT_ID (now {tenant}) and the path; also that "
+                f"SERVICETITAN_API_URL ({self.settings.api_url}) is the tenant's environment.", **kw)
+        if status == 400 and "from" in query:
+            cursor = self._auth.scrub(query["from"])
+            cursor = cursor if len(cursor) <= 60 else cursor[:59] + "…"
+            return InvalidContinuationToken(
+                f"{head}: the stored cursor for this feed (from={cursor!r}) is invalid. Reset the feed's "
+                "cursor with `crm-pipeline reset-cursor <feed>` (see README) and run it again.", **kw)
+        if status == 400:
+            return BadRequest(f"{head}: the request parameters were refused.", **kw)
+        return ApiError(f"{head}.", **kw)
+
+
+def _param(value: Any) -> str:
+    """Query values as the API expects them (booleans lower-case)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
