@@ -205,7 +205,8 @@ class ServiceTitanClient:
             cursor = cursor if len(cursor) <= 60 else cursor[:59] + "…"
             return InvalidContinuationToken(
                 f"{head}: the stored cursor for this feed (from={cursor!r}) is invalid. Reset the feed's "
-                "cursor with `crm-pipeline reset-cursor <feed>` (see README) and run it again.", **kw)
+                f"cursor with `crm-pipeline reset-cursor {what.split(self.base_path, 1)[-1]}` (see README) "
+                "and run it again.", **kw)
         if status == 400:
             return BadRequest(f"{head}: the request parameters were refused.", **kw)
         return ApiError(f"{head}.", **kw)
