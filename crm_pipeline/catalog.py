@@ -15,10 +15,12 @@ from typing import Literal
 
 import pandera.pandas as pa
 
-from crm_pipeline.schemas import build_schema, export
-from crm_pipeline.schemas.types import FieldType
+from crm_pipeline.schemas import build_schema, export, lists
+from crm_pipeline.schemas.types import INT, TEXT, FieldType
 
 Kind = Literal["export", "list"]
+# How a list endpoint answers: pages of `data`, a bare JSON array, or a bare value (one row per parent).
+Shape = Literal["paged", "array", "value"]
 _PATH_PARAM = re.compile(r"/?\{[^}]+\}")
 
 
@@ -31,6 +33,21 @@ def table_name(path: str, kind: Kind) -> str:
 
 
 @dataclass(frozen=True)
+class Parent:
+    """Where a parent-scoped endpoint's path parameters come from, and the columns its rows carry them in.
+
+    `params` maps each path parameter to (column of the parent table, column added to every row).
+    """
+
+    table: str
+    params: Mapping[str, tuple[str, str]]
+
+    @property
+    def asset_key_path(self) -> list[str]:
+        return self.table.split(".")
+
+
+@dataclass(frozen=True)
 class Endpoint:
     """One GET endpoint of CRM v2 and the raw table it is copied to."""
 
@@ -39,6 +56,10 @@ class Endpoint:
     fields: Mapping[str, FieldType] = field(repr=False)
     description: str
     key: tuple[str, ...] = ("id",)
+    query: Mapping[str, str] = field(default_factory=dict)  # sent on every request, e.g. active=Any
+    incremental: bool = False  # takes modifiedOnOrAfter: fetch only what changed since the watermark
+    shape: Shape = "paged"
+    parent: Parent | None = None
 
     @property
     def schema_name(self) -> str:
@@ -78,7 +99,55 @@ EXPORT_FEEDS: tuple[Endpoint, ...] = (
              "Bookings (from booking providers and the web) from the bookings export feed."),
 )
 
-ENDPOINTS: tuple[Endpoint, ...] = EXPORT_FEEDS
+EVERYTHING = {"active": "Any"}  # /customers and /locations answer active records only without it
+
+
+def _top(path: str, fields, description: str, *, key=("id",), query=None, incremental=True, shape="paged"):
+    return Endpoint(path, "list", fields, description, key, dict(query or {}), incremental, shape)
+
+
+def _child(path: str, fields, description: str, parent_table: str, params: dict, types: dict, *, key=("id",),
+           shape="paged") -> Endpoint:
+    carried = {child_col: types[param] for param, (_, child_col) in params.items()}
+    return Endpoint(path, "list", {**carried, **fields}, description, key, {}, False, shape,
+                    Parent(parent_table, params))
+
+
+LIST_ENDPOINTS: tuple[Endpoint, ...] = (
+    _top("booking-provider-tags", lists.BOOKING_PROVIDER_TAGS, "Tags that booking providers put on bookings."),
+    _top("bookings", lists.BOOKINGS, "Bookings, as the bookings list endpoint serves them."),
+    _top("contacts", lists.CONTACTS, "Contacts (people) of the new contacts model; GUID ids."),
+    _top("contacts/contact-methods", lists.CONTACT_METHODS, "Phones, e-mails and other methods of each contact."),
+    _top("contacts/preferences", lists.CONTACT_PREFERENCE_TYPES, "The contact preference types of the tenant.",
+         incremental=False, shape="array"),
+    _top("customers", lists.CUSTOMERS, "Customers, active and inactive (active=Any).", query=EVERYTHING),
+    _top("customers/contacts", lists.CUSTOMER_CONTACTS, "Contact points of all customers."),
+    _top("customers/custom-fields", lists.CUSTOM_FIELD_TYPES, "Custom field types defined for customers."),
+    _top("leads", lists.LEADS, "Leads, as the leads list endpoint serves them."),
+    _top("locations", lists.LOCATIONS, "Locations, active and inactive (active=Any).", query=EVERYTHING),
+    _top("locations/contacts", lists.LOCATION_CONTACTS, "Contact points of all locations."),
+    _top("locations/custom-fields", lists.CUSTOM_FIELD_TYPES, "Custom field types defined for locations."),
+    _child("customers/{id}/notes", lists.NOTES, "Notes on customers.",
+           "raw_list.customers", {"id": ("id", "customerId")}, {"id": INT}),
+    _child("locations/{id}/notes", lists.NOTES, "Notes on locations.",
+           "raw_list.locations", {"id": ("id", "locationId")}, {"id": INT}),
+    _child("leads/{id}/notes", lists.NOTES, "Notes on leads.",
+           "raw_list.leads", {"id": ("id", "leadId")}, {"id": INT}),
+    _child("bookings/{id}/contacts", lists.BOOKING_CONTACTS, "Contact points given with each booking.",
+           "raw_list.bookings", {"id": ("id", "bookingId")}, {"id": INT}),
+    _child("contacts/{contactId}/relationships", lists.CONTACT_RELATIONSHIPS,
+           "How contacts relate to customers, locations and other records.",
+           "raw_list.contacts", {"contactId": ("id", "contactId")}, {"contactId": TEXT}),
+    _child("locations/{id}/preferredtechnician", lists.PREFERRED_TECHNICIAN,
+           "The preferred technician of each location (null when none).",
+           "raw_list.locations", {"id": ("id", "locationId")}, {"id": INT}, key=("locationId",), shape="value"),
+    _child("contacts/{contactId}/contact-methods/{contactMethodId}/preferences", lists.CONTACT_METHOD_PREFERENCES,
+           "Preferences (opt-ins) of each contact method.", "raw_list.contacts_contact_methods",
+           {"contactId": ("contactId", "contactId"), "contactMethodId": ("id", "contactMethodId")},
+           {"contactId": TEXT, "contactMethodId": TEXT}, key=("contactId", "contactMethodId", "name"), shape="array"),
+)
+
+ENDPOINTS: tuple[Endpoint, ...] = EXPORT_FEEDS + LIST_ENDPOINTS
 
 
 def endpoint(path_or_table: str) -> Endpoint:

@@ -32,6 +32,9 @@ class SyncResult:
     started_from: str | None = None
     seconds: float = 0.0
     new_fields: set[str] = field(default_factory=set)
+    deleted: int = 0  # list endpoints: rows a whole walk no longer found, stamped _deleted_at
+    total_count: int | None = None  # list endpoints: the API's totalCount on the walk's first page
+    requests: int = 0
 
     @property
     def records_per_second(self) -> float:

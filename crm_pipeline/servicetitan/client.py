@@ -96,8 +96,8 @@ class ServiceTitanClient:
         """Counters so far: requests, retries, token_requests, transport_errors, by_status, throttled_seconds."""
         return self._stats.snapshot()
 
-    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> dict:
-        """GET ``path`` (relative to the tenant base) and return the parsed JSON object."""
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET ``path`` (relative to the tenant base) and return the parsed JSON (an object, array or value)."""
         return self._get(path, params)
 
     def export_pages(
@@ -170,8 +170,6 @@ class ServiceTitanClient:
             except ValueError:
                 size = len(resp.content)
                 raise Retry(f"HTTP 200 with a body that is not JSON ({size} bytes, cut off?)", status=200) from None
-            if not isinstance(doc, dict):
-                raise UnexpectedResponse(f"{what} answered 200 with JSON that is not an object ({type(doc).__name__})")
             return doc
         summary, title, trace = describe_body(resp.content, resp.headers.get("content-type", ""))
         summary = self._auth.scrub(summary)

@@ -106,7 +106,9 @@ def _export_page(path: str, doc: dict, requested: str | None) -> ExportPage:
     return ExportPage(data=data, continue_from=cont, has_more=has_more, requested_from=requested)
 
 
-def _data(path: str, doc: dict) -> list[dict]:
+def _data(path: str, doc: Any) -> list[dict]:
+    if not isinstance(doc, dict):
+        raise UnexpectedResponse(f"{path} answered 200 with JSON that is not an object ({type(doc).__name__})")
     data = _field(doc, "data")
     if data is None:
         return []

@@ -6,13 +6,15 @@ resumes from the last committed cursor, and upsert by key makes a repeated page 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import duckdb
 
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.storage.tables import (
-    CURSORS, QUARANTINE, SYNCED_AT_COLUMN, TENANT_COLUMN, add_columns, quote,
+    CURSORS, DELETED_AT_COLUMN, QUARANTINE, SYNCED_AT_COLUMN, TENANT_COLUMN, add_columns, quote,
 )
 from crm_pipeline.validation import ValidatedPage
 
@@ -66,6 +68,34 @@ def _quarantine(conn, endpoint: Endpoint, tenant_id: str, page: ValidatedPage, r
     return len(page.rejected)
 
 
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One DuckDB transaction: committed when the block ends, rolled back if it raises."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def write_rows(
+    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, page: ValidatedPage, run_id: str | None
+) -> tuple[int, int]:
+    """Upsert the page's rows and quarantine its rejects (inside the caller's transaction)."""
+    return _upsert_rows(conn, endpoint, tenant_id, page), _quarantine(conn, endpoint, tenant_id, page, run_id)
+
+
+def store_position(
+    conn: duckdb.DuckDBPyConnection, tenant_id: str, stream: str, position: StreamPosition, run_id: str | None
+) -> None:
+    conn.execute(
+        f"INSERT OR REPLACE INTO {CURSORS} VALUES (?, ?, ?, ?, now(), ?)",
+        [tenant_id, stream, position.position, position.has_more, run_id],
+    )
+
+
 def commit_page(
     conn: duckdb.DuckDBPyConnection,
     endpoint: Endpoint,
@@ -78,16 +108,20 @@ def commit_page(
 
     Returns (rows upserted, records quarantined).
     """
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        upserted = _upsert_rows(conn, endpoint, tenant_id, page)
-        quarantined = _quarantine(conn, endpoint, tenant_id, page, run_id)
-        conn.execute(
-            f"INSERT OR REPLACE INTO {CURSORS} VALUES (?, ?, ?, ?, now(), ?)",
-            [tenant_id, endpoint.path, position.position, position.has_more, run_id],
-        )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return upserted, quarantined
+    with transaction(conn):
+        counts = write_rows(conn, endpoint, tenant_id, page, run_id)
+        store_position(conn, tenant_id, endpoint.path, position, run_id)
+    return counts
+
+
+def mark_deleted(
+    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, seen_table: str, scope: str = "TRUE"
+) -> int:
+    """Stamp `_deleted_at` on rows (matching `scope`) whose key is not in `seen_table`; return how many."""
+    keys = ", ".join(quote(k) for k in endpoint.key)
+    return conn.execute(
+        f"UPDATE {endpoint.qualified_table} SET {DELETED_AT_COLUMN} = now() "
+        f"WHERE {TENANT_COLUMN} = ? AND {DELETED_AT_COLUMN} IS NULL AND ({scope}) "
+        f"AND ({keys}) NOT IN (SELECT {keys} FROM {seen_table})",
+        [tenant_id],
+    ).fetchone()[0]

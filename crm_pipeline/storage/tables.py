@@ -13,6 +13,8 @@ QUARANTINE = f"{STATE_SCHEMA}.quarantine"
 # Columns the pipeline adds to every raw table, beside the fields the API sends.
 TENANT_COLUMN = "tenant_id"
 SYNCED_AT_COLUMN = "_synced_at"
+# List tables only: set when a full walk no longer finds the record; cleared if it comes back.
+DELETED_AT_COLUMN = "_deleted_at"
 
 
 def quote(name: str) -> str:
@@ -54,6 +56,8 @@ def ensure_raw_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> Non
         for name, ftype in endpoint.fields.items()
     ]
     cols.append(f"{SYNCED_AT_COLUMN} TIMESTAMPTZ NOT NULL")
+    if endpoint.kind == "list":
+        cols.append(f"{DELETED_AT_COLUMN} TIMESTAMPTZ")
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS {endpoint.qualified_table} ({', '.join(cols)}, PRIMARY KEY ({key_sql}))"
     )

@@ -2,13 +2,16 @@
 # No `from __future__ import annotations` here: Dagster reads the asset functions' annotations at runtime.
 
 
+from functools import partial
+
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Config, MaterializeResult, asset
 from pydantic import Field
 
 from crm_pipeline.catalog import EXPORT_FEEDS, Endpoint
 from crm_pipeline.defs.resources import CrmDuckDB, ServiceTitanResource
-from crm_pipeline.defs.servicetitan.metadata import definition_metadata, run_metadata
-from crm_pipeline.sync import SyncResult, sync_export, table_row_count
+from crm_pipeline.defs.servicetitan.metadata import definition_metadata
+from crm_pipeline.defs.servicetitan.runs import materialize_stream
+from crm_pipeline.sync import sync_export
 
 EXPORT_GROUP = "servicetitan_export"
 
@@ -36,22 +39,8 @@ def build_export_asset(endpoint: Endpoint) -> AssetsDefinition:
     def _export_asset(
         context: AssetExecutionContext, config: ExportConfig, servicetitan: ServiceTitanResource, duckdb: CrmDuckDB
     ) -> MaterializeResult:
-        tenant_id = servicetitan.settings().tenant_id
-
-        def log_progress(result: SyncResult) -> None:
-            context.log.info(
-                f"{endpoint.path}: page {result.pages}, {result.records_received} records "
-                f"({result.records_per_second:,.0f}/s), {result.quarantined} quarantined"
-            )
-
-        with servicetitan.client() as client, duckdb.get_connection() as conn:
-            result = sync_export(
-                client, conn, endpoint, tenant_id,
-                start=config.start_date, include_recent_changes=config.include_recent_changes,
-                run_id=context.run.run_id, on_page=log_progress,
-            )
-            rows = table_row_count(conn, endpoint, tenant_id)
-        return MaterializeResult(metadata=run_metadata(result, rows))
+        sync = partial(sync_export, start=config.start_date, include_recent_changes=config.include_recent_changes)
+        return materialize_stream(context, servicetitan, duckdb, endpoint, sync)
 
     return _export_asset
 

@@ -42,4 +42,7 @@ def run_metadata(result: SyncResult, row_count: int) -> dict:
         "seconds": round(result.seconds, 3),
         "records_per_second": round(result.records_per_second, 1),
         "new_fields": MetadataValue.text(", ".join(sorted(result.new_fields))),
+        "requests": result.requests,
+        "deleted": result.deleted,
+        "api_total_count": result.total_count if result.total_count is not None else -1,
     }

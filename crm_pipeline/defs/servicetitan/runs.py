@@ -1,0 +1,33 @@
+"""What every raw asset does around its sync: open the client and the DuckDB file, log progress, report."""
+
+from collections.abc import Callable
+
+from dagster import AssetExecutionContext, MaterializeResult
+
+from crm_pipeline.catalog import Endpoint
+from crm_pipeline.defs.resources import CrmDuckDB, ServiceTitanResource
+from crm_pipeline.defs.servicetitan.metadata import run_metadata
+from crm_pipeline.sync import SyncResult, table_row_count
+
+# (client, conn, endpoint, tenant_id, run_id, on_page) -> SyncResult
+Sync = Callable[..., SyncResult]
+
+
+def materialize_stream(
+    context: AssetExecutionContext, servicetitan: ServiceTitanResource, duckdb: CrmDuckDB, endpoint: Endpoint,
+    sync: Sync,
+) -> MaterializeResult:
+    """Run `sync` for `endpoint`, logging each page, and return the materialization's metadata."""
+    tenant_id = servicetitan.settings().tenant_id
+
+    def log_progress(result: SyncResult) -> None:
+        context.log.info(
+            f"{endpoint.path}: page {result.pages}, {result.records_received} records "
+            f"({result.records_per_second:,.0f}/s), {result.quarantined} quarantined"
+        )
+
+    with servicetitan.client() as client, duckdb.get_connection() as conn:
+        result = sync(client, conn, endpoint, tenant_id, run_id=context.run.run_id, on_page=log_progress)
+        rows = table_row_count(conn, endpoint, tenant_id)
+    context.log.info(f"{endpoint.path}: done, {result.rows_upserted} rows upserted, {rows} in the table")
+    return MaterializeResult(metadata=run_metadata(result, rows))
