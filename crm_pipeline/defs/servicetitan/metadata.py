@@ -5,7 +5,7 @@ from __future__ import annotations
 from dagster import MetadataValue, TableColumn, TableColumnConstraints, TableSchema
 
 from crm_pipeline.catalog import Endpoint
-from crm_pipeline.storage.tables import SYNCED_AT_COLUMN, TENANT_COLUMN
+from crm_pipeline.storage.tables import DELETED_AT_COLUMN, SYNCED_AT_COLUMN, TENANT_COLUMN
 from crm_pipeline.sync import SyncResult
 
 
@@ -18,6 +18,8 @@ def column_schema(endpoint: Endpoint) -> TableSchema:
             TableColumn(name, ftype.duckdb, "key" if is_key else "", TableColumnConstraints(nullable=not is_key))
         )
     columns.append(TableColumn(SYNCED_AT_COLUMN, "TIMESTAMPTZ", "when the pipeline stored this version"))
+    if endpoint.kind == "list":
+        columns.append(TableColumn(DELETED_AT_COLUMN, "TIMESTAMPTZ", "set when a full walk no longer finds the record"))
     return TableSchema(columns=columns)
 
 
