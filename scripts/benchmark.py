@@ -1,0 +1,170 @@
+"""Benchmark: the project against a floor and a baseline, on the same sandbox data, in one run.
+
+    .venv/bin/python scripts/benchmark.py                 # N = 100,000 and 300,000 customers
+    .venv/bin/python scripts/benchmark.py --sizes 1000000
+
+For each N it starts the sandbox in its own process and measures:
+  floor     fetch every page of export/customers and parse it, nothing else;
+  baseline  each page handed to DuckDB's read_json and INSERTed, no validation;
+  project   `dagster asset materialize --select raw_export/customers` (the step's time, the command's peak RSS);
+  tail      the same command after 100 changed records;
+and once, the parent-scoped collections against a sandbox rate limit (requests/s versus the limit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from crm_pipeline.catalog import endpoint  # noqa: E402
+from crm_pipeline.servicetitan import ServiceTitanClient  # noqa: E402
+from crm_pipeline.settings import Settings  # noqa: E402
+
+
+def start_sandbox(customers: int, page_size: int, rate_limit: float | None = None) -> tuple[subprocess.Popen, dict]:
+    command = [sys.executable, "-m", "crm_pipeline.sandbox", "--port", "0", "--customers", str(customers),
+               "--page-size", str(page_size)] + (["--rate-limit", str(rate_limit)] if rate_limit else [])
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+    env = {}
+    while len(env) < 6:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the sandbox did not start")
+        match = re.match(r"export (\w+)=(.*)", line.strip())
+        if match:
+            env[match[1]] = match[2].strip("'")
+    return proc, env
+
+
+def floor(settings: Settings) -> int:
+    with ServiceTitanClient(settings, rate_limit=None) as client:
+        return sum(len(p.data) for p in client.export_pages("export/customers", prefetch=False))
+
+
+def baseline(settings: Settings, workdir: Path) -> int:
+    """The minimal hand-written loader: page bytes -> read_json -> INSERT."""
+    token = httpx.post(settings.auth_url, data={"grant_type": "client_credentials", "client_id": settings.client_id,
+                                                "client_secret": settings.client_secret}).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}", "ST-App-Key": settings.app_key}
+    url = f"{settings.api_url}/crm/v2/tenant/{settings.tenant_id}/export/customers"
+    conn = duckdb.connect(str(workdir / "baseline.duckdb"))
+    page_file, params, total, created = workdir / "page.json", {}, 0, False
+    with httpx.Client(headers=headers, timeout=130) as http:
+        while True:
+            body = http.get(url, params=params).content
+            page_file.write_bytes(body)
+            rel = f"SELECT unnest(data, max_depth := 2) FROM read_json('{page_file}', maximum_object_size=1e9)"
+            conn.execute(f"INSERT INTO customers BY NAME {rel}" if created else f"CREATE TABLE customers AS {rel}")
+            created = True
+            head = conn.execute(f"SELECT hasMore, continueFrom, len(data) FROM read_json('{page_file}', "
+                                "maximum_object_size=1e9)").fetchone()
+            total += head[2]
+            if not head[0]:
+                return total
+            params = {"from": head[1]}
+
+
+def project(env: dict, workdir: Path, home: Path) -> tuple[float, float]:
+    """Materialize raw_export/customers with the Dagster CLI; (step seconds, peak RSS MB of the command)."""
+    wrapper = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+               "print('MAXRSS', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)")
+    command = [sys.executable, "-c", wrapper, sys.executable, "-m", "dagster", "asset", "materialize",
+               "-m", "crm_pipeline.definitions", "--select", "raw_export/customers"]
+    run_env = {**os.environ, **env, "CRM_DUCKDB_PATH": str(workdir / "project.duckdb"), "DAGSTER_HOME": str(home)}
+    done = subprocess.run(command, env=run_env, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    peak_mb = int(re.search(r"MAXRSS (\d+)", done.stdout)[1]) / 1024
+    return _step_seconds(home), peak_mb
+
+
+def _step_seconds(home: Path) -> float:
+    from dagster import AssetKey, DagsterInstance
+
+    os.environ["DAGSTER_HOME"] = str(home)
+    with DagsterInstance.get() as instance:
+        event = instance.get_latest_materialization_event(AssetKey(["raw_export", "customers"]))
+        return float(event.asset_materialization.metadata["seconds"].value)
+
+
+def timed(fn, *args):
+    began = time.perf_counter()
+    value = fn(*args)
+    return value, time.perf_counter() - began
+
+
+def bench_size(n: int, page_size: int) -> dict:
+    proc, env = start_sandbox(n, page_size)
+    try:
+        settings = Settings.from_env(env)
+        with tempfile.TemporaryDirectory() as tmp:
+            work, home = Path(tmp), Path(tmp) / "dagster_home"
+            home.mkdir()
+            (home / "dagster.yaml").write_text("")
+            records, floor_s = timed(floor, settings)
+            base_records, base_s = timed(baseline, settings, work)
+            project_s, peak_mb = project(env, work, home)
+            httpx.post(f"{settings.api_url}/_sandbox/change", json={"feed": "export/customers", "n": 100})
+            tail_s, _ = project(env, work, home)
+    finally:
+        proc.terminate()
+        proc.wait()
+    return {"n": records, "floor_rps": records / floor_s, "baseline_rps": base_records / base_s,
+            "project_rps": records / project_s, "project_s": project_s, "baseline_s": base_s, "floor_s": floor_s,
+            "project_vs_baseline": project_s / base_s, "project_vs_floor": project_s / floor_s,
+            "peak_rss_mb": peak_mb, "tail_s": tail_s}
+
+
+def bench_parents(customers: int, limit: float) -> dict:
+    from crm_pipeline.list_sync import sync_list
+
+    proc, env = start_sandbox(customers, 5000, rate_limit=limit)
+    try:
+        settings = Settings.from_env(env)
+        conn = duckdb.connect()
+        with ServiceTitanClient(settings, rate_limit=limit) as client:
+            sync_list(client, conn, endpoint("raw_list.customers"), settings.tenant_id)
+            result = sync_list(client, conn, endpoint("raw_list.customers_notes"), settings.tenant_id, full=True)
+    finally:
+        proc.terminate()
+        proc.wait()
+    rate = result.requests / result.seconds
+    return {"parents_requests": result.requests, "requests_per_s": rate, "limit": limit, "share": rate / limit}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000])
+    parser.add_argument("--page-size", type=int, default=5000)
+    parser.add_argument("--parents", type=int, default=2000, help="customers for the parent-scoped measure (0: skip)")
+    parser.add_argument("--rate-limit", type=float, default=60.0)
+    args = parser.parse_args()
+    for n in args.sizes:
+        r = bench_size(n, args.page_size)
+        print(f"N={r['n']:>9,}  floor {r['floor_rps']:>9,.0f} rec/s | baseline {r['baseline_rps']:>9,.0f} rec/s | "
+              f"project {r['project_rps']:>9,.0f} rec/s | project/baseline {r['project_vs_baseline']:.2f} | "
+              f"project/floor {r['project_vs_floor']:.2f} | peak RSS {r['peak_rss_mb']:.0f} MB | "
+              f"100 changes {r['tail_s']:.2f} s", flush=True)
+    if args.parents:
+        p = bench_parents(args.parents, args.rate_limit)
+        print(f"parent-scoped: {p['parents_requests']} requests at {p['requests_per_s']:.1f}/s "
+              f"= {100 * p['share']:.0f}% of the {p['limit']:g}/s limit", flush=True)
+    print(json.dumps({"machine": f"{os.cpu_count()} cores", "python": sys.version.split()[0]}))
+
+
+if __name__ == "__main__":
+    main()
