@@ -1,7 +1,9 @@
 """Copy a list endpoint into DuckDB: incrementally from a watermark, or in a whole walk that marks deletions.
 
-- Endpoints that take `modifiedOnOrAfter` fetch what changed since the watermark (the start of the
-  last complete walk) minus an overlap, so that nothing modified during a walk is skipped.
+- Endpoints that take `modifiedOnOrAfter` fetch what changed since the watermark minus an overlap, so
+  that nothing modified during a walk is skipped. The watermark is the newest `modifiedOn` the last
+  complete walk stored (the API's own clock: client clock skew does not matter), never later than
+  the moment that walk started (a record dated in the future cannot stall the stream).
 - Endpoints without it are small: every run walks them whole, in one transaction.
 - A whole walk stamps `_deleted_at` on rows the API no longer returns (cleared if they come back).
 - Parent-scoped endpoints (`customers/{id}/notes`, ...) are fetched for the parents stored or changed
@@ -62,7 +64,7 @@ def _watermark(conn, tenant_id: str, endpoint: Endpoint) -> str | None:
     return json.loads(stored.position).get("watermark") if stored and stored.position else None
 
 
-def _commit(conn, endpoint, tenant_id, records, result, seen, run_id, position, atomic) -> None:
+def _commit(conn, endpoint, tenant_id, records, result, seen, run_id, position, atomic) -> ValidatedPage:
     page = validate_page(endpoint, records)
     with nullcontext() if atomic else transaction(conn):
         upserted, quarantined = write_rows(conn, endpoint, tenant_id, page, run_id)
@@ -73,6 +75,15 @@ def _commit(conn, endpoint, tenant_id, records, result, seen, run_id, position, 
     result.rows_upserted += upserted
     result.quarantined += quarantined
     result.new_fields.update(page.extra_fields)
+    return page
+
+
+def _newest(page: ValidatedPage, newest: datetime | None) -> datetime | None:
+    """The later of `newest` and the page's newest modifiedOn."""
+    if "modifiedOn" not in page.frame or page.frame["modifiedOn"].isna().all():
+        return newest
+    latest = page.frame["modifiedOn"].max().floor("us").to_pydatetime()  # DuckDB keeps microseconds
+    return latest if newest is None else max(newest, latest)
 
 
 def sync_list(
@@ -104,12 +115,13 @@ def _sync_top(client, conn, endpoint, tenant_id, full, watermark, overlap, page_
         since = datetime.fromisoformat(watermark) - overlap
         params["modifiedOnOrAfter"] = since.strftime("%Y-%m-%dT%H:%M:%SZ")
     atomic = not endpoint.incremental  # small endpoints are replaced in one transaction
-    seen = _Seen(conn, endpoint)
+    seen, newest = _Seen(conn, endpoint), datetime.fromisoformat(watermark) if watermark else None
     with transaction(conn) if atomic else nullcontext():
-        for attempt in range(3):  # records modified mid-walk shift pages: walk again if keys went missing
+        for _attempt in range(3):  # records modified mid-walk shift pages: walk again if keys went missing
             for page in _pages(client, endpoint, params, page_size):
                 result.total_count = page.total_count if page.page == 1 else result.total_count
-                _commit(conn, endpoint, tenant_id, page.data, result, seen, run_id, _position(watermark), atomic)
+                stored = _commit(conn, endpoint, tenant_id, page.data, result, seen, run_id, _position(watermark), atomic)
+                newest = _newest(stored, newest)
                 if on_page:
                     on_page(result)
             if result.total_count is None or seen.count() >= result.total_count:
@@ -117,7 +129,8 @@ def _sync_top(client, conn, endpoint, tenant_id, full, watermark, overlap, page_
         with nullcontext() if atomic else transaction(conn):
             if whole:
                 result.deleted = mark_deleted(conn, endpoint, tenant_id, seen.table)
-            result.position = _position(walk_started.isoformat(), total_count=result.total_count)
+            mark = min(newest, walk_started).isoformat() if newest else None
+            result.position = _position(mark, total_count=result.total_count)
             store_position(conn, tenant_id, endpoint.path, StreamPosition(result.position, False), run_id)
 
 
@@ -144,7 +157,8 @@ def _children(client: ServiceTitanClient, endpoint: Endpoint, parent: dict) -> l
         return []
 
 
-def _parents(conn, endpoint: Endpoint, tenant_id: str, since: str | None) -> duckdb.DuckDBPyRelation:
+def _parents(conn, endpoint: Endpoint, tenant_id: str, since: str | None) -> list[dict]:
+    """The path parameters of every parent stored (or stored since `since`): keys only, small."""
     parent = endpoint.parent
     exists = conn.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name || '.' || table_name = ?",
                           [parent.table]).fetchone()[0]
@@ -154,21 +168,21 @@ def _parents(conn, endpoint: Endpoint, tenant_id: str, since: str | None) -> duc
     cols = ", ".join(f"{quote(col)} AS {quote(param)}" for param, (col, _) in parent.params.items())
     where = "tenant_id = ?" + (" AND _synced_at >= ?::TIMESTAMPTZ" if since else "")
     args = [tenant_id] + ([since] if since else [])
-    return conn.execute(f"SELECT DISTINCT {cols} FROM {parent.table} WHERE {where}", args)
+    cursor = conn.execute(f"SELECT DISTINCT {cols} FROM {parent.table} WHERE {where}", args)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
 def _sync_children(client, conn, endpoint, tenant_id, whole, watermark, workers, run_id, on_page, result):
     walk_started = conn.execute("SELECT now()::VARCHAR").fetchone()[0]
-    cursor = _parents(conn, endpoint, tenant_id, None if whole else watermark)
-    names = [d[0] for d in cursor.description]
+    parents = _parents(conn, endpoint, tenant_id, None if whole else watermark)
     seen, fetched = _Seen(conn, endpoint), f"_parents_{endpoint.table}"
     carried = [(param, child) for param, (_, child) in endpoint.parent.params.items()]
-    rows = cursor.fetchall()  # parent keys only: small beside the records themselves
     columns = ", ".join(f"{quote(child)} {endpoint.fields[child].duckdb}" for _, child in carried)
     conn.execute(f"CREATE OR REPLACE TEMP TABLE {fetched} ({columns})")
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crm-children") as pool:
-        it = iter(rows)
-        while batch := [dict(zip(names, row)) for row in islice(it, PARENT_BATCH)]:
+        it = iter(parents)
+        while batch := list(islice(it, PARENT_BATCH)):
             records = [r for children in pool.map(lambda p: _children(client, endpoint, p), batch) for r in children]
             conn.executemany(f"INSERT INTO {fetched} VALUES ({', '.join('?' for _ in carried)})",
                              [[p[param] for param, _ in carried] for p in batch])
@@ -179,5 +193,5 @@ def _sync_children(client, conn, endpoint, tenant_id, whole, watermark, workers,
         cols = ", ".join(quote(c) for _, c in carried)
         scope = "TRUE" if whole else f"({cols}) IN (SELECT {cols} FROM {fetched})"
         result.deleted = mark_deleted(conn, endpoint, tenant_id, seen.table, scope)
-        result.position = _position(walk_started, parents=len(rows))
+        result.position = _position(walk_started, parents=len(parents))
         store_position(conn, tenant_id, endpoint.path, StreamPosition(result.position, False), run_id)

@@ -43,20 +43,31 @@ def differences(conn, endpoint: Endpoint, tenant_id: str, records: list[dict]) -
     """Every mismatch between `records` (as served) and the stored rows; empty when the table is exact."""
     cur = conn.execute(f"SELECT * FROM {endpoint.qualified_table} WHERE tenant_id = ?", [tenant_id])
     names = [d[0] for d in cur.description]
-    stored = {row[names.index("id")]: dict(zip(names, row)) for row in cur.fetchall()}
+    rows = [dict(zip(names, row)) for row in cur.fetchall()]
+    stored = {tuple(row[k] for k in endpoint.key): row for row in rows}
     problems = []
-    expected_ids = {r["id"] for r in records}
-    if len(stored) != len(expected_ids):
-        problems.append(f"{endpoint.qualified_table}: {len(stored)} rows stored, {len(expected_ids)} served")
+    expected_keys = {tuple(r[k] for k in endpoint.key) for r in records}
+    if len(stored) != len(expected_keys):
+        problems.append(f"{endpoint.qualified_table}: {len(stored)} rows stored, {len(expected_keys)} served")
     for record in records:
-        row = stored.get(record["id"])
+        key = tuple(record[k] for k in endpoint.key)
+        row = stored.get(key)
         if row is None:
-            problems.append(f"{endpoint.qualified_table}: id {record['id']} missing")
+            problems.append(f"{endpoint.qualified_table}: key {key} missing")
             continue
         for name, value in record.items():
             ftype = endpoint.fields.get(name)
             kind = ftype.name if ftype else None
             want, got = _expected(kind, value), _stored(kind, row.get(name))
             if not _same(kind, want, got):
-                problems.append(f"{endpoint.qualified_table} id {record['id']} {name}: sent {value!r}, stored {row.get(name)!r}")
+                problems.append(f"{endpoint.qualified_table} {key} {name}: sent {value!r}, stored {row.get(name)!r}")
     return problems
+
+
+def served(sandbox, endpoint: Endpoint) -> list[dict]:
+    """What the sandbox serves for an endpoint, as rows: children carry their parent's ids."""
+    if endpoint.parent is None:
+        return sandbox.records(endpoint.path)
+    columns = {param: child for param, (_, child) in endpoint.parent.params.items()}
+    return [{**record, **{columns[p]: v for p, v in params.items()}}
+            for params, record in sandbox.child_records(endpoint.path)]

@@ -1,4 +1,5 @@
-"""A local fake of the ServiceTitan CRM v2 API (OAuth token endpoint + export feeds) over real HTTP.
+"""A local fake of the ServiceTitan CRM v2 API (OAuth token endpoint, export feeds and list
+endpoints such as /customers, /customers/{id}/notes) over real HTTP.
 
     from crm_pipeline.sandbox import Sandbox
     with Sandbox(seed=7, sizes={"customers": 300}) as sb:

@@ -3,11 +3,14 @@
 - POST /_sandbox/change   {"feed": "export/customers", "n": 10}  -> {"ids": [...]}
 - POST /_sandbox/add      {"feed": "export/customers", "n": 5}   -> {"ids": [...]}
 - POST /_sandbox/put      {"feed": "export/customers", "record": {...}} -> {"ok": true}
+- POST /_sandbox/delete   {"feed": "customers/{id}/notes", "n": 3}  -> {"ids": [...]} (list endpoints only)
+  ("feed" may be any export feed path, list path or store name for change/add/delete)
 - POST /_sandbox/faults   {"rates": {"429": 0.05}, "seed": 1} | {"add": {"kind": "500", "count": 2, ...}}
                           | {"clear": true}                   -> {"ok": true}
 - POST /_sandbox/settings {"page_size": 50, "rate_limit": 20, "token_ttl": 15} -> current settings
 - POST /_sandbox/expire-tokens                                  -> {"ok": true}
-- GET  /_sandbox/records?feed=export/customers                  -> [records sorted by id]
+- GET  /_sandbox/records?feed=export/customers                  -> [records sorted by id] (also list paths)
+- GET  /_sandbox/child-records?path=customers/{id}/notes        -> [[params, record], ...]
 - GET  /_sandbox/stats                                          -> {"token_requests", "api_requests", settings}
 """
 
@@ -28,6 +31,14 @@ def _change(app, req: Request, body: dict) -> Response:
 
 def _add(app, req: Request, body: dict) -> Response:
     return json_response({"ids": app.add(body["feed"], int(body.get("n", 1)))})
+
+
+def _delete(app, req: Request, body: dict) -> Response:
+    return json_response({"ids": app.delete(body["feed"], int(body.get("n", 1)))})
+
+
+def _child_records(app, req: Request, body: dict) -> Response:
+    return json_response([[params, record] for params, record in app.child_records(req.arg("path") or "")])
 
 
 def _put(app, req: Request, body: dict) -> Response:
@@ -70,7 +81,8 @@ def _stats(app, req: Request, body: dict) -> Response:
 ROUTES = {
     ("POST", "change"): _change, ("POST", "add"): _add, ("POST", "put"): _put, ("POST", "faults"): _faults,
     ("POST", "settings"): _update_settings, ("POST", "expire-tokens"): _expire,
-    ("GET", "records"): _records, ("GET", "stats"): _stats,
+    ("GET", "records"): _records, ("GET", "stats"): _stats, ("POST", "delete"): _delete,
+    ("GET", "child-records"): _child_records,
 }
 
 

@@ -9,6 +9,7 @@ from typing import Iterable
 
 from .auth import Tokens
 from .faults import Faults, RateLimiter
+from .lists import ENDPOINTS, Lists
 from .responses import Request
 from .server import SandboxServer
 from .store import Registry
@@ -34,8 +35,12 @@ class LoggedRequest:
 
 
 class Sandbox:
-    """Fake ServiceTitan (auth + CRM v2 export feeds) on http://127.0.0.1:<port>; use as a context
-    manager or call `close()`. Data is deterministic for a seed; see the project notes for the quirks."""
+    """Fake ServiceTitan (auth + CRM v2 export feeds and list endpoints) on http://127.0.0.1:<port>; use as a context
+    manager or call `close()`. Data is deterministic for a seed; see the project notes for the quirks.
+
+    `sizes` sets store sizes by name; unset ones derive from "customers": the export stores
+    (locations, customer_contacts, ...) and the list-only stores (customer_notes, contacts,
+    contact_methods, booking_provider_tags, ...; see `list_records.LIST_SPECS`), built on first use."""
 
     tenant_id = TENANT_ID
     client_id = CLIENT_ID
@@ -47,6 +52,7 @@ class Sandbox:
                  port: int = 0, warm: Iterable[str] | None = None) -> None:
         self.seed = seed
         self.registry = Registry(seed, sizes)
+        self.lists = Lists(self.registry)
         self.page_size, self.token_ttl = page_size, token_ttl
         self.faults, self.tokens, self.limiter = Faults(), Tokens(), RateLimiter(rate_limit)
         self.token_salt = hashlib.sha256(f"{self.tenant_id}:{seed}".encode()).hexdigest()[:12]
@@ -54,7 +60,7 @@ class Sandbox:
         self._log_lock = threading.Lock()
         self._token_requests = 0
         if warm is None:
-            total = sum(self.registry.sizes.values())
+            total = sum(store.size for store in self.registry.stores.values())
             warm = self.registry.stores if total <= WARM_ALL_UP_TO else ["customers"]
         for name in warm:  # serialize every record once now, so that pages are bytes joined
             self.registry.store(name).page(0, self.registry.store(name).size)
@@ -96,18 +102,42 @@ class Sandbox:
 
     # -- data -------------------------------------------------------------------------------------
     def records(self, feed: str) -> list[dict]:
-        """Current version of every record of a feed ("export/customers" or "customers"), as served,
-        sorted by id (fresh copies)."""
-        return self.registry.store(feed).records()
+        """Every current record as served, sorted by id (fresh copies). A list path ("customers",
+        "contacts/preferences", ...): what the list endpoint serves with active=Any and no filters.
+        An export feed path ("export/customers") or export store name ("customer_contacts"): the
+        export version. A list-only store name ("customer_notes"): its records as served."""
+        key = feed.strip("/")
+        if key in ENDPOINTS:
+            return self.lists.records(key)
+        if key in self.registry.stores or key.startswith("export/"):
+            return self.registry.store(feed).records()
+        return self.lists.collection(self.lists.store_name(key)).records()
 
-    def change(self, feed: str, n: int = 10) -> list[int]:
-        """Give n existing records a new version (new modifiedOn, changed values, some inactive or
-        merged); returns their ids."""
-        return self.registry.store(feed).change(n)
+    def child_records(self, path: str) -> list[tuple[dict, object]]:
+        """(params, record) for every record of every parent of a parent-scoped list path
+        ("customers/{id}/notes"): params like {"id": 123}; preferredtechnician records are
+        {"technicianId": <int|None>}, one per parent."""
+        return self.lists.child_records(path)
 
-    def add(self, feed: str, n: int = 5) -> list[int]:
-        """Create n new records; returns their ids."""
-        return self.registry.store(feed).add(n)
+    def parents(self, path: str) -> list[dict]:
+        """The parents a parent-scoped list path accepts, as path-parameter dicts, sorted by id."""
+        return self.lists.parents(path)
+
+    def change(self, feed: str, n: int = 10) -> list:
+        """Give n existing records a new version (new modifiedOn = that store's now, changed values;
+        export records sometimes inactive or merged); parents of list-only records (notes,
+        contact methods, ...) are touched too. Takes an export feed path, list path or store name;
+        returns the ids."""
+        return self.lists.change(feed, n)
+
+    def add(self, feed: str, n: int = 5) -> list:
+        """Create n new records (children under existing parents, which are touched); returns their ids."""
+        return self.lists.add(feed, n)
+
+    def delete(self, feed: str, n: int = 3) -> list:
+        """Remove n random records from the list endpoints (export feeds unchanged); parents of
+        list-only records are touched. Returns the ids."""
+        return self.lists.delete(feed, n)
 
     def put(self, feed: str, record: dict) -> None:
         """Insert or replace a raw record as is (needs an "id"; may lack or add fields, wrong types)."""

@@ -22,11 +22,13 @@ from . import admin
 from .auth import check_api_access, token_endpoint
 from .faults import BEFORE_ANSWER, Fault
 from .feeds import EXPORT_ROUTE, export_handler
+from .list_api import LIST_ROUTES
 from .responses import Request, Response, gateway_error, problem
 
 API_PREFIX = re.compile(r"^/crm/v2/tenant/(?P<tenant>[^/]+)/(?P<rest>.*)$")
 API_ROUTES: list[tuple[str, re.Pattern, object]] = [
     ("GET", re.compile(EXPORT_ROUTE), export_handler),
+    *LIST_ROUTES,
 ]
 
 

@@ -14,7 +14,8 @@ import threading
 from bisect import bisect_right
 from collections import OrderedDict
 from datetime import datetime, timezone
-from .messy import TICKS_PER_SECOND, Pools
+from .list_records import LIST_SPECS, default_list_sizes
+from .messy import TICKS_PER_SECOND, Pools, format_ticks
 from .records import ID_BASES, SPECS, make_templates, mutate, record_id, renderer
 
 CHUNK = 1024
@@ -29,18 +30,19 @@ FEEDS = {"export/customers": "customers", "export/customers/contacts": "customer
 
 
 def default_sizes(sizes: dict[str, int] | None) -> dict[str, int]:
-    """Fill in store sizes: 200 customers, ~1.5 locations and ~2 contacts each, ~0.5 leads/bookings."""
+    """Fill in store sizes: 200 customers, ~1.5 locations and ~2 contacts each, ~0.5 leads/bookings;
+    then the list-only stores (notes, contacts, ...; see `list_records.LIST_SPECS`)."""
     sizes = dict(sizes or {})
-    unknown = set(sizes) - set(SPECS)
+    unknown = set(sizes) - set(SPECS) - set(LIST_SPECS)
     if unknown:
-        raise ValueError(f"unknown store(s) {sorted(unknown)}; known: {sorted(SPECS)}")
+        raise ValueError(f"unknown store(s) {sorted(unknown)}; known: {sorted(SPECS) + sorted(LIST_SPECS)}")
     c = sizes.setdefault("customers", 200)
     loc = sizes.setdefault("locations", (3 * c + 1) // 2)
     sizes.setdefault("customer_contacts", 2 * c)
     sizes.setdefault("location_contacts", 2 * loc)
     sizes.setdefault("leads", c // 2)
     sizes.setdefault("bookings", c // 2)
-    return sizes
+    return default_list_sizes(sizes)
 
 
 def _id_order(record: dict) -> tuple:
@@ -161,6 +163,18 @@ class Store:
                 ids.append(rid)
         return ids
 
+    def touch(self, rid) -> int | None:
+        """Give a record a new version that differs only by modifiedOn (= this store's now);
+        returns its new seq, or None when there is no such record."""
+        with self._lock:
+            body = self.get(rid)
+            if body is None:
+                return None
+            record = json.loads(body)
+            if isinstance(record, dict):
+                record["modifiedOn"] = format_ticks(self._reg.ticks(self.name, self.last_seq + 1), 0)
+            return self._store(rid, json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode())
+
     def change(self, n: int) -> list[int]:
         """Give n distinct existing records a new version; returns their ids."""
         ids: list[int] = []
@@ -193,7 +207,7 @@ class Registry:
         self.pools = Pools(seed)
         self.sizes = default_sizes(sizes)
         self._steps = {name: max(1, SPAN // max(n, 1)) | 1 for name, n in self.sizes.items()}
-        self.stores = {name: Store(name, n, self) for name, n in self.sizes.items()}
+        self.stores = {name: Store(name, self.sizes[name], self) for name in SPECS}
 
     def size(self, store: str) -> int:
         """Initial number of records of a store."""
