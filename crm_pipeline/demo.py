@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with Sandbox(seed=1, sizes={"customers": args.customers}, page_size=500) as sandbox:
         env = {**os.environ, **sandbox.env(), "CRM_DUCKDB_PATH": args.database,
-               "DAGSTER_HOME": os.environ.get("DAGSTER_HOME", str(ROOT / ".dagster_home"))}
+               "DAGSTER_HOME": os.environ.get("DAGSTER_HOME", str(ROOT / "dagster_home"))}
         Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
         print(f"sandbox API at {sandbox.api_url} (tenant {sandbox.tenant_id}); loading into {args.database}", flush=True)
         command = [sys.executable, "-m", "dagster", "asset", "materialize",
