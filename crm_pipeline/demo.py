@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--customers", type=int, default=2000, help="size of the sandbox tenant")
-    parser.add_argument("--select", default="group:servicetitan_export", help="Dagster asset selection")
+    parser.add_argument("--customers", type=int, default=300, help="size of the sandbox tenant")
+    parser.add_argument("--select", default="*", help="Dagster asset selection (default: everything)")
     parser.add_argument("--database", default=str(ROOT / "data" / "demo.duckdb"))
     args = parser.parse_args(argv)
 
@@ -52,12 +52,19 @@ def _summary(database: str) -> None:
                 print(f"  {ep.qualified_table:<40} {count:>8}")
         quarantined = conn.execute("SELECT count(*) FROM pipeline_state.quarantine").fetchone()[0]
         print(f"  {'pipeline_state.quarantine':<40} {quarantined:>8}")
+        models = conn.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE schema_name IN "
+                              "('staging', 'marts') UNION ALL SELECT schema_name || '.' || view_name FROM duckdb_views() "
+                              "WHERE schema_name IN ('staging', 'marts') ORDER BY 1").fetchall()
+        if models:
+            print("SQL models (dbt_like_sql/):")
+        for (name,) in models:
+            print(f"  {name:<40} {conn.execute(f'SELECT count(*) FROM {name}').fetchone()[0]:>8}")
     print(f"""
 The DuckDB file: {database}
-  query it:        .venv/bin/python -m duckdb {database} "SELECT name, address->>'city' FROM raw_export.customers LIMIT 5"
-                   (or the duckdb CLI: duckdb -readonly {database})
-  open the UI:     in one terminal  .venv/bin/python -m crm_pipeline.sandbox --port 8765   (prints the settings to export)
-                   in another       export those settings, then  .venv/bin/dagster dev   and open http://127.0.0.1:3000
+  query it:        .venv/bin/python -c "import duckdb; duckdb.connect('{database}', read_only=True).sql('FROM marts.customers_overview LIMIT 5').show()"
+  open the UI:     terminal 1: .venv/bin/python -m crm_pipeline.sandbox --port 8765   (serves the sandbox, prints `export` lines)
+                   terminal 2: paste those lines, then
+                   CRM_DUCKDB_PATH={database} DAGSTER_HOME=$PWD/dagster_home .venv/bin/dagster dev   and open http://127.0.0.1:3000
 """)
 
 
