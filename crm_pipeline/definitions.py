@@ -1,12 +1,23 @@
 """The Dagster code location: `dagster dev -m crm_pipeline.definitions`."""
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from crm_pipeline.defs.resources import default_resources
+from crm_pipeline.defs.servicetitan.automation import (
+    automation_checks, automation_jobs, automation_schedules, automation_sensors,
+)
 from crm_pipeline.defs.servicetitan.export_assets import export_assets
 from crm_pipeline.defs.servicetitan.list_assets import list_assets
 from crm_pipeline.defs.sql_models import sql_model_assets, sql_model_checks
 
 defs = Definitions(
-    assets=[*export_assets, *list_assets, *sql_model_assets], asset_checks=[*sql_model_checks], resources=default_resources()
+    assets=[*export_assets, *list_assets, *sql_model_assets],
+    asset_checks=[*sql_model_checks, *automation_checks],
+    jobs=automation_jobs,
+    sensors=automation_sensors,
+    schedules=automation_schedules,
+    resources=default_resources(),
+    # One process per run: DuckDB takes one writer per file, so steps of a run go one after another
+    # (the list sync fetches children concurrently with threads inside a step).
+    executor=in_process_executor,
 )

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext, get_dagster_logger
 from dagster_duckdb import DuckDBResource
+from pydantic import Field, PrivateAttr
 
 from crm_pipeline.servicetitan import ServiceTitanClient
 from crm_pipeline.settings import DEFAULT_DUCKDB_PATH, Settings
+from crm_pipeline.storage.locking import (
+    DEFAULT_LOCK_TIMEOUT, DuckDBLockTimeout, connect_waiting, publish_copy, readonly_copy_path,
+)
+
+# The concurrency pool of every step that opens the DuckDB file: with the shipped dagster_home/dagster.yaml
+# (pools default_limit 1) Dagster lets one such step run at a time across all runs.
+DUCKDB_POOL = "crm_duckdb"
 
 
 class ServiceTitanResource(ConfigurableResource):
@@ -29,17 +37,64 @@ class ServiceTitanResource(ConfigurableResource):
 
 
 class CrmDuckDB(DuckDBResource):
-    """The DuckDB file the pipeline writes (CRM_DUCKDB_PATH); its folder is created on first use."""
+    """The DuckDB file the pipeline writes (CRM_DUCKDB_PATH); its folder is created on first use.
+
+    Opening it waits, with backoff, while another process holds the file (another run, an open
+    session), up to `lock_timeout_seconds`. After each run that opened it, a read-only copy is
+    published at `readonly_copy` for analysts to query while runs write.
+    """
+
+    lock_timeout_seconds: float = Field(
+        default=DEFAULT_LOCK_TIMEOUT, description="How long to wait for the file while another process holds it."
+    )
+    readonly_copy: str | None = Field(
+        default=None, description="Where to publish a read-only copy after each run; None: no copy."
+    )
+    _opened: bool = PrivateAttr(default=False)
 
     @contextmanager
     def get_connection(self):
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        with super().get_connection() as conn:
+        config = {"custom_user_agent": "dagster", **self.connection_config}
+        conn = connect_waiting(
+            self.database, timeout=self.lock_timeout_seconds, config=config,
+            on_wait=lambda message, _: get_dagster_logger().info(message),
+        )
+        self._opened = True
+        try:
             yield conn
+        finally:
+            conn.close()
+
+    def publish_readonly_copy(self) -> str | None:
+        """Copy the file to `readonly_copy` now (holding the lock, so the copy is consistent)."""
+        if not self.readonly_copy or self.database == ":memory:":
+            return None
+        with self.get_connection() as conn:
+            return publish_copy(conn, self.database, self.readonly_copy)
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if not self._opened:
+            return
+        try:
+            published = self.publish_readonly_copy()
+        except (OSError, DuckDBLockTimeout) as error:  # the data is committed; only the copy is stale
+            get_dagster_logger().warning(f"read-only copy not published ({error}); the previous one stays")
+            return
+        if published:
+            get_dagster_logger().info(f"read-only copy published: {published}")
+
+
+def _duckdb_from_env(env: Mapping[str, str]) -> CrmDuckDB:
+    """CRM_DUCKDB_PATH, CRM_DUCKDB_READONLY_PATH (`off`: no copy) and CRM_DUCKDB_LOCK_TIMEOUT_SECONDS."""
+    database = env.get("CRM_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH
+    copy = env.get("CRM_DUCKDB_READONLY_PATH") or readonly_copy_path(database)
+    return CrmDuckDB(
+        database=database,
+        lock_timeout_seconds=float(env.get("CRM_DUCKDB_LOCK_TIMEOUT_SECONDS") or DEFAULT_LOCK_TIMEOUT),
+        readonly_copy=None if copy.lower() in ("off", "none") else copy,
+    )
 
 
 def default_resources() -> dict:
-    return {
-        "servicetitan": ServiceTitanResource(),
-        "duckdb": CrmDuckDB(database=os.environ.get("CRM_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH),
-    }
+    return {"servicetitan": ServiceTitanResource(), "duckdb": _duckdb_from_env(os.environ)}

@@ -21,7 +21,8 @@ from dagster import (
     multi_asset_check,
 )
 
-from crm_pipeline.defs.resources import CrmDuckDB
+from crm_pipeline.defs.conditions import rebuild_when_sources_change
+from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB
 from crm_pipeline.sql_models import Model, build_model, load_project, model_checks, run_check
 
 
@@ -38,6 +39,8 @@ def build_model_asset(model: Model, models: dict[str, Model]) -> AssetsDefinitio
         key=model_key(model),
         group_name=model.schema,
         kinds={"sql", "duckdb"},
+        pool=DUCKDB_POOL,
+        automation_condition=rebuild_when_sources_change(),
         deps=deps,
         description=f"{model.description}\n\nA DuckDB {model.materialized} `{model.relation}`, built from `{model.where}`.",
         metadata={
@@ -78,7 +81,7 @@ def build_model_checks(model: Model, models: dict[str, Model]) -> AssetChecksDef
     key = model_key(model)
     specs = [AssetCheckSpec(name, asset=key, description=c.description) for name, c in checks.items()]
 
-    @multi_asset_check(specs=specs, name=f"{model.schema}__{model.name}__checks", can_subset=True)
+    @multi_asset_check(specs=specs, name=f"{model.schema}__{model.name}__checks", can_subset=True, pool=DUCKDB_POOL)
     def _checks(context: AssetCheckExecutionContext, duckdb: CrmDuckDB):
         with duckdb.get_connection() as conn:
             for check_key in context.selected_asset_check_keys:

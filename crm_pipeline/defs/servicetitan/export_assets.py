@@ -8,7 +8,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Config, M
 from pydantic import Field
 
 from crm_pipeline.catalog import EXPORT_FEEDS, Endpoint
-from crm_pipeline.defs.resources import CrmDuckDB, ServiceTitanResource
+from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB, ServiceTitanResource
 from crm_pipeline.defs.servicetitan.metadata import definition_metadata
 from crm_pipeline.defs.servicetitan.runs import materialize_stream
 from crm_pipeline.sync import sync_export
@@ -32,6 +32,7 @@ def build_export_asset(endpoint: Endpoint) -> AssetsDefinition:
         key=AssetKey(endpoint.asset_key_path),
         group_name=EXPORT_GROUP,
         kinds={"servicetitan", "duckdb"},
+        pool=DUCKDB_POOL,
         description=f"{endpoint.description}\n\nRaw table `{endpoint.qualified_table}`: one row per "
         f"(tenant_id, id), current version, every field as sent. Resumes from the stored continueFrom cursor.",
         metadata=definition_metadata(endpoint),

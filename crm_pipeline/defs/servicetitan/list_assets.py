@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Config, M
 from pydantic import Field
 
 from crm_pipeline.catalog import LIST_ENDPOINTS, Endpoint
-from crm_pipeline.defs.resources import CrmDuckDB, ServiceTitanResource
+from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB, ServiceTitanResource
 from crm_pipeline.defs.servicetitan.metadata import definition_metadata
 from crm_pipeline.defs.servicetitan.runs import materialize_stream
 from crm_pipeline.list_sync import sync_list
@@ -43,6 +43,7 @@ def build_list_asset(endpoint: Endpoint) -> AssetsDefinition:
         key=AssetKey(endpoint.asset_key_path),
         group_name=LIST_GROUP,
         kinds={"servicetitan", "duckdb"},
+        pool=DUCKDB_POOL,
         deps=[AssetKey(endpoint.parent.asset_key_path)] if endpoint.parent else [],
         description=_description(endpoint),
         metadata=definition_metadata(endpoint),

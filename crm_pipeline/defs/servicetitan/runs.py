@@ -7,6 +7,7 @@ from dagster import AssetExecutionContext, MaterializeResult
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.defs.resources import CrmDuckDB, ServiceTitanResource
 from crm_pipeline.defs.servicetitan.metadata import run_metadata
+from crm_pipeline.defs.servicetitan.versions import table_version
 from crm_pipeline.sync import SyncResult, table_row_count
 
 # (client, conn, endpoint, tenant_id, run_id, on_page) -> SyncResult
@@ -29,5 +30,6 @@ def materialize_stream(
     with servicetitan.client() as client, duckdb.get_connection() as conn:
         result = sync(client, conn, endpoint, tenant_id, run_id=context.run.run_id, on_page=log_progress)
         rows = table_row_count(conn, endpoint, tenant_id)
+        version = table_version(conn, endpoint, tenant_id)  # moves only when rows changed: drives SQL models
     context.log.info(f"{endpoint.path}: done, {result.rows_upserted} rows upserted, {rows} in the table")
-    return MaterializeResult(metadata=run_metadata(result, rows))
+    return MaterializeResult(metadata=run_metadata(result, rows), data_version=version)

@@ -1,0 +1,40 @@
+"""Schedules of the list endpoints: incremental runs often, whole walks that mark deletions rarely."""
+
+from __future__ import annotations
+
+from dagster import RunRequest, ScheduleDefinition, ScheduleEvaluationContext, SkipReason, schedule
+
+from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
+from crm_pipeline.defs.servicetitan.jobs import LIST_KEYS, list_job, list_run_config, runs_in_progress
+
+INCREMENTAL = "servicetitan_list_incremental"
+FULL_WALK = "servicetitan_list_full_walk"
+
+
+def build_list_schedules(settings: AutomationSettings) -> list[ScheduleDefinition]:
+    """The two schedules of `list_job`, on the crons of CRM_LIST_SCHEDULE and CRM_FULL_WALK_SCHEDULE."""
+
+    @schedule(
+        name=INCREMENTAL, job=list_job, cron_schedule=settings.list_schedule,
+        execution_timezone=settings.timezone, default_status=settings.schedule_status,
+        description=f"Every list endpoint, only what changed since its watermark (CRM_LIST_SCHEDULE, "
+        f"now `{settings.list_schedule}` {settings.timezone}). Skipped while a list run is still going.",
+    )
+    def servicetitan_list_incremental(context: ScheduleEvaluationContext):
+        """An incremental run of every list endpoint, unless one is still queued or running."""
+        busy = runs_in_progress(context.instance, LIST_KEYS)
+        if busy:
+            return SkipReason(f"list endpoints still being written by run {sorted(set(busy.values()))[0]}")
+        return RunRequest(run_config=list_run_config(full_walk=False), tags={"crm/trigger": INCREMENTAL})
+
+    @schedule(
+        name=FULL_WALK, job=list_job, cron_schedule=settings.full_walk_schedule,
+        execution_timezone=settings.timezone, default_status=settings.schedule_status,
+        description=f"Every list endpoint walked whole, stamping `_deleted_at` on rows the API no longer returns "
+        f"(CRM_FULL_WALK_SCHEDULE, now `{settings.full_walk_schedule}` {settings.timezone}).",
+    )
+    def servicetitan_list_full_walk(context: ScheduleEvaluationContext):
+        """A whole walk of every list endpoint; if a list run is going, it waits its turn in the pool."""
+        return RunRequest(run_config=list_run_config(full_walk=True), tags={"crm/trigger": FULL_WALK})
+
+    return [servicetitan_list_incremental, servicetitan_list_full_walk]

@@ -1,0 +1,113 @@
+"""The export sensor: runs each export feed again when it has more to fetch, or when its interval has passed.
+
+It decides from Dagster's own records (the latest materialization's `has_more`, runs in progress),
+never from the DuckDB file, which a running writer holds locked.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from dagster import (
+    AssetKey, DagsterInstance, DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason,
+    sensor,
+)
+
+from crm_pipeline.catalog import EXPORT_FEEDS
+from crm_pipeline.defs.servicetitan.automation_settings import export_interval
+from crm_pipeline.defs.servicetitan.jobs import export_job, runs_in_progress
+
+SENSOR_NAME = "servicetitan_export_sensor"
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _epoch(text: str | None) -> float | None:
+    return None if not text else datetime.fromisoformat(text).timestamp()
+
+
+def _meta(event, name: str):
+    value = event.asset_materialization.metadata.get(name) if event and event.asset_materialization else None
+    return getattr(value, "value", value)
+
+
+@dataclass
+class ExportPlan:
+    """What one tick decided: the feeds to run now and each feed's state (the sensor's cursor)."""
+
+    due: list[AssetKey] = field(default_factory=list)
+    feeds: dict[str, dict] = field(default_factory=dict)
+    interval: int = 0
+
+    @property
+    def cursor(self) -> str:
+        return json.dumps({"interval_seconds": self.interval, "feeds": self.feeds}, indent=1, sort_keys=True)
+
+
+def _decide(state: dict, now: float, interval: int, loaded: float | None, has_more, requested: float | None):
+    """(due now?, why) for one feed that is not running."""
+    if loaded is None:
+        if requested is None or now - requested >= interval:
+            return True, "never loaded: run now"
+        retry = _iso(requested + interval)
+        return False, f"never loaded; the request of {_iso(requested)} did not load: retry after {retry}"
+    if has_more and (requested is None or requested < loaded - 0.001):  # loaded after the last request
+        return True, "more to fetch: run again now"
+    since = max(loaded, requested or 0.0)
+    if now - since >= interval:
+        return True, "more to fetch: retry now" if has_more else "caught up, interval passed: run now"
+    state["next_run_after"] = _iso(since + interval)
+    why = "the last request did not load" if has_more or since > loaded else "caught up"
+    return False, f"{why}: next run after {state['next_run_after']}"
+
+
+def plan_export_runs(instance: DagsterInstance, cursor: str | None, now: float, interval: int) -> ExportPlan:
+    """Decide, for every export feed, whether to run it now; the previous cursor holds past requests."""
+    previous = json.loads(cursor).get("feeds", {}) if cursor else {}
+    keys = {ep.path: AssetKey(ep.asset_key_path) for ep in EXPORT_FEEDS}
+    running = runs_in_progress(instance, keys.values())
+    plan = ExportPlan(interval=interval)
+    for stream, key in keys.items():
+        event = instance.get_latest_materialization_event(key)
+        requested = _epoch(previous.get(stream, {}).get("requested_at"))
+        state = {
+            "has_more": _meta(event, "has_more"),
+            "cursor_position": _meta(event, "cursor_position"),
+            "last_load": _iso(event.timestamp) if event else None,
+            "last_load_run": event.run_id if event else None,
+            "requested_at": _iso(requested),
+        }
+        if key in running:
+            due, why = False, f"running in run {running[key]}: not started twice"
+        else:
+            due, why = _decide(state, now, interval, event.timestamp if event else None, state["has_more"], requested)
+        if due:
+            plan.due.append(key)
+            state["requested_at"] = _iso(now)
+        state["decision"] = why
+        plan.feeds[stream] = state
+    return plan
+
+
+def build_export_sensor(default_status: DefaultSensorStatus):
+    @sensor(
+        name=SENSOR_NAME, job=export_job, minimum_interval_seconds=30, default_status=default_status,
+        description="Runs each export feed from its stored cursor: again at once while its last run ended with "
+        "more to fetch, else once its interval (CRM_EXPORT_INTERVAL_SECONDS, default 300) has passed. Never "
+        "starts a feed that a queued or running run already writes. The cursor shows each feed's state as JSON.",
+    )
+    def servicetitan_export_sensor(context: SensorEvaluationContext) -> SensorResult:
+        """Request one run of the export feeds that are due; record every feed's state in the cursor."""
+        plan = plan_export_runs(context.instance, context.cursor, time.time(), export_interval())
+        if not plan.due:
+            return SensorResult(skip_reason=SkipReason("no export feed is due"), cursor=plan.cursor)
+        names = ",".join(key.path[-1] for key in plan.due)
+        request = RunRequest(asset_selection=plan.due, tags={"crm/trigger": SENSOR_NAME, "crm/feeds": names})
+        return SensorResult(run_requests=[request], cursor=plan.cursor)
+
+    return servicetitan_export_sensor

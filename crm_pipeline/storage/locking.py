@@ -1,0 +1,84 @@
+"""One writer at a time on a DuckDB file: wait for the file lock, and publish a read-only copy for analysts.
+
+DuckDB lets one process open a file read-write, and while it does no other process may open it at
+all (not even read-only). `connect_waiting` retries the lock with exponential backoff and jitter,
+bounded in time, and gives up with a message saying who holds it and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+DEFAULT_LOCK_TIMEOUT = 1800.0  # seconds: a long first load of another run may hold the file this long
+
+
+class DuckDBLockTimeout(RuntimeError):
+    """The DuckDB file stayed locked by another process for longer than the allowed wait."""
+
+
+def is_lock_conflict(error: BaseException) -> bool:
+    """True for DuckDB's "Could not set lock on file ... Conflicting lock is held in ..." error."""
+    return isinstance(error, duckdb.IOException) and "lock" in str(error).lower()
+
+
+def connect_waiting(
+    database: str, *, timeout: float = DEFAULT_LOCK_TIMEOUT, read_only: bool = False, config: dict | None = None,
+    on_wait: Callable[[str, float], None] | None = None, base: float = 0.05, cap: float = 5.0,
+) -> duckdb.DuckDBPyConnection:
+    """`duckdb.connect`, waiting (up to `timeout` seconds) while another process holds the file.
+
+    `on_wait(message, waited_seconds)` is called on the first conflict and then about every 30 s.
+    """
+    began = time.monotonic()
+    attempt, last_report = 0, None
+    while True:
+        try:
+            return duckdb.connect(database, read_only=read_only, config=config or {})
+        except duckdb.Error as error:
+            if not is_lock_conflict(error):
+                raise
+            waited = time.monotonic() - began
+            if waited >= timeout:
+                raise DuckDBLockTimeout(
+                    f"Gave up after waiting {waited:.0f}s for the DuckDB file {database}: {error}. Another process "
+                    "holds it open (another pipeline run, or a DuckDB session left open). Analysts should query the "
+                    "read-only copy instead (CRM_DUCKDB_READONLY_PATH); to wait longer, raise "
+                    "CRM_DUCKDB_LOCK_TIMEOUT_SECONDS."
+                ) from error
+            if on_wait is not None and (last_report is None or waited - last_report >= 30):
+                on_wait(f"{database} is locked by another process ({error}); waiting up to {timeout:.0f}s", waited)
+                last_report = waited
+            delay = random.uniform(0, min(cap, base * 2 ** attempt))  # full jitter: two waiters do not collide
+            time.sleep(max(0.01, min(delay, timeout - waited)))
+            attempt += 1
+
+
+def readonly_copy_path(database: str) -> str:
+    """The default read-only copy beside the file: `data/crm.duckdb` -> `data/crm_readonly.duckdb`."""
+    path = Path(database)
+    return str(path.with_name(f"{path.stem}_readonly{path.suffix or '.duckdb'}"))
+
+
+def publish_copy(conn: duckdb.DuckDBPyConnection, database: str, target: str) -> str:
+    """Checkpoint `conn`'s file and copy it to `target`, replaced atomically.
+
+    Call it holding the file's only writable connection, so that nothing changes during the copy.
+    Sessions already open on the old copy keep reading it; new ones see the new copy.
+    """
+    conn.execute("CHECKPOINT")  # everything into the main file: the WAL is empty afterwards
+    target_path = Path(target)
+    target_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = target_path.with_name(f".{target_path.name}.{os.getpid()}.partial")
+    try:
+        shutil.copyfile(database, partial)
+        os.replace(partial, target_path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return str(target_path)

@@ -1,0 +1,119 @@
+"""The raw tables' asset checks: each passes on good data and fails on bad, run as Dagster runs them."""
+
+from __future__ import annotations
+
+import time
+
+import dagster as dg
+import duckdb
+import pytest
+from dagster._core.test_utils import freeze_time
+
+from crm_pipeline.definitions import defs
+from crm_pipeline.defs.servicetitan.automation import freshness_checks
+from crm_pipeline.defs.servicetitan.checks import raw_checks
+from crm_pipeline.defs.servicetitan.export_assets import export_assets
+from crm_pipeline.defs.servicetitan.list_assets import list_assets
+from crm_pipeline_tests.dagster_helpers import check_results, env, instance, run  # noqa: F401 (fixtures)
+
+EXPORT_CUSTOMERS = dg.AssetKey(["raw_export", "customers"])
+LIST_CUSTOMERS = dg.AssetKey(["raw_list", "customers"])
+
+
+def parts(key: dg.AssetKey) -> list:
+    """The asset and its check ops (raw checks and freshness)."""
+    asset = next(a for a in [*export_assets, *list_assets] if key in a.keys)
+    checks = [c for c in [*raw_checks, *freshness_checks] if any(k.asset_key == key for k in c.check_keys)]
+    return [asset, *checks]
+
+
+def walk(full: bool) -> dict:
+    return {"ops": {"raw_list__customers": {"config": {"full_walk": full}}}}
+
+
+def load(key, settings, instance, **kwargs) -> dict[str, dg.AssetCheckEvaluation]:
+    """Materialize one raw asset with its checks; the checks' evaluations by "asset:check"."""
+    asset, *checks = parts(key)
+    return check_results(run([asset], settings, instance, checks=checks, **kwargs))
+
+
+def checks_only(key, settings, instance) -> dict[str, dg.AssetCheckEvaluation]:
+    """Evaluate the asset's checks without materializing it (as the UI's "Execute checks" does)."""
+    return check_results(run(parts(key), settings, instance, selection=dg.AssetSelection.checks_for_assets(key)))
+
+
+def test_every_raw_table_has_its_checks_in_the_definitions():
+    graph = defs.resolve_asset_graph()
+    names = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    for key in [*export_assets, *list_assets]:
+        user = key.key.to_user_string()
+        wanted = {"no_quarantined_rows", "primary_key_unique_not_null", "freshness_check"}
+        assert {(user, name) for name in wanted} <= names
+    assert ("raw_list/customers", "row_count_matches_api") in names
+    assert ("raw_list/customers_notes", "row_count_matches_api") not in names  # no totalCount across parents
+
+
+def test_quarantine_check_fails_on_the_run_that_quarantined_and_passes_on_the_next(sandbox, settings, env, instance):
+    assert load(EXPORT_CUSTOMERS, settings, instance)["raw_export/customers:no_quarantined_rows"].passed
+    bad = {**sandbox.records("export/customers")[0], "id": 9_000_000_001, "createdOn": "not a date"}
+    sandbox.put("export/customers", bad)
+    failed = load(EXPORT_CUSTOMERS, settings, instance)["raw_export/customers:no_quarantined_rows"]
+    assert not failed.passed and failed.severity == dg.AssetCheckSeverity.WARN
+    assert failed.metadata["quarantined_in_run"].value == 1
+    assert failed.metadata["sample"].value[0]["record_id"] == "9000000001"
+    assert load(EXPORT_CUSTOMERS, settings, instance)["raw_export/customers:no_quarantined_rows"].passed
+
+
+def test_primary_key_check_fails_on_duplicated_or_null_keys(settings, env, instance):
+    assert load(EXPORT_CUSTOMERS, settings, instance)["raw_export/customers:primary_key_unique_not_null"].passed
+    with duckdb.connect(settings.duckdb_path) as conn:  # a table without its constraints, then bad rows
+        conn.execute("CREATE TABLE raw_export.kept AS SELECT * FROM raw_export.customers")
+        conn.execute("DROP TABLE raw_export.customers")
+        conn.execute("CREATE TABLE raw_export.customers AS SELECT * FROM raw_export.kept")
+        conn.execute("INSERT INTO raw_export.customers SELECT * FROM raw_export.kept ORDER BY id LIMIT 2")
+        conn.execute("INSERT INTO raw_export.customers "
+                     "SELECT * REPLACE (NULL::BIGINT AS id) FROM raw_export.kept LIMIT 1")
+    failed = checks_only(EXPORT_CUSTOMERS, settings, instance)["raw_export/customers:primary_key_unique_not_null"]
+    assert not failed.passed and failed.severity == dg.AssetCheckSeverity.ERROR
+    assert failed.metadata["duplicated_keys"].value == 2 and failed.metadata["null_key_rows"].value == 1
+
+
+@pytest.mark.parametrize("key, fresh, late", [
+    (EXPORT_CUSTOMERS, 4 * 60, 11 * 60),  # the sensor's 5-minute interval: overdue after 10 minutes
+    (LIST_CUSTOMERS, 90 * 60, 3 * 3600),  # the hourly schedule: overdue after two hours
+], ids=["export", "list"])
+def test_freshness_check_fails_once_two_intervals_passed_without_a_load(settings, env, instance, key, fresh, late):
+    name = f"{key.to_user_string()}:freshness_check"
+    assert load(key, settings, instance)[name].passed
+    with freeze_time(time.time() + fresh):
+        assert checks_only(key, settings, instance)[name].passed
+    with freeze_time(time.time() + late):
+        failed = checks_only(key, settings, instance)[name]
+    assert not failed.passed and "overdue" in failed.description
+
+
+@pytest.mark.parametrize("full_walk", [False, True])
+def test_reconciliation_passes_when_rows_match_the_api_total(sandbox, settings, env, instance, full_walk):
+    first = load(LIST_CUSTOMERS, settings, instance)["raw_list/customers:row_count_matches_api"]
+    assert first.passed and first.metadata["whole_walk"].value is True  # a first load walks everything
+    assert first.metadata["api_total_count"].value == len(sandbox.records("customers"))
+    sandbox.change("customers", n=3)
+    sandbox.delete("customers", n=2)
+    again = load(LIST_CUSTOMERS, settings, instance, run_config=walk(full_walk))
+    result = again["raw_list/customers:row_count_matches_api"]
+    assert result.passed and result.metadata["whole_walk"].value is full_walk
+    assert result.metadata["live_rows"].value == len(sandbox.records("customers")) + (0 if full_walk else 2)
+
+
+def test_reconciliation_fails_when_rows_are_missing_or_stale_rows_stay_live(sandbox, settings, env, instance):
+    load(LIST_CUSTOMERS, settings, instance)
+    with duckdb.connect(settings.duckdb_path) as conn:
+        conn.execute("DELETE FROM raw_list.customers WHERE id IN (SELECT id FROM raw_list.customers LIMIT 3)")
+    missing = checks_only(LIST_CUSTOMERS, settings, instance)["raw_list/customers:row_count_matches_api"]
+    assert not missing.passed and missing.metadata["missing"].value == 3
+    load(LIST_CUSTOMERS, settings, instance, run_config=walk(True))  # the whole walk brings them back
+    with duckdb.connect(settings.duckdb_path) as conn:  # a row the API never had, stored before the walk
+        conn.execute("INSERT INTO raw_list.customers SELECT * REPLACE "
+                     "(-1 AS id, TIMESTAMPTZ '2020-01-01' AS _synced_at) FROM raw_list.customers LIMIT 1")
+    stale = checks_only(LIST_CUSTOMERS, settings, instance)["raw_list/customers:row_count_matches_api"]
+    assert not stale.passed and stale.metadata["live_rows"].value == stale.metadata["rows_written_by_run"].value + 1
