@@ -1,20 +1,48 @@
 """Turn one page of API records into a validated pandas frame, setting aside what fails.
 
-Declared fields are coerced by the endpoint's pandera schema (lazy: every failure at once). A
-record that fails is not dropped: it is returned with its reasons, for the quarantine table.
-Fields the schema does not know are kept, as JSON text, in columns of their own.
+Each declared value is first checked on its own against its field type (so that one odd value
+never fails a whole column, and so the whole page), then the endpoint's pandera schema coerces
+and validates the frame (lazy: every failure at once). A record that fails is not dropped: it is
+returned with its reasons, for the quarantine table. Fields the schema does not know are kept, as
+JSON text, in columns of their own.
+
+What is stored as sent, converted, or quarantined (per field type):
+- int: JSON integers in the 64-bit range, whole floats (``3.0``) and integer text (``"42"``); a
+  fraction, a boolean, other text or an out-of-range number is quarantined.
+- float: finite numbers and numeric text; anything else (a boolean, ``"lots"``, an overflow) is quarantined.
+- bool: ``true``/``false`` (and ``0``/``1``); anything else is quarantined.
+- timestamp: ISO 8601 text (no zone means UTC, an empty text NULL) from 1677 to 2262 (pandas'
+  nanosecond range); anything else is quarantined.
+- text: text as is; a number, boolean, object or list as its JSON text (an enum sent as ``2`` is
+  ``"2"``).
+- json: the value's JSON text.
+- Text DuckDB cannot hold (an unpaired UTF-16 surrogate, which a JSON escape can carry) is quarantined.
+- null is NULL in every non-key field; a null or missing key is quarantined.
+A field name DuckDB cannot tell from another (same name but for case, the pipeline's own columns,
+the empty name) quarantines the record, as no column could hold it.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
 import pandera.pandas as pa
 
 from crm_pipeline.catalog import Endpoint
+
+# Columns the loader adds to every raw table (crm_pipeline.storage.tables; not imported: that
+# package imports this module). A record field of one of these names could not be stored.
+PIPELINE_COLUMNS = ("tenant_id", "_synced_at", "_deleted_at")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_INT_TEXT = re.compile(r"\s*[+-]?\d+\s*")
+_FLOAT_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+_SHOWN_CHARS = 80
 
 
 @dataclass(frozen=True)
@@ -34,49 +62,293 @@ class ValidatedPage:
 
 
 def to_json(value: object) -> str | None:
-    """Compact JSON text of a value as received; None stays None (SQL NULL)."""
+    """Compact JSON text of a value as received, non-ASCII kept as is; None stays None (SQL NULL)."""
     if value is None:
         return None
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _frame(endpoint: Endpoint, records: list[dict], extra: list[str]) -> pd.DataFrame:
+def _utf8(text: str) -> bool:
+    """False when `text` holds an unpaired UTF-16 surrogate (JSON may escape one; UTF-8 and DuckDB cannot hold it)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown_surrogates(value: object) -> object:
+    """`value` with every unpaired surrogate in its texts and keys written out as the text ``\\udXXX``."""
+    if isinstance(value, str):
+        return value if _utf8(value) else value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [_shown_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_shown_surrogates(k): _shown_surrogates(v) for k, v in value.items()}
+    return value
+
+
+def quarantine_json(record: object) -> str | None:
+    """The JSON text kept in the quarantine: the record as received (an unpaired surrogate, which DuckDB
+    cannot store, written out as ``\\udXXX`` text)."""
+    text = to_json(record)
+    return text if text is None or _utf8(text) else to_json(_shown_surrogates(record))
+
+
+class _Bad(ValueError):
+    """A value its field type cannot hold; the message says why."""
+
+
+def _int(v: object) -> int | None:
+    if v is None or (type(v) is int and INT64_MIN <= v <= INT64_MAX):
+        return v
+    if isinstance(v, bool):
+        raise _Bad("a boolean where an integer is expected")
+    if isinstance(v, float):
+        if not v.is_integer():
+            raise _Bad("not a whole number")
+        n = int(v)
+    elif isinstance(v, int):
+        n = v
+    elif isinstance(v, str) and _INT_TEXT.fullmatch(v):
+        if len(v.strip().lstrip("+-").lstrip("0")) > 19:  # also spares int() texts of > 4300 digits
+            raise _Bad("outside the 64-bit integer range")
+        n = int(v)
+    else:
+        raise _Bad("not an integer")
+    if not INT64_MIN <= n <= INT64_MAX:
+        raise _Bad("outside the 64-bit integer range")
+    return n
+
+
+def _float(v: object) -> float | None:
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        raise _Bad("a boolean where a number is expected")
+    if isinstance(v, str) and not _FLOAT_TEXT.fullmatch(v):
+        raise _Bad("not a number")
+    if not isinstance(v, (int, float, str)):
+        raise _Bad("not a number")
+    try:
+        f = float(v)
+    except OverflowError:
+        raise _Bad("outside the range of a double") from None
+    if not math.isfinite(f):
+        raise _Bad("not a finite number")
+    return f
+
+
+def _bool(v: object) -> bool | None:
+    if v is None or isinstance(v, bool):
+        return v
+    if type(v) is int and v in (0, 1):
+        return bool(v)
+    raise _Bad("not true or false")
+
+
+def _timestamp(v: object) -> str | None:
+    if v is None or isinstance(v, str):
+        return v  # parsed (or refused, row by row) by the schema's ISO 8601 coercion
+    raise _Bad("not a timestamp text")
+
+
+def _json(v: object) -> str | None:
+    text = to_json(v)
+    if text is not None and not _utf8(text):
+        raise _Bad("holds an unpaired UTF-16 surrogate, which DuckDB cannot store")
+    return text
+
+
+def _text(v: object) -> str | None:
+    text = v if isinstance(v, str) else to_json(v)  # None stays None; 2 -> "2", {"a": 1} -> '{"a":1}'
+    if text is not None and not _utf8(text):
+        raise _Bad("holds an unpaired UTF-16 surrogate, which DuckDB cannot store")
+    return text
+
+
+_CHECKS: dict[str, Callable[[object], object]] = {
+    "int": _int, "float": _float, "bool": _bool, "timestamp": _timestamp, "text": _text, "json": _json,
+}
+
+
+def _all_utf8(texts: list) -> bool:
+    return _utf8("".join(t for t in texts if t is not None))
+
+
+# Whole-column shortcuts for the usual case: the values as they go to pandera, or None when some
+# value needs a closer look (then each value goes through its check in _CHECKS).
+def _fast_int(values: list) -> list | None:
+    ok = all(v is None or (type(v) is int and INT64_MIN <= v <= INT64_MAX) for v in values)
+    return values if ok else None
+
+
+def _fast_float(values: list) -> list | None:
+    ok = all(v is None or (type(v) is float and math.isfinite(v)) or (type(v) is int and abs(v) < 2**53)
+             for v in values)
+    return values if ok else None
+
+
+def _fast_bool(values: list) -> list | None:
+    return values if all(v is None or type(v) is bool for v in values) else None
+
+
+def _fast_timestamp(values: list) -> list | None:
+    return values if all(v is None or type(v) is str for v in values) else None
+
+
+def _fast_text(values: list) -> list | None:
+    ok = all(v is None or type(v) is str for v in values) and _all_utf8(values)
+    return values if ok else None
+
+
+def _fast_json(values: list) -> list | None:
+    texts = [to_json(v) for v in values]
+    return texts if _all_utf8(texts) else None
+
+
+_FAST: dict[str, Callable[[list], list | None]] = {
+    "int": _fast_int, "float": _fast_float, "bool": _fast_bool, "timestamp": _fast_timestamp,
+    "text": _fast_text, "json": _fast_json,
+}
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
+
+
+def _name_problems(record: dict, declared: dict[str, str]) -> list[str]:
+    """Why the record's field names could not all become columns (empty when they can)."""
+    problems = []
+    seen: dict[str, str] = {}
+    for name in record:
+        if not isinstance(name, str) or name == "":
+            problems.append(f"field name {name!r} cannot be a column")
+            continue
+        if not _utf8(name):
+            problems.append(f"field name {name!r} is not valid UTF-8")
+            continue
+        low = name.lower()
+        if low in PIPELINE_COLUMNS:
+            problems.append(f"field {name!r} has the name of a column the pipeline sets")
+        elif low in seen:
+            problems.append(f"fields {seen[low]!r} and {name!r} differ only in case (DuckDB column names ignore case)")
+        elif low in declared and declared[low] != name:
+            problems.append(f"field {name!r} differs only in case from the declared field {declared[low]!r}")
+        seen.setdefault(low, name)
+    return problems
+
+
+def _extra_names(endpoint: Endpoint, objects: list[dict], bad_rows: set[int]) -> dict[str, list[str]]:
+    """Undeclared fields of the page: column name (first spelling seen) -> every spelling of it."""
+    declared = {n.lower() for n in endpoint.fields}
+    good = objects if not bad_rows else [r for i, r in enumerate(objects) if i not in bad_rows]
+    names = [n for n in set().union(*good) if n.lower() not in declared] if good else []
+    if len({n.lower() for n in names}) == len(names):  # the usual case: no two spellings of one name
+        return {n: [n] for n in sorted(names)}
+    columns: dict[str, list[str]] = {}
+    by_lower: dict[str, str] = {}
+    for record in good:
+        for name in record:
+            low = name.lower()
+            if low in declared:
+                continue
+            column = by_lower.setdefault(low, name)
+            spellings = columns.setdefault(column, [])
+            if name not in spellings:
+                spellings.append(name)
+    return dict(sorted(columns.items()))
+
+
+def _frame(endpoint: Endpoint, objects: list[dict], extra: dict[str, list[str]], reasons: dict[int, list[str]]):
+    """The page as a frame of checked values (declared fields, then extra ones as JSON); `reasons` gets the misfits."""
     columns: dict[str, list] = {}
-    for name, ftype in endpoint.fields.items():
-        values = [r.get(name) for r in records]
-        columns[name] = [to_json(v) for v in values] if ftype.is_json else values
-    for name in extra:
-        columns[name] = [to_json(r.get(name)) for r in records]
-    return pd.DataFrame(columns, dtype=object, index=pd.RangeIndex(len(records)))
+    fields = [(name, [name], ftype.name) for name, ftype in endpoint.fields.items()]
+    fields += [(column, spellings, "json") for column, spellings in extra.items()]
+    for column, spellings, kind in fields:
+        if len(spellings) == 1:
+            raw = [record.get(column) for record in objects]
+        else:  # one column for names differing only in case across records (DuckDB cannot tell them apart)
+            raw = [next((record[s] for s in spellings if s in record), None) for record in objects]
+        values = _FAST[kind](raw)
+        if values is None:
+            check, values = _CHECKS[kind], []
+            for i, value in enumerate(raw):
+                try:
+                    values.append(check(value))
+                except _Bad as why:
+                    name = next((s for s in spellings if s in objects[i]), column)
+                    reasons[i].append(f"{name}: {why} (got {_show(value)})")
+                    values.append(None)
+        columns[column] = values
+    return pd.DataFrame(columns, dtype=object, index=pd.RangeIndex(len(objects)))
 
 
-def _reasons(failures: pd.DataFrame, n_rows: int) -> dict[int, list[str]]:
-    reasons: dict[int, list[str]] = defaultdict(list)
+def _coerced(endpoint: Endpoint, frame: pd.DataFrame, objects: list[dict], reasons: dict[int, list[str]]):
+    """`frame` coerced by the pandera schema, less the rows that fail it (their reasons added to `reasons`)."""
+    try:
+        return endpoint.schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        failures = err.failure_cases
+    blamed: dict[int, list[str]] = defaultdict(list)
+    whole: list[str] = []  # failures not tied to a row (a column or the frame)
     for row in failures.itertuples(index=False):
-        text = f"{row.column}: {row.check} (got {row.failure_case!r})"
-        if pd.isna(row.index):  # a failure of the whole column or frame hits every row
-            for i in range(n_rows):
-                reasons[i].append(text)
-        else:
-            reasons[int(row.index)].append(text)
-    return reasons
+        if pd.isna(row.index):
+            whole.append(f"{row.column}: {row.check}")
+            continue
+        i = int(row.index)
+        got = row.failure_case
+        if got is None or (not isinstance(got, (list, dict)) and pd.isna(got)):
+            got = objects[i].get(row.column) if isinstance(row.column, str) else got
+        blamed[i].append(f"{row.column}: {row.check} (got {_show(got)})")
+    if whole:  # find the rows to blame one by one, rather than refusing the whole page
+        for i in frame.index.difference(list(blamed)):
+            alone = _failures(endpoint, frame.loc[[i]])
+            if alone:
+                blamed[int(i)].extend(alone)
+        rest = frame.drop(index=list(blamed))
+        if not rest.empty and _failures(endpoint, rest):  # together they still fail: refuse them all
+            for i in rest.index:
+                blamed[int(i)].extend(whole)
+    for i, why in blamed.items():
+        reasons[i].extend(why)
+    return endpoint.schema.validate(frame.drop(index=list(blamed)), lazy=True)
+
+
+def _failures(endpoint: Endpoint, frame: pd.DataFrame) -> list[str]:
+    try:
+        endpoint.schema.validate(frame, lazy=True)
+        return []
+    except pa.errors.SchemaErrors as err:
+        return [f"{r.column}: {r.check} (got {_show(r.failure_case)})" for r in err.failure_cases.itertuples(index=False)]
+
+
+def _record_id(key: object) -> str | None:
+    if key is None:
+        return None
+    return _shown_surrogates(key if isinstance(key, str) else to_json(key))
 
 
 def validate_page(endpoint: Endpoint, records: list) -> ValidatedPage:
     """Validate one page; rows to store come back coerced, deduplicated by key (last wins)."""
     objects = [r for r in records if isinstance(r, dict)]
-    rejected = [Rejected(None, to_json(r), "record is not a JSON object") for r in records if not isinstance(r, dict)]
-    extra = sorted(set().union(*objects) - endpoint.fields.keys()) if objects else []
-    frame = _frame(endpoint, objects, extra)
-    try:
-        frame = endpoint.schema.validate(frame, lazy=True)
-    except pa.errors.SchemaErrors as err:
-        reasons = _reasons(err.failure_cases, len(frame))
-        for i in sorted(reasons):
-            raw = objects[i]
-            key = raw.get(endpoint.key[0])
-            unique = list(dict.fromkeys(reasons[i]))
-            rejected.append(Rejected(None if key is None else str(key), to_json(raw), "; ".join(unique)))
-        frame = endpoint.schema.validate(frame.drop(index=list(reasons)), lazy=True)
+    rejected = [Rejected(None, quarantine_json(r), "record is not a JSON object") for r in records if not isinstance(r, dict)]
+    declared = {n.lower(): n for n in endpoint.fields}
+    reasons: dict[int, list[str]] = defaultdict(list)
+    if objects and _name_problems(dict.fromkeys(set().union(*objects)), declared):  # else no record has any
+        for i, record in enumerate(objects):
+            problems = _name_problems(record, declared)
+            if problems:
+                reasons[i].extend(problems)
+    extra = _extra_names(endpoint, objects, set(reasons))
+    frame = _frame(endpoint, objects, extra, reasons)
+    checked = set(reasons)  # rows already refused are validated too, so their reasons are all reported
+    frame = _coerced(endpoint, frame, objects, reasons)
+    frame = frame.drop(index=[i for i in checked if i in frame.index])
+    for i in sorted(reasons):
+        raw = objects[i]
+        reason = "; ".join(dict.fromkeys(reasons[i]))
+        rejected.append(Rejected(_record_id(raw.get(endpoint.key[0])), quarantine_json(raw), reason))
     frame = frame.drop_duplicates(subset=list(endpoint.key), keep="last")
-    return ValidatedPage(frame=frame, rejected=rejected, extra_fields=extra)
+    return ValidatedPage(frame=frame, rejected=rejected, extra_fields=list(extra))

@@ -192,8 +192,8 @@ class ServiceTitanClient:
                 f"SERVICETITAN_API_URL ({self.settings.api_url}).", **kw)
         if status == 403:
             return AppKeyRejected(
-                f"{head}: check SERVICETITAN_APP_KEY (the app must be installed on tenant {tenant} "
-                "with access to this endpoint).", **kw)
+                f"{head}: the app key was refused; check SERVICETITAN_APP_KEY (the app must be installed on "
+                f"tenant {tenant} with access to this endpoint).", **kw)
         if status == 404:
             return NotFound(
                 f"{head}: check SERVICETITAN_TENANT_ID (now {tenant}) and the path; also that "

@@ -14,7 +14,7 @@ import duckdb
 
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.storage.tables import (
-    CURSORS, DELETED_AT_COLUMN, QUARANTINE, SYNCED_AT_COLUMN, TENANT_COLUMN, add_columns, quote,
+    CURSORS, DELETED_AT_COLUMN, QUARANTINE, SYNCED_AT_COLUMN, TENANT_COLUMN, add_columns, quote, table_columns,
 )
 from crm_pipeline.validation import ValidatedPage
 
@@ -42,16 +42,23 @@ def reset_position(conn: duckdb.DuckDBPyConnection, tenant_id: str, stream: str)
 
 
 def _upsert_rows(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, page: ValidatedPage) -> int:
+    """Insert or replace whole rows: a column the page's version of a record lacks becomes NULL
+    (no stale value kept from an older version), and `_deleted_at` is cleared (the record is back)."""
     frame = page.frame
     if frame.empty:
         return 0
     add_columns(conn, endpoint, {name: "JSON" for name in page.extra_fields})
-    names = ", ".join(quote(c) for c in frame.columns)
+    sent = {c.lower() for c in frame.columns}
+    pipeline = {TENANT_COLUMN, SYNCED_AT_COLUMN, DELETED_AT_COLUMN}
+    rest = [c for c in table_columns(conn, endpoint.schema_name, endpoint.table) if c.lower() not in sent | pipeline]
+    names = ", ".join(quote(c) for c in [*frame.columns, *rest])
+    values = ", ".join([*(quote(c) for c in frame.columns), *(["NULL"] * len(rest))])
+    deleted = (f", {DELETED_AT_COLUMN}", ", NULL") if endpoint.kind == "list" else ("", "")
     conn.register("_crm_page", frame)
     try:
         conn.execute(
-            f"INSERT OR REPLACE INTO {endpoint.qualified_table} ({TENANT_COLUMN}, {names}, {SYNCED_AT_COLUMN}) "
-            f"SELECT ?, {names}, now() FROM _crm_page",
+            f"INSERT OR REPLACE INTO {endpoint.qualified_table} ({TENANT_COLUMN}, {names}, {SYNCED_AT_COLUMN}{deleted[0]}) "
+            f"SELECT ?, {values}, now(){deleted[1]} FROM _crm_page",
             [tenant_id],
         )
     finally:
@@ -60,10 +67,18 @@ def _upsert_rows(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id:
 
 
 def _quarantine(conn, endpoint: Endpoint, tenant_id: str, page: ValidatedPage, run_id: str | None) -> int:
-    if page.rejected:
+    """Keep each rejected record once: a record repeated (on a page, or by includeRecentChanges on the
+    next answer) replaces its identical copy, stamped with the latest run."""
+    rejected = list({(r.record_id, r.record_json): r for r in page.rejected}.values())
+    if rejected:
+        conn.executemany(
+            f"DELETE FROM {QUARANTINE} WHERE tenant_id = ? AND stream = ? AND record_id IS NOT DISTINCT FROM ? "
+            "AND record::VARCHAR IS NOT DISTINCT FROM ?",
+            [[tenant_id, endpoint.path, r.record_id, r.record_json] for r in rejected],
+        )
         conn.executemany(
             f"INSERT INTO {QUARANTINE} VALUES (?, ?, ?, ?, ?, now(), ?)",
-            [[tenant_id, endpoint.path, r.record_id, r.record_json, r.reasons, run_id] for r in page.rejected],
+            [[tenant_id, endpoint.path, r.record_id, r.record_json, r.reasons, run_id] for r in rejected],
         )
     return len(page.rejected)
 
