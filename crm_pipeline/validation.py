@@ -35,6 +35,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from crm_pipeline.catalog import Endpoint
+from crm_pipeline.fastjson import dumps_all
 
 # Columns the loader adds to every raw table (crm_pipeline.storage.tables; not imported: that
 # package imports this module). A record field of one of these names could not be stored.
@@ -203,8 +204,7 @@ def _fast_text(values: list) -> list | None:
 
 
 def _fast_json(values: list) -> list | None:
-    texts = [to_json(v) for v in values]
-    return texts if _all_utf8(texts) else None
+    return dumps_all(values)  # None on what orjson refuses (an unpaired surrogate, a huge int): checked one by one
 
 
 _FAST: dict[str, Callable[[list], list | None]] = {

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from ..fastjson import parse_json
 from ..settings import Settings
 from . import paging
 from .auth import RETRYABLE_STATUS, TokenManager
@@ -166,7 +167,7 @@ class ServiceTitanClient:
         status = resp.status_code
         if status == 200:
             try:
-                doc = json.loads(resp.content)
+                doc = parse_json(resp.content)
             except ValueError:
                 size = len(resp.content)
                 raise Retry(f"HTTP 200 with a body that is not JSON ({size} bytes, cut off?)", status=200) from None
