@@ -1,13 +1,15 @@
-"""`crm-pipeline`: small maintenance commands on the DuckDB file (cursors, quarantine)."""
+"""`crm-pipeline`: small maintenance commands on the DuckDB file (cursors, quarantine) and its catalog of tables."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import duckdb
 
 from crm_pipeline.catalog import endpoint
-from crm_pipeline.settings import Settings
+from crm_pipeline.settings import Settings, SettingsError
 from crm_pipeline.storage import ensure_state_tables, reset_position
 
 
@@ -17,13 +19,26 @@ def main(argv: list[str] | None = None) -> int:
     reset = sub.add_parser("reset-cursor", help="forget a stream's stored position; its next run starts over")
     reset.add_argument("stream", help="endpoint path, e.g. export/customers")
     sub.add_parser("cursors", help="show every stored stream position")
+    tables = sub.add_parser("catalog", help="write the Markdown catalog of tables (docs/TABLES.md)")
+    tables.add_argument("--database", help="add live row counts and last writes from this DuckDB file (read-only)")
+    tables.add_argument("--output", help="write to this file (default: print)")
     args = parser.parse_args(argv)
+    if args.command == "catalog":
+        return catalog(args.database, args.output)
 
-    settings = Settings.from_env()
-    with duckdb.connect(settings.duckdb_path) as conn:
+    try:
+        stream = endpoint(args.stream).path if args.command == "reset-cursor" else None
+        settings = Settings.from_env()
+    except (KeyError, SettingsError) as exc:
+        parser.error(str(exc.args[0]))
+    try:
+        conn = duckdb.connect(settings.duckdb_path)
+    except duckdb.IOException as exc:  # e.g. a running materialization holds the file
+        print(f"crm-pipeline: cannot open {settings.duckdb_path} for writing: {exc}", file=sys.stderr)
+        return 1
+    with conn:
         ensure_state_tables(conn)
         if args.command == "reset-cursor":
-            stream = endpoint(args.stream).path
             found = reset_position(conn, settings.tenant_id, stream)
             print(f"{stream}: cursor {'reset' if found else 'was not stored'}; the next run starts from the beginning")
         else:
@@ -32,6 +47,27 @@ def main(argv: list[str] | None = None) -> int:
             ).fetchall()
             for row in rows:
                 print(*row, sep="\t")
+    return 0
+
+
+def catalog(database: str | None, output: str | None) -> int:
+    """`crm-pipeline catalog`: no settings needed; the database, if given, is opened read-only."""
+    from crm_pipeline import table_catalog
+
+    if database and not Path(database).is_file():
+        print(f"crm-pipeline: no DuckDB file at {database}", file=sys.stderr)
+        return 1
+    try:
+        text = table_catalog.render(database)
+    except duckdb.IOException as exc:  # a writer holds the file: the read-only copy is meant for this
+        print(f"crm-pipeline: cannot open {database} read-only ({exc}); use the read-only copy the pipeline "
+              "publishes (CRM_DUCKDB_READONLY_PATH)", file=sys.stderr)
+        return 1
+    if output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        print(text, end="")
     return 0
 
 
