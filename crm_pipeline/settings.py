@@ -16,6 +16,22 @@ _REQUIRED = (
     "SERVICETITAN_APP_KEY",
     "SERVICETITAN_TENANT_ID",
 )
+# Several tenants (an agency): their ids, comma-separated. Each SERVICETITAN_* setting may then be given
+# per tenant as `<NAME>__<TENANT_ID>` (e.g. SERVICETITAN_CLIENT_SECRET__1234), else the plain one is used.
+TENANTS_VAR = "SERVICETITAN_TENANTS"
+
+
+def tenant_ids(env: dict[str, str] | None = None) -> list[str]:
+    """The tenants of SERVICETITAN_TENANTS, in order, without repeats; [] when it is not set (one tenant)."""
+    raw = (os.environ if env is None else env).get(TENANTS_VAR) or ""
+    return list(dict.fromkeys(t.strip() for t in raw.split(",") if t.strip()))
+
+
+def _per_tenant(env: dict[str, str], tenant: str) -> dict[str, str]:
+    """`env` seen from one tenant: its `<NAME>__<tenant>` values win over the plain ones."""
+    suffix = f"__{tenant}"
+    own = {k[: -len(suffix)]: v for k, v in env.items() if k.endswith(suffix) and v}
+    return {**env, **own, "SERVICETITAN_TENANT_ID": tenant}
 
 
 class SettingsError(ValueError):
@@ -53,12 +69,16 @@ class Settings:
         return tuple(s for s in (self.client_secret, self.app_key) if s)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None, tenant: str | None = None) -> "Settings":
+        """The settings of the environment, or of one of its SERVICETITAN_TENANTS (per-tenant values first)."""
         env = dict(os.environ if env is None else env)
+        if tenant is not None:
+            env = _per_tenant(env, tenant)
         missing = [name for name in _REQUIRED if not env.get(name)]
         if missing:
+            where = f" for tenant {tenant} (as <NAME>__{tenant} or <NAME>)" if tenant else ""
             raise SettingsError(
-                f"Missing setting(s): {', '.join(missing)}. Export them in the environment "
+                f"Missing setting(s){where}: {', '.join(missing)}. Export them in the environment "
                 "(see README, 'Settings'); for the local sandbox run `python -m crm_pipeline.sandbox`, "
                 "which prints the values to use."
             )

@@ -17,8 +17,8 @@ from crm_pipeline.storage.locking import (
     DEFAULT_LOCK_TIMEOUT, DuckDBLockTimeout, connect_waiting, publish_copy, readonly_copy_path,
 )
 
-# The concurrency pool of every step that opens the DuckDB file: with the shipped dagster_home/dagster.yaml
-# (pools default_limit 1) Dagster lets one such step run at a time across all runs.
+# The concurrency pool of every step that opens the DuckDB file (no limit in the shipped dagster_home/dagster.yaml:
+# the resource's wait-for-lock keeps one writer at a time; see that file).
 DUCKDB_POOL = "crm_duckdb"
 
 
@@ -27,12 +27,13 @@ class ServiceTitanResource(ConfigurableResource):
 
     rate_limit: float = 60.0
 
-    def settings(self) -> Settings:
-        return Settings.from_env()
+    def settings(self, tenant: str | None = None) -> Settings:
+        """The settings of the environment; of one of SERVICETITAN_TENANTS when `tenant` is given."""
+        return Settings.from_env(tenant=tenant)
 
     @contextmanager
-    def client(self) -> Iterator[ServiceTitanClient]:
-        with ServiceTitanClient(self.settings(), rate_limit=self.rate_limit) as client:
+    def client(self, tenant: str | None = None) -> Iterator[ServiceTitanClient]:
+        with ServiceTitanClient(self.settings(tenant), rate_limit=self.rate_limit) as client:
             yield client
 
 
@@ -54,7 +55,8 @@ class CrmDuckDB(DuckDBResource):
 
     @contextmanager
     def get_connection(self):
-        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        if not self.database.startswith("md:"):
+            Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         config = {"custom_user_agent": "dagster", **self.connection_config}
         conn = connect_waiting(
             self.database, timeout=self.lock_timeout_seconds, config=config,
@@ -88,7 +90,8 @@ class CrmDuckDB(DuckDBResource):
 def _duckdb_from_env(env: Mapping[str, str]) -> CrmDuckDB:
     """CRM_DUCKDB_PATH, CRM_DUCKDB_READONLY_PATH (`off`: no copy) and CRM_DUCKDB_LOCK_TIMEOUT_SECONDS."""
     database = env.get("CRM_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH
-    copy = env.get("CRM_DUCKDB_READONLY_PATH") or readonly_copy_path(database)
+    # A MotherDuck database (`md:name`) is a shared service that readers query directly: no copy to publish.
+    copy = env.get("CRM_DUCKDB_READONLY_PATH") or ("off" if database.startswith("md:") else readonly_copy_path(database))
     return CrmDuckDB(
         database=database,
         lock_timeout_seconds=float(env.get("CRM_DUCKDB_LOCK_TIMEOUT_SECONDS") or DEFAULT_LOCK_TIMEOUT),

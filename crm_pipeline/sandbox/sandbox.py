@@ -49,7 +49,10 @@ class Sandbox:
 
     def __init__(self, seed: int = 7, sizes: dict[str, int] | None = None, page_size: int = 100,
                  token_ttl: float = 900, rate_limit: float | None = None, host: str = "127.0.0.1",
-                 port: int = 0, warm: Iterable[str] | None = None) -> None:
+                 port: int = 0, warm: Iterable[str] | None = None, tenant_id: str | None = None) -> None:
+        if tenant_id is not None and tenant_id != TENANT_ID:  # another tenant: credentials of its own
+            self.tenant_id, self.client_id = tenant_id, f"{CLIENT_ID}-{tenant_id}"
+            self.client_secret = hashlib.sha256(f"{CLIENT_SECRET}:{tenant_id}".encode()).hexdigest()[:32]
         self.seed = seed
         self.registry = Registry(seed, sizes)
         self.lists = Lists(self.registry)

@@ -73,6 +73,12 @@ def _reconciliation_result(context, conn, endpoint: Endpoint, key: AssetKey, eve
     )
 
 
+def _tenant(servicetitan: ServiceTitanResource, event) -> str:
+    """The tenant of the latest load: its partition when tenants are partitions, else SERVICETITAN_TENANT_ID."""
+    partition = event.asset_materialization.partition if event and event.asset_materialization else None
+    return servicetitan.settings(partition).tenant_id
+
+
 def build_raw_checks(endpoint: Endpoint) -> AssetChecksDefinition:
     """One check op per raw table (one DuckDB connection), each check its own result."""
     key = AssetKey(endpoint.asset_key_path)
@@ -102,7 +108,7 @@ def build_raw_checks(endpoint: Endpoint) -> AssetChecksDefinition:
                 elif check_key.name == KEY_CHECK:
                     yield _key_result(conn, endpoint, key)
                 else:
-                    yield _reconciliation_result(context, conn, endpoint, key, event, servicetitan.settings().tenant_id)
+                    yield _reconciliation_result(context, conn, endpoint, key, event, _tenant(servicetitan, event))
 
     return _checks
 

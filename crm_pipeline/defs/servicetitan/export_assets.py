@@ -11,6 +11,7 @@ from crm_pipeline.catalog import EXPORT_FEEDS, Endpoint
 from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB, ServiceTitanResource
 from crm_pipeline.defs.servicetitan.metadata import definition_metadata
 from crm_pipeline.defs.servicetitan.runs import materialize_stream
+from crm_pipeline.defs.servicetitan.tenants import tenant_partitions
 from crm_pipeline.sync import sync_export
 
 EXPORT_GROUP = "servicetitan_export"
@@ -33,6 +34,7 @@ def build_export_asset(endpoint: Endpoint) -> AssetsDefinition:
         group_name=EXPORT_GROUP,
         kinds={"servicetitan", "duckdb"},
         pool=DUCKDB_POOL,
+        partitions_def=tenant_partitions,
         description=f"{endpoint.description}\n\nRaw table `{endpoint.qualified_table}`: one row per "
         f"(tenant_id, id), current version, every field as sent. Resumes from the stored continueFrom cursor.",
         metadata=definition_metadata(endpoint),

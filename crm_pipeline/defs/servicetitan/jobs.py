@@ -10,6 +10,7 @@ from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS
 from crm_pipeline.defs.servicetitan.export_assets import EXPORT_GROUP
 from crm_pipeline.defs.servicetitan.list_assets import LIST_GROUP, list_assets
 
+PARTITION_TAG = "dagster/partition"
 EXPORT_KEYS = [AssetKey(ep.asset_key_path) for ep in EXPORT_FEEDS]
 LIST_KEYS = [AssetKey(ep.asset_key_path) for ep in LIST_ENDPOINTS]
 IN_PROGRESS = [
@@ -35,10 +36,16 @@ def list_run_config(full_walk: bool) -> dict:
     return {"ops": {a.op.name: {"config": {"full_walk": full_walk}} for a in list_assets}}
 
 
-def runs_in_progress(instance: DagsterInstance, keys: Iterable[AssetKey]) -> dict[AssetKey, str]:
-    """Of `keys`, those a queued or running run will write, each with that run's id."""
+def runs_in_progress(instance: DagsterInstance, keys: Iterable[AssetKey], tenant: str | None = None) -> dict[AssetKey, str]:
+    """Of `keys`, those a queued or running run will write (for `tenant`'s partition, if given), each with that run's id.
+
+    A run without a single partition (one tenant, or a range) counts as writing every partition.
+    """
     wanted, busy = set(keys), {}
     for run in instance.get_runs(filters=RunsFilter(statuses=IN_PROGRESS), limit=500):
+        partition = run.tags.get(PARTITION_TAG)
+        if tenant is not None and partition is not None and partition != tenant:
+            continue
         if run.asset_selection is not None:
             writes = set(run.asset_selection)
         elif run.job_name.startswith("__ASSET_JOB"):

@@ -10,6 +10,7 @@ from crm_pipeline.catalog import LIST_ENDPOINTS, Endpoint
 from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB, ServiceTitanResource
 from crm_pipeline.defs.servicetitan.metadata import definition_metadata
 from crm_pipeline.defs.servicetitan.runs import materialize_stream
+from crm_pipeline.defs.servicetitan.tenants import tenant_partitions
 from crm_pipeline.list_sync import sync_list
 
 LIST_GROUP = "servicetitan_list"
@@ -44,6 +45,7 @@ def build_list_asset(endpoint: Endpoint) -> AssetsDefinition:
         group_name=LIST_GROUP,
         kinds={"servicetitan", "duckdb"},
         pool=DUCKDB_POOL,
+        partitions_def=tenant_partitions,
         deps=[AssetKey(endpoint.parent.asset_key_path)] if endpoint.parent else [],
         description=_description(endpoint),
         metadata=definition_metadata(endpoint),

@@ -18,18 +18,19 @@ def materialize_stream(
     context: AssetExecutionContext, servicetitan: ServiceTitanResource, duckdb: CrmDuckDB, endpoint: Endpoint,
     sync: Sync,
 ) -> MaterializeResult:
-    """Run `sync` for `endpoint`, logging each page, and return the materialization's metadata."""
-    tenant_id = servicetitan.settings().tenant_id
+    """Run `sync` for `endpoint` (for the run's tenant partition, if any), logging each page, and report."""
+    tenant = context.partition_key if context.has_partition_key else None
+    tenant_id = servicetitan.settings(tenant).tenant_id
 
     def log_progress(result: SyncResult) -> None:
         context.log.info(
-            f"{endpoint.path}: page {result.pages}, {result.records_received} records "
+            f"{endpoint.path} [{tenant_id}]: page {result.pages}, {result.records_received} records "
             f"({result.records_per_second:,.0f}/s), {result.quarantined} quarantined"
         )
 
-    with servicetitan.client() as client, duckdb.get_connection() as conn:
+    with servicetitan.client(tenant) as client, duckdb.get_connection() as conn:
         result = sync(client, conn, endpoint, tenant_id, run_id=context.run.run_id, on_page=log_progress)
         rows = table_row_count(conn, endpoint, tenant_id)
         version = table_version(conn, endpoint, tenant_id)  # moves only when rows changed: drives SQL models
-    context.log.info(f"{endpoint.path}: done, {result.rows_upserted} rows upserted, {rows} in the table")
+    context.log.info(f"{endpoint.path} [{tenant_id}]: done, {result.rows_upserted} rows upserted, {rows} in the table")
     return MaterializeResult(metadata=run_metadata(result, rows), data_version=version)

@@ -6,6 +6,7 @@ from dagster import RunRequest, ScheduleDefinition, ScheduleEvaluationContext, S
 
 from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
 from crm_pipeline.defs.servicetitan.jobs import LIST_KEYS, list_job, list_run_config, runs_in_progress
+from crm_pipeline.defs.servicetitan.tenants import TENANTS
 
 INCREMENTAL = "servicetitan_list_incremental"
 FULL_WALK = "servicetitan_list_full_walk"
@@ -21,11 +22,16 @@ def build_list_schedules(settings: AutomationSettings) -> list[ScheduleDefinitio
         f"now `{settings.list_schedule}` {settings.timezone}). Skipped while a list run is still going.",
     )
     def servicetitan_list_incremental(context: ScheduleEvaluationContext):
-        """An incremental run of every list endpoint, unless one is still queued or running."""
-        busy = runs_in_progress(context.instance, LIST_KEYS)
-        if busy:
-            return SkipReason(f"list endpoints still being written by run {sorted(set(busy.values()))[0]}")
-        return RunRequest(run_config=list_run_config(full_walk=False), tags={"crm/trigger": INCREMENTAL})
+        """An incremental run of every list endpoint (per tenant), unless one is still queued or running."""
+        requests, skipped = [], []
+        for tenant in TENANTS or [None]:
+            busy = runs_in_progress(context.instance, LIST_KEYS, tenant)
+            if busy:
+                skipped.append(f"{tenant or 'list endpoints'}: still being written by run {sorted(set(busy.values()))[0]}")
+                continue
+            requests.append(RunRequest(run_config=list_run_config(full_walk=False), partition_key=tenant,
+                                       tags={"crm/trigger": INCREMENTAL}))
+        return requests or SkipReason("; ".join(skipped))
 
     @schedule(
         name=FULL_WALK, job=list_job, cron_schedule=settings.full_walk_schedule,
@@ -34,7 +40,8 @@ def build_list_schedules(settings: AutomationSettings) -> list[ScheduleDefinitio
         f"(CRM_FULL_WALK_SCHEDULE, now `{settings.full_walk_schedule}` {settings.timezone}).",
     )
     def servicetitan_list_full_walk(context: ScheduleEvaluationContext):
-        """A whole walk of every list endpoint; if a list run is going, it waits its turn in the pool."""
-        return RunRequest(run_config=list_run_config(full_walk=True), tags={"crm/trigger": FULL_WALK})
+        """A whole walk of every list endpoint (per tenant); if a list run is going, it waits for the file."""
+        return [RunRequest(run_config=list_run_config(full_walk=True), partition_key=tenant, tags={"crm/trigger": FULL_WALK})
+                for tenant in TENANTS or [None]]
 
     return [servicetitan_list_incremental, servicetitan_list_full_walk]

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from dagster import (
-    AssetKey, DagsterInstance, DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason,
+    AssetKey, AssetRecordsFilter, DagsterInstance, DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason,
     sensor,
 )
 
 from crm_pipeline.catalog import EXPORT_FEEDS
 from crm_pipeline.defs.servicetitan.automation_settings import export_interval
 from crm_pipeline.defs.servicetitan.jobs import export_job, runs_in_progress
+from crm_pipeline.defs.servicetitan.tenants import TENANTS
 
 SENSOR_NAME = "servicetitan_export_sensor"
 
@@ -40,7 +42,7 @@ def _meta(event, name: str):
 class ExportPlan:
     """What one tick decided: the feeds to run now and each feed's state (the sensor's cursor)."""
 
-    due: list[AssetKey] = field(default_factory=list)
+    due: dict[str | None, list[AssetKey]] = field(default_factory=dict)  # tenant (None: not partitioned) -> feeds
     feeds: dict[str, dict] = field(default_factory=dict)
     interval: int = 0
 
@@ -66,31 +68,43 @@ def _decide(state: dict, now: float, interval: int, loaded: float | None, has_mo
     return False, f"{why}: next run after {state['next_run_after']}"
 
 
-def plan_export_runs(instance: DagsterInstance, cursor: str | None, now: float, interval: int) -> ExportPlan:
-    """Decide, for every export feed, whether to run it now; the previous cursor holds past requests."""
+def _latest(instance: DagsterInstance, key: AssetKey, tenant: str | None):
+    """The latest materialization event of `key` (of `tenant`'s partition, when tenants are partitions)."""
+    if tenant is None:
+        return instance.get_latest_materialization_event(key)
+    records = instance.fetch_materializations(AssetRecordsFilter(asset_key=key, asset_partitions=[tenant]), limit=1)
+    return records.records[0].event_log_entry if records.records else None
+
+
+def plan_export_runs(
+    instance: DagsterInstance, cursor: str | None, now: float, interval: int, tenants: Sequence[str] = (),
+) -> ExportPlan:
+    """Decide, for every export feed (of every tenant), whether to run it now; the previous cursor holds past requests."""
     previous = json.loads(cursor).get("feeds", {}) if cursor else {}
     keys = {ep.path: AssetKey(ep.asset_key_path) for ep in EXPORT_FEEDS}
-    running = runs_in_progress(instance, keys.values())
     plan = ExportPlan(interval=interval)
-    for stream, key in keys.items():
-        event = instance.get_latest_materialization_event(key)
-        requested = _epoch(previous.get(stream, {}).get("requested_at"))
-        state = {
-            "has_more": _meta(event, "has_more"),
-            "cursor_position": _meta(event, "cursor_position"),
-            "last_load": _iso(event.timestamp) if event else None,
-            "last_load_run": event.run_id if event else None,
-            "requested_at": _iso(requested),
-        }
-        if key in running:
-            due, why = False, f"running in run {running[key]}: not started twice"
-        else:
-            due, why = _decide(state, now, interval, event.timestamp if event else None, state["has_more"], requested)
-        if due:
-            plan.due.append(key)
-            state["requested_at"] = _iso(now)
-        state["decision"] = why
-        plan.feeds[stream] = state
+    for tenant in tenants or [None]:
+        running = runs_in_progress(instance, keys.values(), tenant)
+        for stream, key in keys.items():
+            name = stream if tenant is None else f"{tenant}/{stream}"
+            event = _latest(instance, key, tenant)
+            requested = _epoch(previous.get(name, {}).get("requested_at"))
+            state = {
+                "has_more": _meta(event, "has_more"),
+                "cursor_position": _meta(event, "cursor_position"),
+                "last_load": _iso(event.timestamp) if event else None,
+                "last_load_run": event.run_id if event else None,
+                "requested_at": _iso(requested),
+            }
+            if key in running:
+                due, why = False, f"running in run {running[key]}: not started twice"
+            else:
+                due, why = _decide(state, now, interval, event.timestamp if event else None, state["has_more"], requested)
+            if due:
+                plan.due.setdefault(tenant, []).append(key)
+                state["requested_at"] = _iso(now)
+            state["decision"] = why
+            plan.feeds[name] = state
     return plan
 
 
@@ -103,11 +117,14 @@ def build_export_sensor(default_status: DefaultSensorStatus):
     )
     def servicetitan_export_sensor(context: SensorEvaluationContext) -> SensorResult:
         """Request one run of the export feeds that are due; record every feed's state in the cursor."""
-        plan = plan_export_runs(context.instance, context.cursor, time.time(), export_interval())
+        plan = plan_export_runs(context.instance, context.cursor, time.time(), export_interval(), TENANTS)
         if not plan.due:
             return SensorResult(skip_reason=SkipReason("no export feed is due"), cursor=plan.cursor)
-        names = ",".join(key.path[-1] for key in plan.due)
-        request = RunRequest(asset_selection=plan.due, tags={"crm/trigger": SENSOR_NAME, "crm/feeds": names})
-        return SensorResult(run_requests=[request], cursor=plan.cursor)
+        requests = []
+        for tenant, due in plan.due.items():
+            names = ",".join(key.path[-1] for key in due)
+            requests.append(RunRequest(asset_selection=due, partition_key=tenant,
+                                       tags={"crm/trigger": SENSOR_NAME, "crm/feeds": names}))
+        return SensorResult(run_requests=requests, cursor=plan.cursor)
 
     return servicetitan_export_sensor
