@@ -246,3 +246,18 @@ def test_no_secret_in_logs_or_errors(sb, settings, caplog):
     assert "HTTP 429" in text and "retry" in text  # the retries were logged...
     for secret in (settings.client_secret, settings.app_key, bad_key, bad_secret, *tokens):
         assert secret not in text  # ...without any secret
+
+
+@pytest.mark.parametrize("dead", ["SERVICETITAN_AUTH_URL", "SERVICETITAN_API_URL"])
+def test_an_address_where_nothing_answers_names_its_setting(sandbox, settings, dead):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    nowhere = f"http://127.0.0.1:{port}" + ("/connect/token" if dead == "SERVICETITAN_AUTH_URL" else "")
+    field = "auth_url" if dead == "SERVICETITAN_AUTH_URL" else "api_url"
+    broken = dataclasses.replace(settings, **{field: nowhere})
+    with ServiceTitanClient(broken, max_retry_seconds=1, backoff_base=0.01) as client:
+        with pytest.raises(errors.RetriesExhausted, match=f"Nothing answered: check {dead}"):
+            client.get_json("export/customers")
