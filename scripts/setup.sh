@@ -9,3 +9,15 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/python -m pip install --quiet -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/python -c "import crm_pipeline.definitions" # fails loudly if the install did not work
+# The browser test of the Dagster UI needs Debian's chromium and chromium-driver. `setup.sh --browser`
+# (scripts/test.sh) installs them when missing and possible (Debian, root); otherwise that test is
+# skipped outside CI, with a note. The demo does not need them.
+if [ "${1:-}" = "--browser" ] && { ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; }; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q && apt-get install -y -q chromium chromium-driver \
+      || { echo "setup: could not install chromium; the UI browser test will not run" >&2; [ -z "${CI:-}" ]; }
+  else
+    echo "setup: chromium/chromedriver not found (apt-get install chromium chromium-driver); the UI browser test is skipped" >&2
+  fi
+fi
