@@ -37,17 +37,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token-ttl", type=float, default=900, help="token lifetime in seconds")
     parser.add_argument("--fault-rates", type=parse_rates, default={}, help="e.g. 429=0.05,500=0.03,truncate=0.02")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--tenant-id", default=None, help="serve this tenant (own credentials) instead of the default")
+    parser.add_argument("--env-suffix", action="store_true",
+                        help="print the settings as <NAME>__<tenant id> (for SERVICETITAN_TENANTS)")
     args = parser.parse_args(argv)
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     with Sandbox(seed=args.seed, sizes={"customers": args.customers}, page_size=args.page_size,
-                 token_ttl=args.token_ttl, rate_limit=args.rate_limit, host=args.host, port=args.port) as sb:
+                 token_ttl=args.token_ttl, rate_limit=args.rate_limit, host=args.host, port=args.port,
+                 tenant_id=args.tenant_id) as sb:
         if args.fault_rates:
             sb.faults.set_rates(args.fault_rates, seed=args.seed)
         for name, value in sb.env().items():
-            print(f"export {name}={shlex.quote(value)}")
+            if args.env_suffix and name == "SERVICETITAN_TENANT_ID":
+                continue
+            print(f"export {name}{'__' + sb.tenant_id if args.env_suffix else ''}={shlex.quote(value)}")
         sys.stdout.flush()
         print(f"# ServiceTitan sandbox on {sb.api_url} (tenant {sb.tenant_id}); Ctrl-C stops it", file=sys.stderr, flush=True)
         while not stop.wait(0.5):
