@@ -30,9 +30,14 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import itemgetter
 
+import numpy as np
+import orjson
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow as pa_lib
+import pyarrow.compute as pc
 
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.fastjson import dumps_all
@@ -60,6 +65,7 @@ class ValidatedPage:
     frame: pd.DataFrame
     rejected: list[Rejected] = field(default_factory=list)
     extra_fields: list[str] = field(default_factory=list)
+    table: pa_lib.Table | None = None  # `frame` as Arrow, when prepared ahead (crm_pipeline.storage.pages.page_table)
 
 
 def to_json(value: object) -> str | None:
@@ -177,40 +183,79 @@ def _all_utf8(texts: list) -> bool:
     return _utf8("".join(t for t in texts if t is not None))
 
 
-# Whole-column shortcuts for the usual case: the values as they go to pandera, or None when some
-# value needs a closer look (then each value goes through its check in _CHECKS).
-def _fast_int(values: list) -> list | None:
-    ok = all(v is None or (type(v) is int and INT64_MIN <= v <= INT64_MAX) for v in values)
-    return values if ok else None
+# Whole-column shortcuts for the usual case: the column as it goes to pandera, or None when some
+# value needs a closer look (then each value goes through its check in _CHECKS). Each takes the
+# same decision as the per-value checks would for every value it accepts, but in C (type sets,
+# pyarrow conversions), and hands pandera a column already of its dtype, so its coercion is free.
+# Timestamps stay text: pandera's ISO 8601 coercion parses them (and refuses, row by row).
+_NONE = type(None)
+_INT_TYPES, _FLOAT_TYPES, _BOOL_TYPES, _STR_TYPES = {int, _NONE}, {int, float, _NONE}, {bool, _NONE}, {str, _NONE}
+_INT64, _FLOAT64, _BOOLEAN, _STRING = pd.Int64Dtype(), pd.Float64Dtype(), pd.BooleanDtype(), pd.StringDtype()
 
 
-def _fast_float(values: list) -> list | None:
-    ok = all(v is None or (type(v) is float and math.isfinite(v)) or (type(v) is int and abs(v) < 2**53)
-             for v in values)
-    return values if ok else None
+def _types(values) -> set[type]:
+    return set(map(type, values))
 
 
-def _fast_bool(values: list) -> list | None:
-    return values if all(v is None or type(v) is bool for v in values) else None
+def _fast_int(values) -> object | None:
+    if not _types(values) <= _INT_TYPES:  # bool is a type of its own here: True is refused
+        return None
+    try:
+        return _INT64.__from_arrow__(pa_lib.array(values, pa_lib.int64()))
+    except OverflowError:  # outside the 64-bit range: the value's own check says so
+        return None
 
 
-def _fast_timestamp(values: list) -> list | None:
-    return values if all(v is None or type(v) is str for v in values) else None
+def _fast_float(values) -> object | None:
+    if not _types(values) <= _FLOAT_TYPES:
+        return None
+    try:  # an int beyond 2**53 is refused here (not exactly a double): float() decides it one by one
+        array = pa_lib.array(values, pa_lib.float64())
+    except (OverflowError, pa_lib.ArrowInvalid):
+        return None
+    if pc.is_finite(array).false_count:  # NaN or infinity (the standard library parses them)
+        return None
+    return _FLOAT64.__from_arrow__(array)
 
 
-def _fast_text(values: list) -> list | None:
-    ok = all(v is None or type(v) is str for v in values) and _all_utf8(values)
-    return values if ok else None
+def _fast_bool(values) -> object | None:
+    if not _types(values) <= _BOOL_TYPES:
+        return None
+    return _BOOLEAN.__from_arrow__(pa_lib.array(values, pa_lib.bool_()))
 
 
-def _fast_json(values: list) -> list | None:
-    return dumps_all(values)  # None on what orjson refuses (an unpaired surrogate, a huge int): checked one by one
+def _fast_timestamp(values) -> list | None:
+    return values if _types(values) <= _STR_TYPES else None
 
 
-_FAST: dict[str, Callable[[list], list | None]] = {
+def _fast_text(values) -> object | None:
+    if not _types(values) <= _STR_TYPES or not _all_utf8(values):
+        return None
+    return pd.array(values, dtype=_STRING)
+
+
+def _fast_json(values) -> object | None:
+    """Compact JSON text of every value (None stays None), or None if one needs the standard library."""
+    try:
+        texts = list(map(orjson.dumps, values))  # refuses an unpaired surrogate, an int beyond 64 bits
+    except (TypeError, orjson.JSONEncodeError):
+        return None
+    missing = np.fromiter((v is None for v in values), dtype=bool, count=len(texts))
+    array = pa_lib.array(texts, pa_lib.binary(), mask=missing).cast(pa_lib.string())
+    return _STRING.__from_arrow__(array)
+
+
+_FAST: dict[str, Callable[[list], object | None]] = {
     "int": _fast_int, "float": _fast_float, "bool": _fast_bool, "timestamp": _fast_timestamp,
     "text": _fast_text, "json": _fast_json,
 }
+
+
+def _objects(values: list) -> np.ndarray:
+    """`values` as a 1-d object array (never split into more dimensions)."""
+    column = np.empty(len(values), dtype=object)
+    column[:] = values
+    return column
 
 
 def _show(value: object) -> str:
@@ -261,17 +306,42 @@ def _extra_names(endpoint: Endpoint, objects: list[dict], bad_rows: set[int]) ->
     return dict(sorted(columns.items()))
 
 
-def _frame(endpoint: Endpoint, objects: list[dict], extra: dict[str, list[str]], reasons: dict[int, list[str]]):
-    """The page as a frame of checked values (declared fields, then extra ones as JSON); `reasons` gets the misfits."""
-    columns: dict[str, list] = {}
+def _raw_columns(names: list[str], objects: list[dict]) -> list:
+    """The values of each named field across the records (None where missing), one sequence per name."""
+    if len(names) > 1 and objects:
+        try:  # the usual case, every record sending every field: one C call per record, then a transpose
+            return list(zip(*map(itemgetter(*names), objects)))
+        except KeyError:
+            pass
+    return [[record.get(name) for record in objects] for name in names]
+
+
+def _frame(
+    endpoint: Endpoint, objects: list[dict], extra: dict[str, list[str]], reasons: dict[int, list[str]], fast: bool = True
+):
+    """The page as a frame of checked values (declared fields, then extra ones as JSON); `reasons` gets the misfits.
+
+    With `fast`, a column whose every value fits goes to pandera already typed (see _FAST); without
+    it (and always for a column with a misfit), each value goes through its check in _CHECKS.
+    """
     fields = [(name, [name], ftype.name) for name, ftype in endpoint.fields.items()]
     fields += [(column, spellings, "json") for column, spellings in extra.items()]
+    declared = list(endpoint.fields)
+    raws = dict(zip(declared, _raw_columns(declared, objects)))  # extra fields: fetched as needed below
+    columns: dict[str, object] = {}
     for column, spellings, kind in fields:
-        if len(spellings) == 1:
+        if column in raws:
+            raw = raws.pop(column)
+        elif len(spellings) == 1:
             raw = [record.get(column) for record in objects]
         else:  # one column for names differing only in case across records (DuckDB cannot tell them apart)
             raw = [next((record[s] for s in spellings if s in record), None) for record in objects]
-        values = _FAST[kind](raw)
+        if not fast:
+            values = None
+        elif column in endpoint.fields:
+            values = _FAST[kind](raw)
+        else:  # not in the schema: pandera leaves it as it is, object, as the checks below make it
+            values = dumps_all(raw)
         if values is None:
             check, values = _CHECKS[kind], []
             for i, value in enumerate(raw):
@@ -281,8 +351,8 @@ def _frame(endpoint: Endpoint, objects: list[dict], extra: dict[str, list[str]],
                     name = next((s for s in spellings if s in objects[i]), column)
                     reasons[i].append(f"{name}: {why} (got {_show(value)})")
                     values.append(None)
-        columns[column] = values
-    return pd.DataFrame(columns, dtype=object, index=pd.RangeIndex(len(objects)))
+        columns[column] = _objects(values) if isinstance(values, (list, tuple)) else values
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(objects)), copy=False)
 
 
 def _coerced(endpoint: Endpoint, frame: pd.DataFrame, objects: list[dict], reasons: dict[int, list[str]]):
@@ -330,8 +400,11 @@ def _record_id(key: object) -> str | None:
     return _shown_surrogates(key if isinstance(key, str) else to_json(key))
 
 
-def validate_page(endpoint: Endpoint, records: list) -> ValidatedPage:
-    """Validate one page; rows to store come back coerced, deduplicated by key (last wins)."""
+def validate_page(endpoint: Endpoint, records: list, *, fast: bool = True) -> ValidatedPage:
+    """Validate one page; rows to store come back coerced, deduplicated by key (last wins).
+
+    `fast=False` checks every value one by one (the reference the fast path is tested against).
+    """
     objects = [r for r in records if isinstance(r, dict)]
     rejected = [Rejected(None, quarantine_json(r), "record is not a JSON object") for r in records if not isinstance(r, dict)]
     declared = {n.lower(): n for n in endpoint.fields}
@@ -342,7 +415,7 @@ def validate_page(endpoint: Endpoint, records: list) -> ValidatedPage:
             if problems:
                 reasons[i].extend(problems)
     extra = _extra_names(endpoint, objects, set(reasons))
-    frame = _frame(endpoint, objects, extra, reasons)
+    frame = _frame(endpoint, objects, extra, reasons, fast)
     checked = set(reasons)  # rows already refused are validated too, so their reasons are all reported
     frame = _coerced(endpoint, frame, objects, reasons)
     frame = frame.drop(index=[i for i in checked if i in frame.index])
