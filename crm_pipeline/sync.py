@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 
@@ -15,7 +16,8 @@ import duckdb
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.servicetitan import ServiceTitanClient
 from crm_pipeline.storage import StreamPosition, commit_page, ensure_raw_table, read_position
-from crm_pipeline.validation import validate_page
+from crm_pipeline.storage.pages import commit_new_page, page_table
+from crm_pipeline.validation import ValidatedPage, validate_page
 
 
 @dataclass
@@ -67,9 +69,22 @@ def sync_export(
     pages = client.export_pages(
         endpoint.path, start=result.started_from, include_recent_changes=include_recent_changes, prefetch=True
     )
-    with closing(pages):
+    # Three pages in flight: while page k is committed here (DuckDB, without the GIL), page k+1 is
+    # validated in a worker thread and page k+2 fetched and parsed in the client's prefetch thread.
+    fresh = True  # plain inserts until a page meets a key stored already (see commit_new_page)
+    with closing(pages), ThreadPoolExecutor(1, thread_name_prefix="crm-validate") as worker:
+        waiting: _Pending | None = None
         for page in pages:
-            _commit(conn, endpoint, tenant_id, page, result, run_id)
+            ahead = _Pending(page.continue_from, page.has_more, len(page.data), worker.submit(prepare_page, endpoint, page.data))
+            del page  # the records are the worker's now; a validated page no longer needs them
+            if waiting is not None:
+                fresh = _commit(conn, endpoint, tenant_id, waiting, result, run_id, fresh)
+                result.seconds = time.monotonic() - began
+                if on_page is not None:
+                    on_page(result)
+            waiting = ahead
+        if waiting is not None:
+            _commit(conn, endpoint, tenant_id, waiting, result, run_id, fresh)
             result.seconds = time.monotonic() - began
             if on_page is not None:
                 on_page(result)
@@ -77,17 +92,41 @@ def sync_export(
     return result
 
 
-def _commit(conn, endpoint: Endpoint, tenant_id: str, page, result: SyncResult, run_id: str | None) -> None:
-    """Validate one page, commit it with its position, and add it to `result`."""
-    validated = validate_page(endpoint, page.data)
+def prepare_page(endpoint: Endpoint, records: list) -> ValidatedPage:
+    """Validate a page and lay it out as Arrow for DuckDB (both off the committing thread)."""
+    validated = validate_page(endpoint, records)
+    if not validated.frame.empty:
+        validated.table = page_table(validated.frame)
+    return validated
+
+
+@dataclass
+class _Pending:
+    """A page fetched, its validation under way."""
+
+    continue_from: str
+    has_more: bool
+    received: int
+    validated: Future
+
+
+def _commit(conn, endpoint: Endpoint, tenant_id: str, page: _Pending, result: SyncResult, run_id: str | None,
+            fresh: bool) -> bool:
+    """Commit one validated page with its position, and add it to `result`; returns whether the next
+    page may still be inserted plainly (no key of this one was stored already)."""
+    validated = page.validated.result()
     position = StreamPosition(page.continue_from, page.has_more)
-    upserted, quarantined = commit_page(conn, endpoint, tenant_id, validated, position, run_id)
+    if fresh:
+        (upserted, quarantined), fresh = commit_new_page(conn, endpoint, tenant_id, validated, position, run_id)
+    else:
+        upserted, quarantined = commit_page(conn, endpoint, tenant_id, validated, position, run_id)
     result.new_fields.update(validated.extra_fields)
     result.pages += 1
-    result.records_received += len(page.data)
+    result.records_received += page.received
     result.rows_upserted += upserted
     result.quarantined += quarantined
     result.position, result.has_more = page.continue_from, page.has_more
+    return fresh
 
 
 def table_row_count(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str) -> int:

@@ -11,6 +11,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
 
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.storage.tables import (
@@ -41,9 +44,36 @@ def reset_position(conn: duckdb.DuckDBPyConnection, tenant_id: str, stream: str)
     return found
 
 
-def _upsert_rows(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, page: ValidatedPage) -> int:
+_PAGE_VIEW = "_crm_page"
+
+
+def page_table(frame: pd.DataFrame) -> pa.Table:
+    """The validated frame as Arrow, which DuckDB scans without holding the GIL (no Python objects),
+    its columns named by position (c0, c1, ...).
+
+    Timestamps become microseconds here, cut toward zero, as DuckDB cuts the nanoseconds of a
+    pandas frame it scans (Arrow nanoseconds it would round instead): either way the same rows."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.rename_columns([f"c{i}" for i in range(table.num_columns)])  # any field name, even "\0"
+    for i, column in enumerate(table.columns):
+        kind = column.type
+        if pa.types.is_timestamp(kind) and kind.unit == "ns":
+            ns = column.combine_chunks()
+            values = ns.cast(pa.int64()).fill_null(0).to_numpy()
+            micros = np.where(values < 0, -(-values // 1000), values // 1000)
+            us = pa.array(micros, pa.timestamp("us", tz=kind.tz), mask=ns.is_null().to_numpy(zero_copy_only=False))
+            table = table.set_column(i, table.field(i).with_type(us.type), us)
+    return table
+
+
+def _upsert_rows(
+    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, page: ValidatedPage, replace: bool = True
+) -> int:
     """Insert or replace whole rows: a column the page's version of a record lacks becomes NULL
-    (no stale value kept from an older version), and `_deleted_at` is cleared (the record is back)."""
+    (no stale value kept from an older version), and `_deleted_at` is cleared (the record is back).
+
+    `replace=False` inserts plainly (no existing row may have a key of the page: a duplicate raises
+    duckdb.ConstraintException); it spares the index the delete-and-insert of every row."""
     frame = page.frame
     if frame.empty:
         return 0
@@ -52,24 +82,23 @@ def _upsert_rows(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id:
     pipeline = {TENANT_COLUMN, SYNCED_AT_COLUMN, DELETED_AT_COLUMN}
     rest = [c for c in table_columns(conn, endpoint.schema_name, endpoint.table) if c.lower() not in sent | pipeline]
     names = ", ".join(quote(c) for c in [*frame.columns, *rest])
-    values = ", ".join([*(quote(c) for c in frame.columns), *(["NULL"] * len(rest))])
+    values = ", ".join([*(f"c{i}" for i in range(len(frame.columns))), *(["NULL"] * len(rest))])
     deleted = (f", {DELETED_AT_COLUMN}", ", NULL") if endpoint.kind == "list" else ("", "")
-    conn.register("_crm_page", frame)
-    try:
-        conn.execute(
-            f"INSERT OR REPLACE INTO {endpoint.qualified_table} ({TENANT_COLUMN}, {names}, {SYNCED_AT_COLUMN}{deleted[0]}) "
-            f"SELECT ?, {values}, now(){deleted[1]} FROM _crm_page",
-            [tenant_id],
-        )
-    finally:
-        conn.unregister("_crm_page")
+    conn.register(_PAGE_VIEW, page.table if page.table is not None else page_table(frame))
+    conn.execute(
+        f"INSERT {'OR REPLACE ' if replace else ''}INTO {endpoint.qualified_table} "
+        f"({TENANT_COLUMN}, {names}, {SYNCED_AT_COLUMN}{deleted[0]}) "
+        f"SELECT ?, {values}, now(){deleted[1]} FROM {_PAGE_VIEW}",
+        [tenant_id],
+    )  # on an error the view stays registered until the transaction is rolled back (see transaction)
+    conn.unregister(_PAGE_VIEW)
     return len(frame)
 
 
 def _quarantine(conn, endpoint: Endpoint, tenant_id: str, page: ValidatedPage, run_id: str | None) -> int:
-    """Keep each rejected record once: a record repeated (on a page, or by includeRecentChanges on the
-    next answer) replaces its identical copy, stamped with the latest run."""
-    rejected = list({(r.record_id, r.record_json): r for r in page.rejected}.values())
+    """Keep each rejected record once: a record repeated on a later answer (includeRecentChanges, a re-run)
+    replaces its identical copy, stamped with the latest run."""
+    rejected = page.rejected
     if rejected:
         conn.executemany(
             f"DELETE FROM {QUARANTINE} WHERE tenant_id = ? AND stream = ? AND record_id IS NOT DISTINCT FROM ? "
@@ -91,15 +120,17 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
     except BaseException:
         conn.execute("ROLLBACK")
+        conn.unregister(_PAGE_VIEW)  # if a failed upsert left it (a no-op otherwise)
         raise
     conn.execute("COMMIT")
 
 
 def write_rows(
-    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, page: ValidatedPage, run_id: str | None
+    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, page: ValidatedPage, run_id: str | None,
+    *, replace: bool = True,
 ) -> tuple[int, int]:
     """Upsert the page's rows and quarantine its rejects (inside the caller's transaction)."""
-    return _upsert_rows(conn, endpoint, tenant_id, page), _quarantine(conn, endpoint, tenant_id, page, run_id)
+    return _upsert_rows(conn, endpoint, tenant_id, page, replace), _quarantine(conn, endpoint, tenant_id, page, run_id)
 
 
 def store_position(
@@ -127,6 +158,30 @@ def commit_page(
         counts = write_rows(conn, endpoint, tenant_id, page, run_id)
         store_position(conn, tenant_id, endpoint.path, position, run_id)
     return counts
+
+
+def commit_new_page(
+    conn: duckdb.DuckDBPyConnection,
+    endpoint: Endpoint,
+    tenant_id: str,
+    page: ValidatedPage,
+    position: StreamPosition,
+    run_id: str | None = None,
+) -> tuple[tuple[int, int], bool]:
+    """`commit_page` for a page whose keys are probably not stored yet (a first load): the rows are
+    inserted plainly, sparing the index a delete and insert per row. If a key is stored already, that
+    transaction is rolled back and the page committed by `commit_page`: the outcome is the same.
+
+    Returns ((rows upserted, records quarantined), whether every key was new).
+    """
+    try:
+        with transaction(conn):
+            counts = write_rows(conn, endpoint, tenant_id, page, run_id, replace=False)
+            store_position(conn, tenant_id, endpoint.path, position, run_id)
+        return counts, True
+    except duckdb.ConstraintException:
+        pass  # rolled back: a key of the page is stored already
+    return commit_page(conn, endpoint, tenant_id, page, position, run_id), False
 
 
 def mark_deleted(
