@@ -77,10 +77,14 @@ def _upsert_rows(
     frame = page.frame
     if frame.empty:
         return 0
-    add_columns(conn, endpoint, {name: "JSON" for name in page.extra_fields})
+    columns = table_columns(conn, endpoint.schema_name, endpoint.table)
+    have = {c.lower() for c in columns}
+    if any(name.lower() not in have for name in page.extra_fields):
+        add_columns(conn, endpoint, {name: "JSON" for name in page.extra_fields})
+        columns = table_columns(conn, endpoint.schema_name, endpoint.table)
     sent = {c.lower() for c in frame.columns}
     pipeline = {TENANT_COLUMN, SYNCED_AT_COLUMN, DELETED_AT_COLUMN}
-    rest = [c for c in table_columns(conn, endpoint.schema_name, endpoint.table) if c.lower() not in sent | pipeline]
+    rest = [c for c in columns if c.lower() not in sent | pipeline]
     names = ", ".join(quote(c) for c in [*frame.columns, *rest])
     values = ", ".join([*(f"c{i}" for i in range(len(frame.columns))), *(["NULL"] * len(rest))])
     deleted = (f", {DELETED_AT_COLUMN}", ", NULL") if endpoint.kind == "list" else ("", "")
