@@ -55,27 +55,35 @@ def floor(settings: Settings) -> int:
         return sum(len(p.data) for p in client.export_pages("export/customers", prefetch=False))
 
 
+_HAS_MORE = re.compile(rb'"hasMore"\s*:\s*(true|false)')
+_CONTINUE_FROM = re.compile(rb'"continueFrom"\s*:\s*"([^"\\]*)"')
+
+
 def baseline(settings: Settings, workdir: Path) -> int:
-    """The minimal hand-written loader: page bytes -> read_json -> INSERT."""
+    """The minimal hand-written loader, made as fast as we could: page bytes -> one read_json -> INSERT.
+
+    One DuckDB parse per page (nested objects kept as JSON, `maximum_depth=3`, which is also what the
+    project stores); the two envelope fields are read from the bytes, not by a second parse."""
     token = httpx.post(settings.auth_url, data={"grant_type": "client_credentials", "client_id": settings.client_id,
                                                 "client_secret": settings.client_secret}).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}", "ST-App-Key": settings.app_key}
     url = f"{settings.api_url}/crm/v2/tenant/{settings.tenant_id}/export/customers"
     conn = duckdb.connect(str(workdir / "baseline.duckdb"))
-    page_file, params, total, created = workdir / "page.json", {}, 0, False
+    page_file, params, created = workdir / "page.json", {}, False
+    rel = (f"SELECT unnest(data, max_depth := 2) FROM read_json('{page_file}', maximum_object_size = 1e9, "
+           "maximum_depth = 3)")
     with httpx.Client(headers=headers, timeout=130) as http:
         while True:
             body = http.get(url, params=params).content
             page_file.write_bytes(body)
-            rel = f"SELECT unnest(data, max_depth := 2) FROM read_json('{page_file}', maximum_object_size=1e9)"
             conn.execute(f"INSERT INTO customers BY NAME {rel}" if created else f"CREATE TABLE customers AS {rel}")
             created = True
-            head = conn.execute(f"SELECT hasMore, continueFrom, len(data) FROM read_json('{page_file}', "
-                                "maximum_object_size=1e9)").fetchone()
-            total += head[2]
-            if not head[0]:
+            more, cont = _HAS_MORE.search(body), _CONTINUE_FROM.search(body)
+            if more is None or more[1] == b"false":
+                total = conn.execute("SELECT count(*) FROM customers").fetchone()[0]
+                conn.close()
                 return total
-            params = {"from": head[1]}
+            params = {"from": cont[1].decode()}
 
 
 def project(env: dict, workdir: Path, home: Path) -> tuple[float, float]:
