@@ -15,6 +15,7 @@ import duckdb
 
 from crm_pipeline.catalog import ENDPOINTS
 from crm_pipeline.sandbox import Sandbox
+from crm_pipeline.storage.locking import readonly_copy_path
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,6 +63,8 @@ def _summary(database: str) -> None:
     print(f"""
 The DuckDB file: {database}
   query it:        .venv/bin/python -c "import duckdb; duckdb.connect('{database}', read_only=True).sql('FROM marts.customers_overview LIMIT 5').show()"
+  while runs write: query the read-only copy published after each run, {readonly_copy_path(database)}
+  what each table holds: docs/TABLES.md (or `.venv/bin/crm-pipeline catalog --database {database}` for live counts)
   open the UI:     terminal 1: .venv/bin/python -m crm_pipeline.sandbox --port 8765   (serves the sandbox, prints `export` lines)
                    terminal 2: paste those lines, then
                    CRM_DUCKDB_PATH={database} DAGSTER_HOME=$PWD/dagster_home .venv/bin/dagster dev   and open http://127.0.0.1:3000
