@@ -153,13 +153,15 @@ def commit_page(
     page: ValidatedPage,
     position: StreamPosition,
     run_id: str | None = None,
+    *,
+    replace: bool = True,
 ) -> tuple[int, int]:
     """Upsert the page's rows, quarantine its rejects and store `position`, atomically.
 
-    Returns (rows upserted, records quarantined).
+    `replace=False` inserts plainly (see `commit_new_page`). Returns (rows upserted, records quarantined).
     """
     with transaction(conn):
-        counts = write_rows(conn, endpoint, tenant_id, page, run_id)
+        counts = write_rows(conn, endpoint, tenant_id, page, run_id, replace=replace)
         store_position(conn, tenant_id, endpoint.path, position, run_id)
     return counts
 
@@ -179,10 +181,7 @@ def commit_new_page(
     Returns ((rows upserted, records quarantined), whether every key was new).
     """
     try:
-        with transaction(conn):
-            counts = write_rows(conn, endpoint, tenant_id, page, run_id, replace=False)
-            store_position(conn, tenant_id, endpoint.path, position, run_id)
-        return counts, True
+        return commit_page(conn, endpoint, tenant_id, page, position, run_id, replace=False), True
     except duckdb.ConstraintException:
         pass  # rolled back: a key of the page is stored already
     return commit_page(conn, endpoint, tenant_id, page, position, run_id), False
