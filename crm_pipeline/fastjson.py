@@ -1,21 +1,30 @@
-"""JSON in and out at C speed (orjson), with the standard library's exact behaviour as the fallback.
+"""JSON in and out at C speed (msgspec in, orjson out), with the standard library's exact behaviour as
+the fallback.
 
-orjson refuses what the standard library accepts (NaN, integers beyond 64 bits, unpaired surrogate
-escapes); those rare inputs go through `json` so that nothing is parsed or written differently.
+Parsing: msgspec keeps integers of any size exact (orjson would turn those beyond 64 bits into
+floats); it refuses NaN, numbers beyond a double and unpaired surrogate escapes, which the
+standard library accepts: those rare inputs go through `json`. Writing: orjson refuses integers
+beyond 64 bits and unpaired surrogates; those values go through `json`. Nothing is parsed or
+written differently from the standard library.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import msgspec
 import orjson
+import pyarrow as pa
+
+_decode = msgspec.json.Decoder().decode
 
 
 def parse_json(body: bytes | str):
     """Parse a JSON body; raises ValueError when it is not JSON."""
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
+        return _decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return json.loads(body)
 
 
@@ -26,3 +35,36 @@ def dumps_all(values: list) -> list[str | None] | None:
         return [None if v is None else dumps(v).decode() for v in values]
     except (TypeError, orjson.JSONEncodeError):
         return None
+
+
+class _ExportEnvelope(msgspec.Struct, forbid_unknown_fields=True):
+    """An export answer as the API documents it; its records are kept as sent (unparsed spans)."""
+
+    data: list[msgspec.Raw] | None = None
+    hasMore: Any = None  # noqa: N815 (the API's own names)
+    continueFrom: Any = None  # noqa: N815
+
+
+_ENVELOPE = msgspec.json.Decoder(_ExportEnvelope)
+
+
+def _utf8(body: bytes) -> bool:
+    """Whether `body` is valid UTF-8 (checked by Arrow, without building a str of it)."""
+    try:
+        pa.array([body], pa.binary()).cast(pa.string())
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def parse_export_body(body: bytes) -> dict:
+    """An export answer with each record left as its raw JSON text (a `msgspec.Raw`), parsed later and
+    typed at once (crm_pipeline.typed_records). Anything unusual (other capitalisations of the envelope,
+    extra fields, text that is not UTF-8) is parsed fully by `parse_json`, as any other answer."""
+    if not _utf8(body):  # the envelope's decoder does not look into the raw records
+        return parse_json(body)
+    try:
+        page = _ENVELOPE.decode(body)
+    except msgspec.DecodeError:
+        return parse_json(body)
+    return {"data": page.data, "hasMore": page.hasMore, "continueFrom": page.continueFrom}

@@ -67,7 +67,8 @@ def sync_export(
     result = SyncResult(stream=endpoint.path, started_from=stored.position if stored else start)
     began = time.monotonic()
     pages = client.export_pages(
-        endpoint.path, start=result.started_from, include_recent_changes=include_recent_changes, prefetch=True
+        endpoint.path, start=result.started_from, include_recent_changes=include_recent_changes, prefetch=True,
+        raw_records=True,
     )
     # Three pages in flight: while page k is committed here (DuckDB, without the GIL), page k+1 is
     # validated in a worker thread and page k+2 fetched and parsed in the client's prefetch thread.

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import itemgetter
 
+import msgspec
 import numpy as np
 import orjson
 import pandas as pd
@@ -40,7 +41,8 @@ import pyarrow as pa_lib
 import pyarrow.compute as pc
 
 from crm_pipeline.catalog import Endpoint
-from crm_pipeline.fastjson import dumps_all
+from crm_pipeline.fastjson import dumps_all, parse_json
+from crm_pipeline.typed_records import Typed, decode_records, json_text
 
 # Columns the loader adds to every raw table (crm_pipeline.storage.tables; not imported: that
 # package imports this module). A record field of one of these names could not be stored.
@@ -161,7 +163,7 @@ def _timestamp(v: object) -> str | None:
 
 
 def _json(v: object) -> str | None:
-    text = to_json(v)
+    text = json_text(v) if type(v) is msgspec.Raw else to_json(v)
     if text is not None and not _utf8(text):
         raise _Bad("holds an unpaired UTF-16 surrogate, which DuckDB cannot store")
     return text
@@ -179,18 +181,17 @@ _CHECKS: dict[str, Callable[[object], object]] = {
 }
 
 
-def _all_utf8(texts: list) -> bool:
-    return _utf8("".join(t for t in texts if t is not None))
-
-
 # Whole-column shortcuts for the usual case: the column as it goes to pandera, or None when some
 # value needs a closer look (then each value goes through its check in _CHECKS). Each takes the
 # same decision as the per-value checks would for every value it accepts, but in C (type sets,
 # pyarrow conversions), and hands pandera a column already of its dtype, so its coercion is free.
 # Timestamps stay text: pandera's ISO 8601 coercion parses them (and refuses, row by row).
 _NONE = type(None)
+_NULL_RAW = msgspec.Raw(b"null")
+_NULL_BYTES = pa_lib.scalar(b"null", pa_lib.binary())
+_USUAL_INSTANT = r"^(1[7-9]|2[01])\d\d-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$"
 _INT_TYPES, _FLOAT_TYPES, _BOOL_TYPES, _STR_TYPES = {int, _NONE}, {int, float, _NONE}, {bool, _NONE}, {str, _NONE}
-_INT64, _FLOAT64, _BOOLEAN, _STRING = pd.Int64Dtype(), pd.Float64Dtype(), pd.BooleanDtype(), pd.StringDtype()
+_INT64, _FLOAT64, _BOOLEAN, _STRING = pd.Int64Dtype(), pd.Float64Dtype(), pd.BooleanDtype(), pd.StringDtype("pyarrow")
 
 
 def _types(values) -> set[type]:
@@ -224,31 +225,55 @@ def _fast_bool(values) -> object | None:
     return _BOOLEAN.__from_arrow__(pa_lib.array(values, pa_lib.bool_()))
 
 
-def _fast_timestamp(values) -> list | None:
-    return values if _types(values) <= _STR_TYPES else None
+def _fast_timestamp(values) -> object | None:
+    """Texts all in the API's usual form (``2024-05-01T10:20:30.1234567Z``, years 1700 to 2199) parsed
+    by Arrow, which reads that form exactly as pandas does but faster; any other texts are left to
+    pandera's ISO 8601 coercion (pandas), which also refuses, row by row, what is no timestamp."""
+    try:
+        texts = pa_lib.array(values, pa_lib.string())
+    except (pa_lib.ArrowException, UnicodeEncodeError):  # not all text (or None): the checks say why
+        return None
+    if not pc.all(pc.match_substring_regex(texts, _USUAL_INSTANT)).as_py():
+        return values
+    try:
+        return texts.cast(pa_lib.timestamp("ns", "UTC")).to_pandas()
+    except pa_lib.ArrowInvalid:  # e.g. 30 February: pandera refuses it with its reason
+        return values
 
 
 def _fast_text(values) -> object | None:
-    if not _types(values) <= _STR_TYPES or not _all_utf8(values):
+    try:  # refuses anything but text (and None), and text with an unpaired surrogate
+        return _STRING.__from_arrow__(pa_lib.array(values, pa_lib.string()))
+    except (pa_lib.ArrowException, UnicodeEncodeError):
         return None
-    return pd.array(values, dtype=_STRING)
 
 
 def _fast_json(values) -> object | None:
-    """Compact JSON text of every value (None stays None), or None if one needs the standard library."""
+    """JSON text of every value (None stays None), or None if one needs the standard library: compact
+    for a parsed value, as sent for a raw one (crm_pipeline.typed_records)."""
     try:
-        texts = list(map(orjson.dumps, values))  # refuses an unpaired surrogate, an int beyond 64 bits
-    except (TypeError, orjson.JSONEncodeError):
+        if _types(values) == {msgspec.Raw}:  # typed records only: their texts, null as NULL
+            array = pa_lib.array(list(map(bytes, values)), pa_lib.binary())
+            array = pc.if_else(pc.equal(array, _NULL_BYTES), pa_lib.scalar(None, pa_lib.binary()), array)
+        elif msgspec.Raw in _types(values):  # typed and parsed records: the parsed values as raw texts too
+            raw, dumps = msgspec.Raw, orjson.dumps
+            return _fast_json([v if type(v) is raw else _NULL_RAW if v is None else raw(dumps(v)) for v in values])
+        else:  # orjson refuses an unpaired surrogate, an int beyond 64 bits
+            texts = list(map(orjson.dumps, values))
+            missing = np.fromiter((v is None for v in values), dtype=bool, count=len(texts))
+            array = pa_lib.array(texts, pa_lib.binary(), mask=missing)
+        return _STRING.__from_arrow__(array.cast(pa_lib.string()))
+    except (TypeError, orjson.JSONEncodeError, pa_lib.ArrowInvalid):  # ArrowInvalid: not UTF-8
         return None
-    missing = np.fromiter((v is None for v in values), dtype=bool, count=len(texts))
-    array = pa_lib.array(texts, pa_lib.binary(), mask=missing).cast(pa_lib.string())
-    return _STRING.__from_arrow__(array)
 
 
 _FAST: dict[str, Callable[[list], object | None]] = {
     "int": _fast_int, "float": _fast_float, "bool": _fast_bool, "timestamp": _fast_timestamp,
     "text": _fast_text, "json": _fast_json,
 }
+# The value types each shortcut takes (json: any): a column with a few others has those checked one by
+# one, then goes through its shortcut with the checked values in their place.
+_FITS = {"int": _INT_TYPES, "float": _FLOAT_TYPES, "bool": _BOOL_TYPES, "timestamp": _STR_TYPES, "text": _STR_TYPES}
 
 
 def _objects(values: list) -> np.ndarray:
@@ -285,10 +310,11 @@ def _name_problems(record: dict, declared: dict[str, str]) -> list[str]:
     return problems
 
 
-def _extra_names(endpoint: Endpoint, objects: list[dict], bad_rows: set[int]) -> dict[str, list[str]]:
-    """Undeclared fields of the page: column name (first spelling seen) -> every spelling of it."""
+def _extra_names(endpoint: Endpoint, objects: list, bad_rows: set[int]) -> dict[str, list[str]]:
+    """Undeclared fields of the page: column name (first spelling seen) -> every spelling of it.
+    (A typed record has none: see crm_pipeline.typed_records.)"""
     declared = {n.lower() for n in endpoint.fields}
-    good = objects if not bad_rows else [r for i, r in enumerate(objects) if i not in bad_rows]
+    good = [r for i, r in enumerate(objects) if type(r) is dict and i not in bad_rows]
     names = [n for n in set().union(*good) if n.lower() not in declared] if good else []
     if len({n.lower() for n in names}) == len(names):  # the usual case: no two spellings of one name
         return {n: [n] for n in sorted(names)}
@@ -306,18 +332,38 @@ def _extra_names(endpoint: Endpoint, objects: list[dict], bad_rows: set[int]) ->
     return dict(sorted(columns.items()))
 
 
-def _raw_columns(names: list[str], objects: list[dict]) -> list:
-    """The values of each named field across the records (None where missing), one sequence per name."""
-    if len(names) > 1 and objects:
-        try:  # the usual case, every record sending every field: one C call per record, then a transpose
-            return list(zip(*map(itemgetter(*names), objects)))
+def _raw_columns(endpoint: Endpoint, objects: list) -> list:
+    """The values of each declared field across the records (None where missing), one sequence per field.
+
+    A record is a typed Struct (crm_pipeline.typed_records) or a parsed dict: one C call per record
+    (an attribute or item getter), then a transpose."""
+    names = list(endpoint.fields)
+    if not objects:
+        return [[] for _ in names]
+    by_attribute, by_key = msgspec.structs.astuple, _row_getter(itemgetter, names)  # a Struct's fields are in order
+    dicts = [i for i, record in enumerate(objects) if type(record) is dict]
+    if not dicts:
+        return list(zip(*map(by_attribute, objects)))
+    if len(dicts) == len(objects):
+        try:  # the usual case of parsed records, every field sent
+            return list(zip(*map(by_key, objects)))
         except KeyError:
             pass
-    return [[record.get(name) for record in objects] for name in names]
+    rows = list(map(by_attribute, (r for r in objects if type(r) is not dict)))
+    for i in dicts:  # in order, so each lands at its own place
+        record = objects[i]
+        rows.insert(i, tuple(map(record.get, names)))
+    return list(zip(*rows))
+
+
+def _row_getter(getter: Callable, names: list[str]) -> Callable[[object], tuple]:
+    """`getter(*names)`, always returning a tuple (even for one name)."""
+    get = getter(*names)
+    return get if len(names) > 1 else lambda record: (get(record),)
 
 
 def _frame(
-    endpoint: Endpoint, objects: list[dict], extra: dict[str, list[str]], reasons: dict[int, list[str]], fast: bool = True
+    endpoint: Endpoint, objects: list, extra: dict[str, list[str]], reasons: dict[int, list[str]], fast: bool = True
 ):
     """The page as a frame of checked values (declared fields, then extra ones as JSON); `reasons` gets the misfits.
 
@@ -327,15 +373,16 @@ def _frame(
     fields = [(name, [name], ftype.name) for name, ftype in endpoint.fields.items()]
     fields += [(column, spellings, "json") for column, spellings in extra.items()]
     declared = list(endpoint.fields)
-    raws = dict(zip(declared, _raw_columns(declared, objects)))  # extra fields: fetched as needed below
+    raws = dict(zip(declared, _raw_columns(endpoint, objects)))  # extra fields: fetched as needed below
     columns: dict[str, object] = {}
     for column, spellings, kind in fields:
         if column in raws:
             raw = raws.pop(column)
         elif len(spellings) == 1:
-            raw = [record.get(column) for record in objects]
+            raw = [record.get(column) if type(record) is dict else None for record in objects]
         else:  # one column for names differing only in case across records (DuckDB cannot tell them apart)
-            raw = [next((record[s] for s in spellings if s in record), None) for record in objects]
+            raw = [next((record[s] for s in spellings if s in record), None) if type(record) is dict else None
+                   for record in objects]
         if not fast:
             values = None
         elif column in endpoint.fields:
@@ -343,19 +390,57 @@ def _frame(
         else:  # not in the schema: pandera leaves it as it is, object, as the checks below make it
             values = dumps_all(raw)
         if values is None:
-            check, values = _CHECKS[kind], []
-            for i, value in enumerate(raw):
-                try:
-                    values.append(check(value))
-                except _Bad as why:
-                    name = next((s for s in spellings if s in objects[i]), column)
-                    reasons[i].append(f"{name}: {why} (got {_show(value)})")
-                    values.append(None)
+            values = _checked(kind, raw, fast and column in endpoint.fields, _Blame(column, spellings, objects, reasons))
         columns[column] = _objects(values) if isinstance(values, (list, tuple)) else values
     return pd.DataFrame(columns, index=pd.RangeIndex(len(objects)), copy=False)
 
 
-def _coerced(endpoint: Endpoint, frame: pd.DataFrame, objects: list[dict], reasons: dict[int, list[str]]):
+@dataclass
+class _Blame:
+    """Where a refused value's reason goes: the row's list in `reasons`, under the name the record used."""
+
+    column: str
+    spellings: list[str]
+    objects: list
+    reasons: dict[int, list[str]]
+
+    def __call__(self, i: int, why: _Bad, value: object) -> None:
+        record = self.objects[i]
+        name = next((s for s in self.spellings if type(record) is dict and s in record), self.column)
+        self.reasons[i].append(f"{name}: {why} (got {_show(value)})")
+
+
+def _checked(kind: str, raw: list, fast: bool, blame: _Blame) -> object:
+    """The column's values, each checked by its field type's check in _CHECKS (a refused one becomes
+    None and is blamed). With `fast`, only the values of a type the column's shortcut does not take are
+    checked one by one; the shortcut then takes the column, with the checked values in their place."""
+    check = _CHECKS[kind]
+
+    def each(indexes) -> dict[int, object]:
+        done = {}
+        for i in indexes:
+            try:
+                done[i] = check(raw[i])
+            except _Bad as why:
+                blame(i, why, raw[i])
+                done[i] = None
+        return done
+
+    done: dict[int, object] = {}
+    if fast and kind in _FITS:
+        fits = _FITS[kind]
+        done = each([i for i, value in enumerate(raw) if type(value) not in fits])
+        patched = list(raw)
+        for i, value in done.items():
+            patched[i] = value
+        values = _FAST[kind](patched)
+        if values is not None:
+            return values
+    rest = each([i for i in range(len(raw)) if i not in done])  # still a misfit: every value one by one
+    return [done[i] if i in done else rest[i] for i in range(len(raw))]
+
+
+def _coerced(endpoint: Endpoint, frame: pd.DataFrame, parsed: Callable[[int], dict], reasons: dict[int, list[str]]):
     """`frame` coerced by the pandera schema, less the rows that fail it (their reasons added to `reasons`)."""
     try:
         return endpoint.schema.validate(frame, lazy=True)
@@ -370,7 +455,7 @@ def _coerced(endpoint: Endpoint, frame: pd.DataFrame, objects: list[dict], reaso
         i = int(row.index)
         got = row.failure_case
         if got is None or (not isinstance(got, (list, dict)) and pd.isna(got)):
-            got = objects[i].get(row.column) if isinstance(row.column, str) else got
+            got = parsed(i).get(row.column) if isinstance(row.column, str) else got
         blamed[i].append(f"{row.column}: {row.check} (got {_show(got)})")
     if whole:  # find the rows to blame one by one, rather than refusing the whole page
         for i in frame.index.difference(list(blamed)):
@@ -403,24 +488,38 @@ def _record_id(key: object) -> str | None:
 def validate_page(endpoint: Endpoint, records: list, *, fast: bool = True) -> ValidatedPage:
     """Validate one page; rows to store come back coerced, deduplicated by key (last wins).
 
-    `fast=False` checks every value one by one (the reference the fast path is tested against).
+    `records` are parsed JSON values or raw JSON texts (msgspec.Raw, from an export walk with
+    `raw_records`); `fast` types the usual ones in C (crm_pipeline.typed_records, then the _FAST
+    column shortcuts). `fast=False` checks every value one by one (the reference the fast path is
+    tested against).
     """
-    objects = [r for r in records if isinstance(r, dict)]
-    rejected = [Rejected(None, quarantine_json(r), "record is not a JSON object") for r in records if not isinstance(r, dict)]
+    objects, sources, rejected = [], [], []
+    for source, record in zip(records, decode_records(endpoint, records, typed=fast)):
+        if isinstance(record, (dict, Typed)):
+            objects.append(record)
+            sources.append(source)
+        else:
+            rejected.append(Rejected(None, quarantine_json(record), "record is not a JSON object"))
+
+    def parsed(i: int) -> dict:  # record i as a dict, for the quarantine and the reasons
+        record = objects[i]
+        return record if type(record) is dict else parse_json(bytes(sources[i]))
+
     declared = {n.lower(): n for n in endpoint.fields}
     reasons: dict[int, list[str]] = defaultdict(list)
-    if objects and _name_problems(dict.fromkeys(set().union(*objects)), declared):  # else no record has any
+    dicts = [r for r in objects if type(r) is dict]  # a typed record's names are all declared ones
+    if dicts and _name_problems(dict.fromkeys(set().union(*dicts)), declared):  # else no record has any
         for i, record in enumerate(objects):
-            problems = _name_problems(record, declared)
+            problems = _name_problems(record, declared) if type(record) is dict else None
             if problems:
                 reasons[i].extend(problems)
     extra = _extra_names(endpoint, objects, set(reasons))
     frame = _frame(endpoint, objects, extra, reasons, fast)
     checked = set(reasons)  # rows already refused are validated too, so their reasons are all reported
-    frame = _coerced(endpoint, frame, objects, reasons)
+    frame = _coerced(endpoint, frame, parsed, reasons)
     frame = frame.drop(index=[i for i in checked if i in frame.index])
     for i in sorted(reasons):
-        raw = objects[i]
+        raw = parsed(i)
         reason = "; ".join(dict.fromkeys(reasons[i]))
         rejected.append(Rejected(_record_id(raw.get(endpoint.key[0])), quarantine_json(raw), reason))
     frame = frame.drop_duplicates(subset=list(endpoint.key), keep="last")

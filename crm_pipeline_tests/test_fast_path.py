@@ -1,11 +1,14 @@
 """The fast path of page validation and storage against the exact one.
 
-`validate_page` hands pandera whole columns already typed when every value of a column fits (type
-sets and pyarrow conversions in C), and checks values one by one only in a column where one does
-not; pages are stored from Arrow, with plain inserts while every key is new. Here, on generated
-pages (mostly clean, or as messy as the property tests make them):
-- the fast and the exact (`fast=False`, every value checked on its own) validation give the same
-  rows, the same rejects with the same reasons and the same new fields;
+An export walk hands `validate_page` each record as its JSON text; the usual ones are decoded
+straight into typed Structs (crm_pipeline.typed_records), the others parsed. `validate_page` hands
+pandera whole columns already typed when every value of a column fits (type sets and pyarrow
+conversions in C), and checks one by one only the values that do not; pages are stored from
+Arrow, with plain inserts while every key is new. Here, on generated pages (mostly clean, or as
+messy as the property tests make them):
+- the fast (from parsed records, and from the records' JSON texts, escaped to ASCII or not) and the
+  exact (`fast=False`, every value checked on its own) validation give the same rows, the same
+  rejects with the same reasons and the same new fields;
 - both store the same rows, with `commit_page` and with `commit_new_page`;
 - one bad value quarantines its record only, the rest of its column still stored;
 - a clean page really takes the fast path (typed columns, no per-value checks).
@@ -17,6 +20,7 @@ import json
 import uuid
 
 import duckdb
+import msgspec
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -26,6 +30,7 @@ from crm_pipeline import validation
 from crm_pipeline.catalog import EXPORT_FEEDS, endpoint
 from crm_pipeline.storage import StreamPosition, commit_page, ensure_raw_table
 from crm_pipeline.storage.pages import commit_new_page, page_table
+from crm_pipeline.typed_records import decode_records
 from crm_pipeline.validation import validate_page
 from crm_pipeline_tests.test_reliability_properties import INT64, JSON_VALUES, TYPED, pages, timestamps
 
@@ -80,11 +85,25 @@ def comparable(ep, frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def as_sent(page: list, ascii_only: bool) -> list[msgspec.Raw]:
+    """The page's records as JSON texts, as an export walk hands them over (`raw_records`); non-ASCII
+    text written as is, or escaped (always escaped where it holds an unpaired surrogate)."""
+    texts = []
+    for record in page:
+        text = json.dumps(record, ensure_ascii=ascii_only, separators=(",", ":"))
+        try:
+            texts.append(msgspec.Raw(text.encode()))
+        except UnicodeEncodeError:
+            texts.append(msgspec.Raw(json.dumps(record, separators=(",", ":")).encode()))
+    return texts
+
+
 def assert_same_validation(ep, page: list) -> None:
-    fast, exact = validate_page(ep, page), validate_page(ep, page, fast=False)
-    assert fast.rejected == exact.rejected
-    assert fast.extra_fields == exact.extra_fields
-    pd.testing.assert_frame_equal(comparable(ep, fast.frame), comparable(ep, exact.frame))
+    exact = validate_page(ep, page, fast=False)
+    for fast in validate_page(ep, page), validate_page(ep, as_sent(page, False)), validate_page(ep, as_sent(page, True)):
+        assert fast.rejected == exact.rejected
+        assert fast.extra_fields == exact.extra_fields
+        pd.testing.assert_frame_equal(comparable(ep, fast.frame), comparable(ep, exact.frame))
 
 
 HYPOTHESIS = settings(max_examples=150, deadline=None, database=None,
@@ -136,7 +155,7 @@ def test_fast_and_exact_paths_store_the_same_rows(db, case):
     counts = [
         commit_page(db, ep, tenants[0], validate_page(ep, page, fast=False), position),
         commit_page(db, ep, tenants[1], validate_page(ep, page), position),
-        commit_new_page(db, ep, tenants[2], validate_page(ep, page), position)[0],
+        commit_new_page(db, ep, tenants[2], validate_page(ep, as_sent(page, False)), position)[0],
     ]
     assert counts[0] == counts[1] == counts[2]
     reference = stored(db, ep, tenants[0])
@@ -162,8 +181,18 @@ def test_a_clean_page_takes_the_fast_path(monkeypatch):
     typed = {name: str(dtype) for name, dtype in frame.dtypes.items()}
     assert typed["id"] == "Int64" and typed["balance"] == "Float64" and typed["active"] == "boolean"
     assert typed["name"] == "string" and typed["address"] == "string"
-    assert typed["createdOn"] == "object"  # text: pandera's ISO 8601 coercion parses it
+    assert typed["createdOn"] == "datetime64[ns, UTC]"  # the usual form, parsed by Arrow
     assert frame.loc[0, "address"] == '{"city":"Zürich","zip":null}' and pd.isna(frame.loc[0, "externalData"])
+
+
+def test_a_clean_page_sent_as_json_is_decoded_typed_and_a_messy_record_parsed():
+    page = customers(5)
+    page[1]["balance"], page[2]["legacyId"], page[3]["name"] = "12.5", 7, "🤷"
+    decoded = decode_records(CUSTOMERS, as_sent(page, ascii_only=False))
+    assert [type(r).__name__ for r in decoded] == ["Typed_customers", "dict", "dict", "Typed_customers", "Typed_customers"]
+    escaped = decode_records(CUSTOMERS, as_sent(page, ascii_only=True))  # the emoji as a surrogate pair: parsed
+    assert [type(r).__name__ for r in escaped] == ["Typed_customers", "dict", "dict", "dict", "Typed_customers"]
+    assert decoded[1] == json.loads(json.dumps(page[1]))
 
 
 def test_one_bad_value_quarantines_its_record_and_the_rest_is_stored(db):

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
 import pandera.pandas as pa
 from pandera.engines import pandas_engine
 
 _UTC_INSTANT = pandas_engine.DateTime(
-    tz="UTC", to_datetime_kwargs={"format": "ISO8601", "utc": True}
+    tz="UTC", to_datetime_kwargs={"format": "ISO8601", "utc": True, "cache": False}
 )
 
 
@@ -33,8 +34,8 @@ class FieldType:
 INT = FieldType("int", "Int64", "BIGINT")
 FLOAT = FieldType("float", "Float64", "DOUBLE")
 BOOL = FieldType("bool", "boolean", "BOOLEAN")
-TEXT = FieldType("text", "string", "VARCHAR")
+TEXT = FieldType("text", pd.StringDtype("pyarrow"), "VARCHAR")
 TIMESTAMP = FieldType("timestamp", _UTC_INSTANT, "TIMESTAMPTZ")
 # Objects and lists (address, customFields, tagTypeIds, ...) are kept as JSON text, exactly as sent,
 # queryable as `address.city` or `address->>'city'` in DuckDB. Fields no schema knows are kept this way too.
-JSON = FieldType("json", "string", "JSON", is_json=True)
+JSON = FieldType("json", pd.StringDtype("pyarrow"), "JSON", is_json=True)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import httpx
 
-from ..fastjson import parse_json
+from ..fastjson import parse_export_body, parse_json
 from ..settings import Settings
 from . import paging
 from .auth import RETRYABLE_STATUS, TokenManager
@@ -107,13 +108,18 @@ class ServiceTitanClient:
         start: str | None = None,
         include_recent_changes: bool = False,
         prefetch: bool = True,
+        raw_records: bool = False,
     ) -> Iterator[ExportPage]:
         """Walk an export feed from ``start`` (a continueFrom token, a date, or None for the beginning).
 
         Yields every page, ending with the first one whose ``has_more`` is false. With ``prefetch``,
         the next page is fetched in a background thread while the caller handles the current one.
+        With ``raw_records``, a page's records are usually left as their JSON text (``msgspec.Raw``;
+        see ``parse_export_body``), for crm_pipeline.typed_records to parse and type in one go.
         """
-        return paging.export_pages(self._get, path, start, include_recent_changes, prefetch)
+        parse = parse_export_body if raw_records else parse_json
+        get = functools.partial(self._get, parse=parse)
+        return paging.export_pages(get, path, start, include_recent_changes, prefetch)
 
     def list_pages(
         self, path: str, params: Mapping[str, Any] | None = None, page_size: int = 5000
@@ -123,7 +129,10 @@ class ServiceTitanClient:
 
     # -- one logical request -------------------------------------------------------------------
 
-    def _get(self, path: str, params: Mapping[str, Any] | None = None, stop: threading.Event | None = None) -> dict:
+    def _get(
+        self, path: str, params: Mapping[str, Any] | None = None, stop: threading.Event | None = None,
+        parse: Callable[[bytes], Any] = parse_json,
+    ) -> dict:
         if self._closed.is_set():
             raise ClientClosed("the ServiceTitan client is closed")
         rel = path.lstrip("/")
@@ -131,11 +140,13 @@ class ServiceTitanClient:
         what = f"GET {self.base_path}{rel}"
         state = {"renewed": False}
         return self._policy.run(
-            what, lambda: self._attempt(what, self._base_url + rel, query, state, stop),
+            what, lambda: self._attempt(what, self._base_url + rel, query, state, stop, parse),
             stop=stop, on_throttle=self._limiter.hold,
         )
 
-    def _attempt(self, what: str, url: str, query: dict, state: dict, stop: threading.Event | None) -> dict:
+    def _attempt(
+        self, what: str, url: str, query: dict, state: dict, stop: threading.Event | None, parse: Callable[[bytes], Any]
+    ) -> dict:
         while True:  # loops at most twice: once more after renewing a refused token
             token = self._auth.token(stop)
             self._stats.throttled(self._limiter.acquire(stop))
@@ -161,13 +172,13 @@ class ServiceTitanClient:
                 log.info("%s: access token refused (401); renewing it once", what)
                 self._auth.invalidate(token)
                 continue
-            return self._answer(what, query, resp)
+            return self._answer(what, query, resp, parse)
 
-    def _answer(self, what: str, query: dict, resp: httpx.Response) -> dict:
+    def _answer(self, what: str, query: dict, resp: httpx.Response, parse: Callable[[bytes], Any]) -> dict:
         status = resp.status_code
         if status == 200:
             try:
-                doc = parse_json(resp.content)
+                doc = parse(resp.content)
             except ValueError:
                 size = len(resp.content)
                 raise Retry(f"HTTP 200 with a body that is not JSON ({size} bytes, cut off?)", status=200) from None

@@ -15,9 +15,11 @@ Getter = Callable[..., dict]  # (path, params, stop) -> parsed JSON object
 
 @dataclass(frozen=True)
 class ExportPage:
-    """One answer of an export feed. ``requested_from`` is the ``from`` sent (None: no ``from``)."""
+    """One answer of an export feed. ``requested_from`` is the ``from`` sent (None: no ``from``).
 
-    data: list[dict] = field(repr=False)
+    ``data`` holds the records parsed, or (walked with ``raw_records``) mostly as their JSON text."""
+
+    data: list = field(repr=False)
     continue_from: str
     has_more: bool
     requested_from: str | None
