@@ -14,7 +14,7 @@ from pydantic import Field, PrivateAttr
 from crm_pipeline.servicetitan import ServiceTitanClient
 from crm_pipeline.settings import DEFAULT_DUCKDB_PATH, Settings
 from crm_pipeline.storage.locking import (
-    DEFAULT_LOCK_TIMEOUT, DuckDBLockTimeout, connect_waiting, publish_copy, readonly_copy_path,
+    DEFAULT_LOCK_TIMEOUT, DuckDBLockTimeout, connect_waiting, publish_copy, readonly_copy_path, writer_config,
 )
 
 # The concurrency pool of every step that opens the DuckDB file (no limit in the shipped dagster_home/dagster.yaml:
@@ -96,6 +96,7 @@ def _duckdb_from_env(env: Mapping[str, str]) -> CrmDuckDB:
         database=database,
         lock_timeout_seconds=float(env.get("CRM_DUCKDB_LOCK_TIMEOUT_SECONDS") or DEFAULT_LOCK_TIMEOUT),
         readonly_copy=None if copy.lower() in ("off", "none") else copy,
+        connection_config=writer_config(env.get("CRM_DUCKDB_MEMORY_LIMIT")),
     )
 
 

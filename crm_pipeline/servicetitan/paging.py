@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
@@ -51,11 +52,12 @@ def export_pages(
         return _export_page(path, get(path, params, stop), frm)
 
     pending: Future[ExportPage] | None = None
+    background = _Background() if prefetch else None
     try:
         page = fetch(start)
         while True:
-            if page.has_more and prefetch:
-                pending = _in_background(fetch, page.continue_from)
+            if page.has_more and background is not None:
+                pending = background.submit(fetch, page.continue_from)
             yield page
             if not page.has_more:
                 return
@@ -67,6 +69,8 @@ def export_pages(
         stop.set()
         if pending is not None:
             pending.cancel()
+        if background is not None:
+            background.close()
 
 
 def list_pages(get: Getter, path: str, params: Mapping[str, Any] | None, page_size: int) -> Iterator[ListPage]:
@@ -136,17 +140,31 @@ def _as_bool(value: Any) -> bool:
     return bool(value)
 
 
-def _in_background(fn: Callable[[Any], Any], arg: Any) -> Future:
-    """Run ``fn(arg)`` in a daemon thread; the Future carries its result or exception."""
-    fut: Future = Future()
+class _Background:
+    """One daemon thread running the calls submitted, one at a time (the whole walk's prefetches:
+    one thread, so one allocator arena, rather than a thread per page). A daemon, so that a fetch
+    still waiting on the network never holds up the interpreter's exit."""
 
-    def run() -> None:
-        if not fut.set_running_or_notify_cancel():
-            return
-        try:
-            fut.set_result(fn(arg))
-        except BaseException as exc:  # re-raised in the consumer by fut.result()
-            fut.set_exception(exc)
+    def __init__(self) -> None:
+        self._calls: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="servicetitan-prefetch", daemon=True).start()
 
-    threading.Thread(target=run, name="servicetitan-prefetch", daemon=True).start()
-    return fut
+    def submit(self, fn: Callable[[Any], Any], arg: Any) -> Future:
+        """Run ``fn(arg)`` in the thread; the Future carries its result or exception."""
+        fut: Future = Future()
+        self._calls.put((fn, arg, fut))
+        return fut
+
+    def close(self) -> None:
+        self._calls.put(None)  # the thread ends after the call under way, if any
+
+    def _run(self) -> None:
+        while (call := self._calls.get()) is not None:
+            fn, arg, fut = call
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                fut.set_result(fn(arg))
+            except BaseException as exc:  # re-raised in the consumer by fut.result()
+                fut.set_exception(exc)
+            del call, fn, arg, fut  # nothing of a page kept while waiting for the next call

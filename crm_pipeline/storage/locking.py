@@ -7,7 +7,6 @@ bounded in time, and gives up with a message saying who holds it and what to do.
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 import time
@@ -21,6 +20,20 @@ DEFAULT_LOCK_TIMEOUT = 1800.0  # seconds: a long first load of another run may h
 
 class DuckDBLockTimeout(RuntimeError):
     """The DuckDB file stayed locked by another process for longer than the allowed wait."""
+
+
+DEFAULT_MEMORY_LIMIT = "32MB"
+
+
+def writer_config(memory_limit: str | None = None) -> dict[str, str]:
+    """DuckDB settings for the pipeline's connection: a memory limit (CRM_DUCKDB_MEMORY_LIMIT), so
+    that DuckDB's share of a run's memory stays the same however big the tables grow (beyond it
+    DuckDB evicts cached blocks and spills to disk), and freed memory given back to the system."""
+    return {
+        "memory_limit": memory_limit or DEFAULT_MEMORY_LIMIT,
+        "allocator_flush_threshold": "8MB",
+        "allocator_bulk_deallocation_flush_threshold": "8MB",
+    }
 
 
 def is_lock_conflict(error: BaseException) -> bool:
