@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
+from functools import partial
 
 import duckdb
 
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.servicetitan import ServiceTitanClient
+from crm_pipeline.servicetitan.paging import ExportPage
 from crm_pipeline.storage import StreamPosition, commit_page, ensure_raw_table, read_position
 from crm_pipeline.storage.pages import commit_new_page, page_table
 from crm_pipeline.validation import ValidatedPage, validate_page
@@ -66,26 +67,18 @@ def sync_export(
     stored = read_position(conn, tenant_id, endpoint.path)
     result = SyncResult(stream=endpoint.path, started_from=stored.position if stored else start)
     began = time.monotonic()
+    # Two pages in flight: while page k is committed here (DuckDB, without the GIL), page k+1 is
+    # fetched, parsed and validated in the client's prefetch thread. (A third stage, validating apart
+    # from fetching, was no faster on two cores and held a page more in memory.)
     pages = client.export_pages(
         endpoint.path, start=result.started_from, include_recent_changes=include_recent_changes, prefetch=True,
-        raw_records=True,
+        raw_records=True, prepare=partial(prepare_page, endpoint),
     )
-    # Three pages in flight: while page k is committed here (DuckDB, without the GIL), page k+1 is
-    # validated in a worker thread and page k+2 fetched and parsed in the client's prefetch thread.
     fresh = True  # plain inserts until a page meets a key stored already (see commit_new_page)
-    with closing(pages), ThreadPoolExecutor(1, thread_name_prefix="crm-validate") as worker:
-        waiting: _Pending | None = None
+    with closing(pages):
         for page in pages:
-            ahead = _Pending(page.continue_from, page.has_more, len(page.data), worker.submit(prepare_page, endpoint, page.data))
-            del page  # the records are the worker's now; a validated page no longer needs them
-            if waiting is not None:
-                fresh = _commit(conn, endpoint, tenant_id, waiting, result, run_id, fresh)
-                result.seconds = time.monotonic() - began
-                if on_page is not None:
-                    on_page(result)
-            waiting = ahead
-        if waiting is not None:
-            _commit(conn, endpoint, tenant_id, waiting, result, run_id, fresh)
+            fresh = _commit(conn, endpoint, tenant_id, page, result, run_id, fresh)
+            del page  # committed: nothing of it is needed while the next one is awaited
             result.seconds = time.monotonic() - began
             if on_page is not None:
                 on_page(result)
@@ -101,21 +94,12 @@ def prepare_page(endpoint: Endpoint, records: list) -> ValidatedPage:
     return validated
 
 
-@dataclass
-class _Pending:
-    """A page fetched, its validation under way."""
-
-    continue_from: str
-    has_more: bool
-    received: int
-    validated: Future
-
-
-def _commit(conn, endpoint: Endpoint, tenant_id: str, page: _Pending, result: SyncResult, run_id: str | None,
+def _commit(conn, endpoint: Endpoint, tenant_id: str, page: ExportPage, result: SyncResult, run_id: str | None,
             fresh: bool) -> bool:
-    """Commit one validated page with its position, and add it to `result`; returns whether the next
-    page may still be inserted plainly (no key of this one was stored already)."""
-    validated = page.validated.result()
+    """Commit one page (its `data` validated by `prepare_page`) with its position, and add it to
+    `result`; returns whether the next page may still be inserted plainly (no key of this one was
+    stored already)."""
+    validated: ValidatedPage = page.data
     position = StreamPosition(page.continue_from, page.has_more)
     if fresh:
         (upserted, quarantined), fresh = commit_new_page(conn, endpoint, tenant_id, validated, position, run_id)
@@ -123,7 +107,7 @@ def _commit(conn, endpoint: Endpoint, tenant_id: str, page: _Pending, result: Sy
         upserted, quarantined = commit_page(conn, endpoint, tenant_id, validated, position, run_id)
     result.new_fields.update(validated.extra_fields)
     result.pages += 1
-    result.records_received += page.received
+    result.records_received += validated.received
     result.rows_upserted += upserted
     result.quarantined += quarantined
     result.position, result.has_more = page.continue_from, page.has_more

@@ -16,7 +16,7 @@ import duckdb
 from crm_pipeline.catalog import ENDPOINTS, Endpoint
 from crm_pipeline.list_sync import DEFAULT_OVERLAP, PAGE_SIZE
 from crm_pipeline.sql_models import Model, build_all, load_project
-from crm_pipeline.storage import ensure_raw_table, ensure_state_tables
+from crm_pipeline.storage import ensure_raw_table
 from crm_pipeline.storage.tables import CURSORS, DELETED_AT_COLUMN, QUARANTINE, SYNCED_AT_COLUMN, TENANT_COLUMN
 
 DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "TABLES.md"
@@ -210,7 +210,7 @@ def render(database: str | Path | None = None) -> str:
                     "- **Key:** " + ("; ".join(f"`({', '.join(k)})`" for k in m.unique) or "none declared"),
                     f"- **Reads:** {', '.join(reads)}",
                     *([f"- **Not null:** {', '.join(f'`{c}`' for c in m.not_null)}"] if m.not_null else []),
-                    *([f"- **Tests:** " + "; ".join(f"`{t.check_name}`: {t.description}" for t in m.tests)]
+                    *(["- **Tests:** " + "; ".join(f"`{t.check_name}`: {t.description}" for t in m.tests)]
                       if m.tests else []),
                     *_live_line(facts, m.relation), ""]
             out += _md_table(("column", "type"), [(f"`{c}`", t) for c, t in described[m.name]]) + [""]

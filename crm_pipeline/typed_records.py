@@ -52,7 +52,8 @@ def _new_decoder(endpoint: Endpoint) -> msgspec.json.Decoder:
             fields.append((f"f{i}", Optional[_TYPES[ftype.name]], None))
     rename = {f"f{i}": name for i, name in enumerate(endpoint.fields)}
     struct = msgspec.defstruct(
-        f"Typed_{endpoint.table}", fields, bases=(Typed,), forbid_unknown_fields=True, rename=rename, gc=False
+        f"Typed_{endpoint.table}", fields, bases=(Typed,), forbid_unknown_fields=True, rename=rename, gc=False,
+        kw_only=True,
     )
     return msgspec.json.Decoder(struct)
 

@@ -68,6 +68,7 @@ class ValidatedPage:
     rejected: list[Rejected] = field(default_factory=list)
     extra_fields: list[str] = field(default_factory=list)
     table: pa_lib.Table | None = None  # `frame` as Arrow, when prepared ahead (crm_pipeline.storage.pages.page_table)
+    received: int = 0  # records on the page, good or bad
 
 
 def to_json(value: object) -> str | None:
@@ -523,4 +524,4 @@ def validate_page(endpoint: Endpoint, records: list, *, fast: bool = True) -> Va
         reason = "; ".join(dict.fromkeys(reasons[i]))
         rejected.append(Rejected(_record_id(raw.get(endpoint.key[0])), quarantine_json(raw), reason))
     frame = frame.drop_duplicates(subset=list(endpoint.key), keep="last")
-    return ValidatedPage(frame=frame, rejected=rejected, extra_fields=list(extra))
+    return ValidatedPage(frame=frame, rejected=rejected, extra_fields=list(extra), received=len(records))

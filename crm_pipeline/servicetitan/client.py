@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import threading
 import time
@@ -24,7 +23,6 @@ from .errors import (
     CredentialsRejected,
     InvalidContinuationToken,
     NotFound,
-    UnexpectedResponse,
     describe_body,
 )
 from .paging import ExportPage, ListPage
@@ -109,17 +107,19 @@ class ServiceTitanClient:
         include_recent_changes: bool = False,
         prefetch: bool = True,
         raw_records: bool = False,
+        prepare: Callable[[list], Any] | None = None,
     ) -> Iterator[ExportPage]:
         """Walk an export feed from ``start`` (a continueFrom token, a date, or None for the beginning).
 
         Yields every page, ending with the first one whose ``has_more`` is false. With ``prefetch``,
         the next page is fetched in a background thread while the caller handles the current one.
         With ``raw_records``, a page's records are usually left as their JSON text (``msgspec.Raw``;
-        see ``parse_export_body``), for crm_pipeline.typed_records to parse and type in one go.
+        see ``parse_export_body``), for crm_pipeline.typed_records to parse and type in one go. With
+        ``prepare``, a page's ``data`` is ``prepare(records)``, computed in the prefetch thread too.
         """
         parse = parse_export_body if raw_records else parse_json
         get = functools.partial(self._get, parse=parse)
-        return paging.export_pages(get, path, start, include_recent_changes, prefetch)
+        return paging.export_pages(get, path, start, include_recent_changes, prefetch, prepare)
 
     def list_pages(
         self, path: str, params: Mapping[str, Any] | None = None, page_size: int = 5000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -38,9 +39,13 @@ class ListPage:
 
 
 def export_pages(
-    get: Getter, path: str, start: str | None, include_recent_changes: bool, prefetch: bool
+    get: Getter, path: str, start: str | None, include_recent_changes: bool, prefetch: bool,
+    prepare: Callable[[list], Any] | None = None,
 ) -> Iterator[ExportPage]:
-    """Yield the pages of export feed ``path`` from ``start`` through the first ``hasMore=false``."""
+    """Yield the pages of export feed ``path`` from ``start`` through the first ``hasMore=false``.
+
+    With ``prepare``, each page's ``data`` is ``prepare(records)``, computed where the page is fetched
+    (in the prefetch thread, ahead of the caller)."""
     stop = threading.Event()
 
     def fetch(frm: str | None) -> ExportPage:
@@ -49,7 +54,10 @@ def export_pages(
             params["from"] = frm
         if include_recent_changes:
             params["includeRecentChanges"] = True
-        return _export_page(path, get(path, params, stop), frm)
+        page = _export_page(path, get(path, params, stop), frm)
+        if prepare is not None:
+            page = dataclasses.replace(page, data=prepare(page.data))
+        return page
 
     pending: Future[ExportPage] | None = None
     background = _Background() if prefetch else None
@@ -58,13 +66,15 @@ def export_pages(
         while True:
             if page.has_more and background is not None:
                 pending = background.submit(fetch, page.continue_from)
+            more, cont = page.has_more, page.continue_from
             yield page
-            if not page.has_more:
+            del page  # the caller has it: not kept here while the next one is awaited
+            if not more:
                 return
             if pending is not None:
                 page, pending = pending.result(), None
             else:
-                page = fetch(page.continue_from)
+                page = fetch(cont)
     finally:  # also on early close: stop the worker's waits and retries, drop its page
         stop.set()
         if pending is not None:
