@@ -44,6 +44,10 @@ from crm_pipeline.catalog import Endpoint
 from crm_pipeline.fastjson import dumps_all, parse_json
 from crm_pipeline.typed_records import Typed, decode_records, json_text
 
+# pandera imports its pandas backends (and hypothesis, when installed) on its first validation: done
+# here, when the pipeline loads, rather than inside a run's first page (half a second).
+pa.DataFrameSchema({}).validate(pd.DataFrame())
+
 # Columns the loader adds to every raw table (crm_pipeline.storage.tables; not imported: that
 # package imports this module). A record field of one of these names could not be stored.
 PIPELINE_COLUMNS = ("tenant_id", "_synced_at", "_deleted_at")
@@ -363,6 +367,20 @@ def _row_getter(getter: Callable, names: list[str]) -> Callable[[object], tuple]
     return get if len(names) > 1 else lambda record: (get(record),)
 
 
+def _as_raw(values, rows: list[int]) -> list:
+    """A json column of typed and parsed records, with the parsed records' values (at `rows`) as raw
+    JSON texts too, so that the whole column takes _fast_json's raw way (a value orjson cannot
+    write is left as it is: the column then takes the checks)."""
+    values = list(values)
+    for i in rows:
+        value = values[i]
+        try:
+            values[i] = _NULL_RAW if value is None else msgspec.Raw(orjson.dumps(value))
+        except (TypeError, orjson.JSONEncodeError):
+            pass
+    return values
+
+
 def _frame(
     endpoint: Endpoint, objects: list, extra: dict[str, list[str]], reasons: dict[int, list[str]], fast: bool = True
 ):
@@ -375,6 +393,8 @@ def _frame(
     fields += [(column, spellings, "json") for column, spellings in extra.items()]
     declared = list(endpoint.fields)
     raws = dict(zip(declared, _raw_columns(endpoint, objects)))  # extra fields: fetched as needed below
+    parsed = [i for i, record in enumerate(objects) if type(record) is dict]
+    mixed = 0 < len(parsed) < len(objects)  # typed and parsed records (see _as_raw)
     columns: dict[str, object] = {}
     for column, spellings, kind in fields:
         if column in raws:
@@ -387,7 +407,7 @@ def _frame(
         if not fast:
             values = None
         elif column in endpoint.fields:
-            values = _FAST[kind](raw)
+            values = _FAST[kind](_as_raw(raw, parsed) if kind == "json" and mixed else raw)
         else:  # not in the schema: pandera leaves it as it is, object, as the checks below make it
             values = dumps_all(raw)
         if values is None:
