@@ -29,14 +29,12 @@ DEFAULT_MEMORY_LIMIT = "32MB"
 def writer_config(memory_limit: str | None = None) -> dict[str, str]:
     """DuckDB settings for the pipeline's connection: a memory limit (CRM_DUCKDB_MEMORY_LIMIT), so
     that DuckDB's share of a run's memory stays the same however big the tables grow (beyond it
-    DuckDB evicts cached blocks and spills to disk), freed memory given back to the system, and
-    fewer checkpoints while a feed loads (each rewrites the table's last row group).
+    DuckDB evicts cached blocks and spills to disk), and freed memory given back to the system.
     Measured with scripts/benchmark.py; see the README's Performance section."""
     return {
         "memory_limit": memory_limit or DEFAULT_MEMORY_LIMIT,
         "allocator_flush_threshold": "8MB",
         "allocator_bulk_deallocation_flush_threshold": "8MB",
-        "checkpoint_threshold": "64MB",  # a quarter as many checkpoints as DuckDB's 16MB: less recompression
     }
 
 
