@@ -3,7 +3,6 @@ and two `dagster asset materialize` runs started at the same moment both succeed
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys

@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from crm_pipeline.catalog import endpoint
 from crm_pipeline.sandbox import Sandbox

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.storage.tables import (
-    CURSORS, DELETED_AT_COLUMN, QUARANTINE, SYNCED_AT_COLUMN, TENANT_COLUMN, add_columns, quote, table_columns,
+    CURSORS, DELETED_AT_COLUMN, QUARANTINE, SYNCED_AT_COLUMN, TENANT_COLUMN, add_columns, column_names, quote,
 )
 from crm_pipeline.validation import ValidatedPage
 
@@ -77,11 +77,11 @@ def _upsert_rows(
     frame = page.frame
     if frame.empty:
         return 0
-    columns = table_columns(conn, endpoint.schema_name, endpoint.table)
+    columns = column_names(conn, endpoint.qualified_table)
     have = {c.lower() for c in columns}
     if any(name.lower() not in have for name in page.extra_fields):
         add_columns(conn, endpoint, {name: "JSON" for name in page.extra_fields})
-        columns = table_columns(conn, endpoint.schema_name, endpoint.table)
+        columns = column_names(conn, endpoint.qualified_table)
     sent = {c.lower() for c in frame.columns}
     pipeline = {TENANT_COLUMN, SYNCED_AT_COLUMN, DELETED_AT_COLUMN}
     rest = [c for c in columns if c.lower() not in sent | pipeline]

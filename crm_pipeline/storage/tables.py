@@ -37,12 +37,9 @@ def ensure_state_tables(conn: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def table_columns(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, str]:
-    rows = conn.execute(
-        "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ? AND table_name = ?",
-        [schema, table],
-    ).fetchall()
-    return dict(rows)
+def column_names(conn: duckdb.DuckDBPyConnection, qualified_table: str) -> list[str]:
+    """The table's column names, in order (from the binder: far cheaper than `duckdb_columns()`)."""
+    return [d[0] for d in conn.execute(f"SELECT * FROM {qualified_table} LIMIT 0").description]
 
 
 def ensure_raw_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> None:
@@ -66,7 +63,7 @@ def ensure_raw_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> Non
 
 def add_columns(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, wanted: dict[str, str]) -> list[str]:
     """Add the columns of `wanted` (name -> DuckDB type) that the raw table lacks; return their names."""
-    have = {c.lower() for c in table_columns(conn, endpoint.schema_name, endpoint.table)}
+    have = {c.lower() for c in column_names(conn, endpoint.qualified_table)}
     added = [name for name in wanted if name.lower() not in have]
     for name in added:
         conn.execute(f"ALTER TABLE {endpoint.qualified_table} ADD COLUMN {quote(name)} {wanted[name]}")
