@@ -190,7 +190,8 @@ _CHECKS: dict[str, Callable[[object], object]] = {
 # value needs a closer look (then each value goes through its check in _CHECKS). Each takes the
 # same decision as the per-value checks would for every value it accepts, but in C (type sets,
 # pyarrow conversions), and hands pandera a column already of its dtype, so its coercion is free.
-# Timestamps stay text: pandera's ISO 8601 coercion parses them (and refuses, row by row).
+# Timestamps in the API's usual form are parsed by Arrow; others stay text, for pandera's ISO 8601
+# coercion to parse (and refuse, row by row).
 _NONE = type(None)
 _NULL_RAW = msgspec.Raw(b"null")
 _NULL_BYTES = pa_lib.scalar(b"null", pa_lib.binary())
@@ -257,13 +258,10 @@ def _fast_json(values) -> object | None:
     """JSON text of every value (None stays None), or None if one needs the standard library: compact
     for a parsed value, as sent for a raw one (crm_pipeline.typed_records)."""
     try:
-        if _types(values) == {msgspec.Raw}:  # typed records only: their texts, null as NULL
+        if _types(values) == {msgspec.Raw}:  # raw texts only (see _as_raw): as they are, null as NULL
             array = pa_lib.array(list(map(bytes, values)), pa_lib.binary())
             array = pc.if_else(pc.equal(array, _NULL_BYTES), pa_lib.scalar(None, pa_lib.binary()), array)
-        elif msgspec.Raw in _types(values):  # typed and parsed records: the parsed values as raw texts too
-            raw, dumps = msgspec.Raw, orjson.dumps
-            return _fast_json([v if type(v) is raw else _NULL_RAW if v is None else raw(dumps(v)) for v in values])
-        else:  # orjson refuses an unpaired surrogate, an int beyond 64 bits
+        else:  # orjson refuses a raw text, an unpaired surrogate, an int beyond 64 bits
             texts = list(map(orjson.dumps, values))
             missing = np.fromiter((v is None for v in values), dtype=bool, count=len(texts))
             array = pa_lib.array(texts, pa_lib.binary(), mask=missing)
@@ -337,16 +335,15 @@ def _extra_names(endpoint: Endpoint, objects: list, bad_rows: set[int]) -> dict[
     return dict(sorted(columns.items()))
 
 
-def _raw_columns(endpoint: Endpoint, objects: list) -> list:
+def _raw_columns(endpoint: Endpoint, objects: list, dicts: list[int]) -> list:
     """The values of each declared field across the records (None where missing), one sequence per field.
 
-    A record is a typed Struct (crm_pipeline.typed_records) or a parsed dict: one C call per record
-    (an attribute or item getter), then a transpose."""
+    A record is a typed Struct (crm_pipeline.typed_records) or, at `dicts`, a parsed dict: one C call
+    per record (an attribute or item getter), then a transpose."""
     names = list(endpoint.fields)
     if not objects:
         return [[] for _ in names]
     by_attribute, by_key = msgspec.structs.astuple, _row_getter(itemgetter, names)  # a Struct's fields are in order
-    dicts = [i for i, record in enumerate(objects) if type(record) is dict]
     if not dicts:
         return list(zip(*map(by_attribute, objects)))
     if len(dicts) == len(objects):
@@ -370,7 +367,7 @@ def _row_getter(getter: Callable, names: list[str]) -> Callable[[object], tuple]
 def _as_raw(values, rows: list[int]) -> list:
     """A json column of typed and parsed records, with the parsed records' values (at `rows`) as raw
     JSON texts too, so that the whole column takes _fast_json's raw way (a value orjson cannot
-    write is left as it is: the column then takes the checks)."""
+    write is left as it is: _fast_json then refuses the column, and the checks take it)."""
     values = list(values)
     for i in rows:
         value = values[i]
@@ -392,9 +389,9 @@ def _frame(
     fields = [(name, [name], ftype.name) for name, ftype in endpoint.fields.items()]
     fields += [(column, spellings, "json") for column, spellings in extra.items()]
     declared = list(endpoint.fields)
-    raws = dict(zip(declared, _raw_columns(endpoint, objects)))  # extra fields: fetched as needed below
     parsed = [i for i, record in enumerate(objects) if type(record) is dict]
     mixed = 0 < len(parsed) < len(objects)  # typed and parsed records (see _as_raw)
+    raws = dict(zip(declared, _raw_columns(endpoint, objects, parsed)))  # extra fields: fetched as needed below
     columns: dict[str, object] = {}
     for column, spellings, kind in fields:
         if column in raws:
