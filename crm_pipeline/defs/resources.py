@@ -14,7 +14,7 @@ from pydantic import Field, PrivateAttr
 from crm_pipeline.servicetitan import ServiceTitanClient
 from crm_pipeline.settings import DEFAULT_DUCKDB_PATH, Settings
 from crm_pipeline.storage.locking import (
-    DEFAULT_LOCK_TIMEOUT, DuckDBLockTimeout, connect_waiting, publish_copy, readonly_copy_path, writer_config,
+    DEFAULT_LOCK_TIMEOUT, DuckDBLockTimeout, connect_waiting, publish_copy, readonly_copy_path, WRITER_CONFIG,
 )
 
 # The concurrency pool of every step that opens the DuckDB file (no limit in the shipped dagster_home/dagster.yaml:
@@ -50,6 +50,9 @@ class CrmDuckDB(DuckDBResource):
     )
     readonly_copy: str | None = Field(
         default=None, description="Where to publish a read-only copy after each run; None: no copy."
+    )
+    loading_memory_limit: str | None = Field(
+        default=None, description="DuckDB's memory limit while a raw table loads (None: 32MB)."
     )
     _opened: bool = PrivateAttr(default=False)
 
@@ -96,7 +99,8 @@ def _duckdb_from_env(env: Mapping[str, str]) -> CrmDuckDB:
         database=database,
         lock_timeout_seconds=float(env.get("CRM_DUCKDB_LOCK_TIMEOUT_SECONDS") or DEFAULT_LOCK_TIMEOUT),
         readonly_copy=None if copy.lower() in ("off", "none") else copy,
-        connection_config=writer_config(env.get("CRM_DUCKDB_MEMORY_LIMIT")),
+        connection_config=WRITER_CONFIG,
+        loading_memory_limit=env.get("CRM_DUCKDB_MEMORY_LIMIT") or None,
     )
 
 

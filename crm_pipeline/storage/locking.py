@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -23,19 +24,23 @@ class DuckDBLockTimeout(RuntimeError):
     """The DuckDB file stayed locked by another process for longer than the allowed wait."""
 
 
-DEFAULT_MEMORY_LIMIT = "32MB"
+LOADING_MEMORY_LIMIT = "32MB"
+_MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*[KMGT]i?B", re.IGNORECASE)
+
+# DuckDB settings for the pipeline's connections: freed memory given back to the system.
+WRITER_CONFIG = {"allocator_flush_threshold": "8MB", "allocator_bulk_deallocation_flush_threshold": "8MB"}
 
 
-def writer_config(memory_limit: str | None = None) -> dict[str, str]:
-    """DuckDB settings for the pipeline's connection: a memory limit (CRM_DUCKDB_MEMORY_LIMIT), so
-    that DuckDB's share of a run's memory stays the same however big the tables grow (beyond it
-    DuckDB evicts cached blocks and spills to disk), and freed memory given back to the system.
+def limit_memory_for_loading(conn: duckdb.DuckDBPyConnection, limit: str | None = None) -> None:
+    """Cap DuckDB's memory while a raw table loads (CRM_DUCKDB_MEMORY_LIMIT, default 32MB), so that
+    a run's memory stays the same however big the tables grow: beyond it DuckDB evicts cached blocks.
+    Only loading steps: SQL models and checks keep DuckDB's default (their joins and aggregations
+    need room). The setting ends with the connection's database instance, closed after the step.
     Measured with scripts/benchmark.py; see the README's Performance section."""
-    return {
-        "memory_limit": memory_limit or DEFAULT_MEMORY_LIMIT,
-        "allocator_flush_threshold": "8MB",
-        "allocator_bulk_deallocation_flush_threshold": "8MB",
-    }
+    limit = limit or LOADING_MEMORY_LIMIT
+    if not _MEMORY_SIZE.fullmatch(limit.strip()):
+        raise ValueError(f"CRM_DUCKDB_MEMORY_LIMIT must be a size such as 32MB or 1GB, not {limit!r}")
+    conn.execute(f"SET memory_limit = '{limit.strip()}'")
 
 
 def is_lock_conflict(error: BaseException) -> bool:
