@@ -83,6 +83,11 @@ class Endpoint:
         """The pandera schema every page is validated against before it is stored."""
         return build_schema(self.qualified_table, self.fields, self.key)
 
+    @cached_property
+    def typed_schema(self) -> pa.DataFrameSchema:
+        """`schema`'s checks without its coercion, for a frame whose columns have their dtypes already."""
+        return build_schema(self.qualified_table, self.fields, self.key, coerce=False)
+
 
 EXPORT_FEEDS: tuple[Endpoint, ...] = (
     Endpoint("export/customers", "export", export.CUSTOMERS,
