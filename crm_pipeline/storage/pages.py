@@ -6,7 +6,7 @@ resumes from the last committed cursor, and upsert by key makes a repeated page 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -47,15 +47,17 @@ def reset_position(conn: duckdb.DuckDBPyConnection, tenant_id: str, stream: str)
 _PAGE_VIEW = "_crm_page"
 
 
-def page_table(frame: pd.DataFrame) -> pa.Table:
+def page_table(frame: pd.DataFrame, json_columns: Collection[str] = ()) -> pa.Table:
     """The validated frame as Arrow, which DuckDB scans without holding the GIL (no Python objects),
     its columns named by position (c0, c1, ...).
 
     Timestamps become microseconds here, cut toward zero, as DuckDB cuts the nanoseconds of a
-    pandas frame it scans (Arrow nanoseconds it would round instead): either way the same rows."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    pandas frame it scans (Arrow nanoseconds it would round instead): either way the same rows.
+    The `json_columns` (JSON texts the validation wrote or checked) are marked as Arrow's JSON type,
+    which DuckDB stores as JSON as they are, rather than parsing each text again (5 ms a page)."""
+    table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)  # a pool per page costs more than it saves
     table = table.rename_columns([f"c{i}" for i in range(table.num_columns)])  # any field name, even "\0"
-    for i, column in enumerate(table.columns):
+    for i, (name, column) in enumerate(zip(frame.columns, table.columns)):
         kind = column.type
         if pa.types.is_timestamp(kind) and kind.unit == "ns":
             ns = column.combine_chunks()
@@ -63,7 +65,17 @@ def page_table(frame: pd.DataFrame) -> pa.Table:
             micros = np.where(values < 0, -(-values // 1000), values // 1000)
             us = pa.array(micros, pa.timestamp("us", tz=kind.tz), mask=ns.is_null().to_numpy(zero_copy_only=False))
             table = table.set_column(i, table.field(i).with_type(us.type), us)
+        elif name in json_columns:
+            texts = column if pa.types.is_large_string(kind) or pa.types.is_string(kind) else column.cast(pa.string())
+            json = pa.json_(texts.type)
+            marked = pa.chunked_array([pa.ExtensionArray.from_storage(json, chunk) for chunk in texts.chunks], json)
+            table = table.set_column(i, table.field(i).with_type(json), marked)
     return table
+
+
+def json_columns(endpoint: Endpoint, page: ValidatedPage) -> set[str]:
+    """The page's columns of JSON texts: the declared json fields and the fields no schema knows."""
+    return {name for name, ftype in endpoint.fields.items() if ftype.is_json} | set(page.extra_fields)
 
 
 def _upsert_rows(
@@ -88,7 +100,7 @@ def _upsert_rows(
     names = ", ".join(quote(c) for c in [*frame.columns, *rest])
     values = ", ".join([*(f"c{i}" for i in range(len(frame.columns))), *(["NULL"] * len(rest))])
     deleted = (f", {DELETED_AT_COLUMN}", ", NULL") if endpoint.kind == "list" else ("", "")
-    conn.register(_PAGE_VIEW, page.table if page.table is not None else page_table(frame))
+    conn.register(_PAGE_VIEW, page.table if page.table is not None else page_table(frame, json_columns(endpoint, page)))
     conn.execute(
         f"INSERT {'OR REPLACE ' if replace else ''}INTO {endpoint.qualified_table} "
         f"({TENANT_COLUMN}, {names}, {SYNCED_AT_COLUMN}{deleted[0]}) "
@@ -140,10 +152,18 @@ def write_rows(
 def store_position(
     conn: duckdb.DuckDBPyConnection, tenant_id: str, stream: str, position: StreamPosition, run_id: str | None
 ) -> None:
-    conn.execute(
-        f"INSERT OR REPLACE INTO {CURSORS} VALUES (?, ?, ?, ?, now(), ?)",
-        [tenant_id, stream, position.position, position.has_more, run_id],
-    )
+    """Store the stream's position: an UPDATE of its row (on every page: a third of the cost of an
+    INSERT OR REPLACE in DuckDB), or an INSERT the first time."""
+    updated = conn.execute(
+        f"UPDATE {CURSORS} SET position = ?, has_more = ?, updated_at = now(), run_id = ? "
+        "WHERE tenant_id = ? AND stream = ?",
+        [position.position, position.has_more, run_id, tenant_id, stream],
+    ).fetchone()[0]
+    if not updated:
+        conn.execute(
+            f"INSERT INTO {CURSORS} VALUES (?, ?, ?, ?, now(), ?)",
+            [tenant_id, stream, position.position, position.has_more, run_id],
+        )
 
 
 def commit_page(
