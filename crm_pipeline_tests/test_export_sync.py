@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 
 import pytest
@@ -21,6 +22,7 @@ def feed_requests(sandbox, path: str) -> list:
 def test_every_feed_loads_exactly(sandbox, settings, client, conn):
     for ep in EXPORT_FEEDS:
         result = sync_export(client, conn, ep, settings.tenant_id)
+        assert gc.get_freeze_count() == 0
         served = sandbox.records(ep.path)
         assert served, f"the sandbox serves no {ep.path}"
         assert differences(conn, ep, settings.tenant_id, served) == []
@@ -44,6 +46,8 @@ def test_second_run_fetches_only_the_changed_tail(sandbox, settings, client, con
     added = sandbox.add("export/customers", n=3)
     sandbox.clear_log()
     result = sync_export(client, conn, CUSTOMERS, settings.tenant_id)
+    assert conn.execute("SELECT count(*) FROM pipeline_state.cursors").fetchone()[0] == 1  # updated in place
+    assert read_position(conn, settings.tenant_id, CUSTOMERS.path).position == result.position
     assert result.records_received == len(set(changed) | set(added))
     assert len(feed_requests(sandbox, "export/customers")) == 1  # page size 40 > 10 changes
     assert differences(conn, CUSTOMERS, settings.tenant_id, sandbox.records("export/customers")) == []
@@ -68,6 +72,7 @@ def test_a_run_that_dies_part_way_resumes_with_nothing_lost_or_doubled(sandbox, 
 
     with pytest.raises(Crash):
         sync_export(client, conn, CUSTOMERS, settings.tenant_id, on_page=die_after_two_pages)
+    assert gc.get_freeze_count() == 0, "the objects frozen for the sync must be collectable again"
     stored = conn.execute("SELECT count(*) FROM raw_export.customers").fetchone()[0]
     assert stored == 80  # two committed pages of 40
     sandbox.change("export/customers", n=5)

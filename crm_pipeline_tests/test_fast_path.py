@@ -240,6 +240,22 @@ def test_arrow_pages_keep_the_microseconds_a_pandas_scan_keeps():
     assert via_arrow[1] == (1577836800123456,) and via_arrow[-1] == (None,)
 
 
+def test_json_columns_reach_duckdb_as_json_texts_unchanged():
+    """Marked as Arrow's JSON type, the texts are stored as they are (no DuckDB re-parse and re-write),
+    a column of nulls only included; other text columns stay VARCHAR."""
+    texts = ['{"b": 1,  "a": [1.50, "é"]}', None, "12345678901234567890123", '"x"']
+    frame = pd.DataFrame({"j": pd.array(texts, dtype="string[pyarrow]"), "nothing": [None] * 4,
+                          "t": pd.array(["a", None, "c", "d"], dtype="string[pyarrow]")})
+    conn = duckdb.connect()
+    conn.execute("CREATE TABLE a (j JSON, nothing JSON, t VARCHAR)")
+    conn.register("page", page_table(frame, {"j", "nothing"}))
+    assert [r[1] for r in conn.execute("DESCRIBE page").fetchall()] == ["JSON", "JSON", "VARCHAR"]
+    conn.execute("INSERT INTO a SELECT * FROM page")
+    assert conn.execute("SELECT j, nothing, t FROM a").fetchall() == [
+        (texts[0], None, "a"), (None, None, None), (texts[2], None, "c"), (texts[3], None, "d")]
+    assert conn.execute("SELECT j.a[1]::VARCHAR, j->>'b' FROM a LIMIT 1").fetchone() == ('"é"', "1")
+
+
 def test_the_last_nanosecond_pandas_holds_is_not_infinity():
     """DuckDB reads the largest pandas instant as `infinity` from a frame; from Arrow it keeps its microseconds."""
     frame = pd.DataFrame({"t": pd.to_datetime(pd.Series(["2262-04-11T23:47:16.854775807Z"]), format="ISO8601", utc=True)})
