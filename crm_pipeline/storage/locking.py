@@ -31,16 +31,21 @@ _MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*[KMGT]i?B", re.IGNORECASE)
 WRITER_CONFIG = {"allocator_flush_threshold": "8MB", "allocator_bulk_deallocation_flush_threshold": "8MB"}
 
 
-def limit_memory_for_loading(conn: duckdb.DuckDBPyConnection, limit: str | None = None) -> None:
-    """Cap DuckDB's memory while a raw table loads (CRM_DUCKDB_MEMORY_LIMIT, default 32MB), so that
-    a run's memory stays the same however big the tables grow: beyond it DuckDB evicts cached blocks.
-    Only loading steps: SQL models and checks keep DuckDB's default (their joins and aggregations
-    need room). The setting ends with the connection's database instance, closed after the step.
-    Measured with scripts/benchmark.py; see the README's Performance section."""
-    limit = limit or LOADING_MEMORY_LIMIT
+def tune_for_loading(conn: duckdb.DuckDBPyConnection, memory_limit: str | None = None) -> None:
+    """Set DuckDB up for a raw table's load; only loading steps: SQL models and checks keep DuckDB's
+    defaults (their joins and aggregations need room and threads). The settings end with the
+    connection's database instance, closed after the step. Measured with scripts/benchmark.py; see
+    the README's Performance section.
+
+    - Memory capped (CRM_DUCKDB_MEMORY_LIMIT, default 32MB), so that a run's memory stays the same
+      however big the tables grow: beyond it DuckDB evicts cached blocks.
+    - One thread: a page's insert is small, and DuckDB's worker threads would take the second core
+      from the thread that fetches and validates the next page (a tenth faster at 300,000 records)."""
+    limit = memory_limit or LOADING_MEMORY_LIMIT
     if not _MEMORY_SIZE.fullmatch(limit.strip()):
         raise ValueError(f"CRM_DUCKDB_MEMORY_LIMIT must be a size such as 32MB or 1GB, not {limit!r}")
     conn.execute(f"SET memory_limit = '{limit.strip()}'")
+    conn.execute("SET threads = 1")
 
 
 def is_lock_conflict(error: BaseException) -> bool:

@@ -9,7 +9,7 @@ from crm_pipeline.catalog import Endpoint
 from crm_pipeline.defs.resources import CrmDuckDB, ServiceTitanResource
 from crm_pipeline.defs.servicetitan.metadata import run_metadata
 from crm_pipeline.defs.servicetitan.versions import table_version
-from crm_pipeline.storage.locking import limit_memory_for_loading
+from crm_pipeline.storage.locking import tune_for_loading
 from crm_pipeline.sync import SyncResult, table_row_count
 
 PROGRESS_EVERY_SECONDS = 2.0  # a progress line at most this often; the run's last line gives the totals
@@ -39,7 +39,7 @@ def materialize_stream(
         )
 
     with servicetitan.client(tenant) as client, duckdb.get_connection() as conn:
-        limit_memory_for_loading(conn, duckdb.loading_memory_limit)
+        tune_for_loading(conn, duckdb.loading_memory_limit)
         result = sync(client, conn, endpoint, tenant_id, run_id=context.run.run_id, on_page=log_progress)
         rows = table_row_count(conn, endpoint, tenant_id)
         version = table_version(conn, endpoint, tenant_id)  # moves only when rows changed: drives SQL models
