@@ -68,9 +68,10 @@ def sync_export(
     stored = read_position(conn, tenant_id, endpoint.path)
     result = SyncResult(stream=endpoint.path, started_from=stored.position if stored else start)
     began = time.monotonic()
-    # Two pages in flight: while page k is committed here (DuckDB, without the GIL), page k+1 is
-    # fetched, parsed and validated in the client's prefetch thread. (A third stage, validating apart
-    # from fetching, was no faster on two cores and held a page more in memory.)
+    # While page k is committed here (DuckDB, without the GIL), pages k+1 and k+2 are fetched, parsed
+    # and validated in the client's prefetch thread: two ahead, so that a slow commit (a checkpoint)
+    # or a slow answer does not stall the other side. (Fetching in a thread apart from validating was
+    # slower on two cores: three busy threads for two cores and one GIL.)
     pages = client.export_pages(
         endpoint.path, start=result.started_from, include_recent_changes=include_recent_changes, prefetch=True,
         raw_records=True, prepare=partial(prepare_page, endpoint),

@@ -112,7 +112,8 @@ class ServiceTitanClient:
         """Walk an export feed from ``start`` (a continueFrom token, a date, or None for the beginning).
 
         Yields every page, ending with the first one whose ``has_more`` is false. With ``prefetch``,
-        the next page is fetched in a background thread while the caller handles the current one.
+        the next pages (two at most) are fetched in a background thread while the caller handles the
+        current one.
         With ``raw_records``, a page's records are usually left as their JSON text (``msgspec.Raw``;
         see ``parse_export_body``), for crm_pipeline.typed_records to parse and type in one go. With
         ``prepare``, a page's ``data`` is ``prepare(records)``, computed in the prefetch thread too.

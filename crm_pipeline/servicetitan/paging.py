@@ -6,7 +6,6 @@ import dataclasses
 import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,14 +37,18 @@ class ListPage:
     page_size: int | None = None
 
 
+PREFETCH_DEPTH = 2  # pages fetched and prepared ahead of the caller, at most
+
+
 def export_pages(
     get: Getter, path: str, start: str | None, include_recent_changes: bool, prefetch: bool,
     prepare: Callable[[list], Any] | None = None,
 ) -> Iterator[ExportPage]:
     """Yield the pages of export feed ``path`` from ``start`` through the first ``hasMore=false``.
 
-    With ``prepare``, each page's ``data`` is ``prepare(records)``, computed where the page is fetched
-    (in the prefetch thread, ahead of the caller)."""
+    With ``prepare``, each page's ``data`` is ``prepare(records)``. With ``prefetch``, pages are
+    fetched and prepared in a background thread, up to PREFETCH_DEPTH ahead of the caller: a slow
+    page on either side (a DuckDB checkpoint, a slow answer) is absorbed instead of stalling the other."""
     stop = threading.Event()
 
     def fetch(frm: str | None) -> ExportPage:
@@ -59,28 +62,24 @@ def export_pages(
             page = dataclasses.replace(page, data=prepare(page.data))
         return page
 
-    pending: Future[ExportPage] | None = None
-    background = _Background() if prefetch else None
-    try:
-        page = fetch(start)
+    if not prefetch:
+        frm = start
         while True:
-            if page.has_more and background is not None:
-                pending = background.submit(fetch, page.continue_from)
-            more, cont = page.has_more, page.continue_from
+            page = fetch(frm)
+            more, frm = page.has_more, page.continue_from
             yield page
-            del page  # the caller has it: not kept here while the next one is awaited
+            del page  # the caller has it: not kept here while the next one is fetched
             if not more:
                 return
-            if pending is not None:
-                page, pending = pending.result(), None
-            else:
-                page = fetch(cont)
-    finally:  # also on early close: stop the worker's waits and retries, drop its page
+
+    ahead = _Ahead(fetch, start, stop)
+    try:
+        while (page := ahead.next()) is not None:
+            yield page
+            del page  # the caller has it: not kept here while the next one is awaited
+    finally:  # also on early close: stop the worker's waits and retries, drop its pages
         stop.set()
-        if pending is not None:
-            pending.cancel()
-        if background is not None:
-            background.close()
+        ahead.drain()
 
 
 def list_pages(get: Getter, path: str, params: Mapping[str, Any] | None, page_size: int) -> Iterator[ListPage]:
@@ -150,31 +149,52 @@ def _as_bool(value: Any) -> bool:
     return bool(value)
 
 
-class _Background:
-    """One daemon thread running the calls submitted, one at a time (the whole walk's prefetches:
-    one thread, so one allocator arena, rather than a thread per page). A daemon, so that a fetch
-    still waiting on the network never holds up the interpreter's exit."""
+class _Ahead:
+    """The walk's background thread: fetches (and prepares) page after page into a queue of
+    PREFETCH_DEPTH - 1, so that it holds at most PREFETCH_DEPTH pages the caller has not taken. A
+    daemon, so that a fetch still waiting on the network never holds up the interpreter's exit."""
 
-    def __init__(self) -> None:
-        self._calls: queue.SimpleQueue = queue.SimpleQueue()
-        threading.Thread(target=self._run, name="servicetitan-prefetch", daemon=True).start()
+    _END = object()
 
-    def submit(self, fn: Callable[[Any], Any], arg: Any) -> Future:
-        """Run ``fn(arg)`` in the thread; the Future carries its result or exception."""
-        fut: Future = Future()
-        self._calls.put((fn, arg, fut))
-        return fut
+    def __init__(self, fetch: Callable[[str | None], ExportPage], start: str | None, stop: threading.Event):
+        self._pages: queue.Queue = queue.Queue(maxsize=PREFETCH_DEPTH - 1)
+        self._stop = stop
+        threading.Thread(target=self._run, args=(fetch, start), name="servicetitan-prefetch", daemon=True).start()
 
-    def close(self) -> None:
-        self._calls.put(None)  # the thread ends after the call under way, if any
+    def next(self) -> ExportPage | None:
+        """The next page, None after the last; an error of the walk is raised here."""
+        item = self._pages.get()
+        if isinstance(item, BaseException):
+            raise item
+        return None if item is self._END else item
 
-    def _run(self) -> None:
-        while (call := self._calls.get()) is not None:
-            fn, arg, fut = call
-            if not fut.set_running_or_notify_cancel():
-                continue
+    def drain(self) -> None:
+        """Drop the pages waiting (the thread, if blocked on a full queue, then sees the stop)."""
+        while True:
             try:
-                fut.set_result(fn(arg))
-            except BaseException as exc:  # re-raised in the consumer by fut.result()
-                fut.set_exception(exc)
-            del call, fn, arg, fut  # nothing of a page kept while waiting for the next call
+                self._pages.get_nowait()
+            except queue.Empty:
+                return
+
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._pages.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, fetch: Callable[[str | None], ExportPage], frm: str | None) -> None:
+        try:
+            while not self._stop.is_set():
+                page = fetch(frm)
+                more, frm = page.has_more, page.continue_from
+                if not self._put(page):
+                    return
+                del page  # nothing of a page kept while the next one is fetched
+                if not more:
+                    self._put(self._END)
+                    return
+        except BaseException as exc:  # re-raised in the caller by next()
+            self._put(exc)
