@@ -468,8 +468,8 @@ def _checked(kind: str, raw: list, fast: bool, blame: _Blame) -> object:
 def _coerced(endpoint: Endpoint, frame: pd.DataFrame, parsed: Callable[[int], dict], reasons: dict[int, list[str]]):
     """`frame` coerced by the pandera schema, less the rows that fail it (their reasons added to `reasons`)."""
     schema = _schema_for(endpoint, frame)
-    try:
-        return schema.validate(frame, lazy=True)
+    try:  # a schema that does not coerce changes nothing: no copy of the frame for it to work on
+        return schema.validate(frame, lazy=True, inplace=schema is endpoint.typed_schema)
     except pa.errors.SchemaErrors as err:
         failures = err.failure_cases
     blamed: dict[int, list[str]] = defaultdict(list)
