@@ -77,7 +77,7 @@ def sync_export(
         raw_records=True, prepare=partial(prepare_page, endpoint),
     )
     fresh = True  # plain inserts until a page meets a key stored already (see commit_new_page)
-    with closing(pages), objects_of_before_kept_out_of_gc():
+    with closing(pages), gc_frozen():
         for page in pages:
             fresh = _commit(conn, endpoint, tenant_id, page, result, run_id, fresh)
             del page  # committed: nothing of it is needed while the next one is awaited
@@ -89,10 +89,10 @@ def sync_export(
 
 
 @contextmanager
-def objects_of_before_kept_out_of_gc() -> Iterator[None]:
-    """Spare Python's garbage collections the objects that exist before the block (a Dagster process
-    holds hundreds of thousands, which the older generations' collections walk again and again) while
-    the block runs; they are collectable again after it. At 300,000 records: 0.6 s of collections down
+def gc_frozen() -> Iterator[None]:
+    """Spare Python's garbage collections the objects that exist before the block while it runs (a
+    Dagster process holds hundreds of thousands, which the older generations' collections would walk
+    again and again); they are collectable again after it. At 300,000 records: 0.6 s of collections down
     to 0.2 s, on the GIL that validation needs."""
     gc.freeze()
     try:

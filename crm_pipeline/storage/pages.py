@@ -55,7 +55,7 @@ def page_table(frame: pd.DataFrame, json_columns: Collection[str] = ()) -> pa.Ta
     pandas frame it scans (Arrow nanoseconds it would round instead): either way the same rows.
     The `json_columns` (JSON texts the validation wrote or checked) are marked as Arrow's JSON type,
     which DuckDB stores as JSON as they are, rather than parsing each text again (5 ms a page)."""
-    table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)  # a pool per page costs more than it saves
+    table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)  # a thread pool costs more here
     table = table.rename_columns([f"c{i}" for i in range(table.num_columns)])  # any field name, even "\0"
     for i, (name, column) in enumerate(zip(frame.columns, table.columns)):
         kind = column.type
@@ -67,9 +67,9 @@ def page_table(frame: pd.DataFrame, json_columns: Collection[str] = ()) -> pa.Ta
             table = table.set_column(i, table.field(i).with_type(us.type), us)
         elif name in json_columns:
             texts = column if pa.types.is_large_string(kind) or pa.types.is_string(kind) else column.cast(pa.string())
-            json = pa.json_(texts.type)
-            marked = pa.chunked_array([pa.ExtensionArray.from_storage(json, chunk) for chunk in texts.chunks], json)
-            table = table.set_column(i, table.field(i).with_type(json), marked)
+            json_type = pa.json_(texts.type)
+            marked = pa.chunked_array([pa.ExtensionArray.from_storage(json_type, c) for c in texts.chunks], json_type)
+            table = table.set_column(i, table.field(i).with_type(json_type), marked)
     return table
 
 
@@ -100,7 +100,8 @@ def _upsert_rows(
     names = ", ".join(quote(c) for c in [*frame.columns, *rest])
     values = ", ".join([*(f"c{i}" for i in range(len(frame.columns))), *(["NULL"] * len(rest))])
     deleted = (f", {DELETED_AT_COLUMN}", ", NULL") if endpoint.kind == "list" else ("", "")
-    conn.register(_PAGE_VIEW, page.table if page.table is not None else page_table(frame, json_columns(endpoint, page)))
+    table = page.table if page.table is not None else page_table(frame, json_columns(endpoint, page))
+    conn.register(_PAGE_VIEW, table)
     conn.execute(
         f"INSERT {'OR REPLACE ' if replace else ''}INTO {endpoint.qualified_table} "
         f"({TENANT_COLUMN}, {names}, {SYNCED_AT_COLUMN}{deleted[0]}) "
