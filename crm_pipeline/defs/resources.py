@@ -14,7 +14,8 @@ from pydantic import Field, PrivateAttr
 from crm_pipeline.servicetitan import ServiceTitanClient
 from crm_pipeline.settings import DEFAULT_DUCKDB_PATH, Settings
 from crm_pipeline.storage.locking import (
-    DEFAULT_LOCK_TIMEOUT, DuckDBLockTimeout, connect_waiting, publish_copy, readonly_copy_path, WRITER_CONFIG,
+    DEFAULT_LOCK_TIMEOUT, LOADING_MEMORY_LIMIT, WRITER_CONFIG, DuckDBLockTimeout, connect_waiting, publish_copy,
+    readonly_copy_path,
 )
 
 # The concurrency pool of every step that opens the DuckDB file (no limit in the shipped dagster_home/dagster.yaml:
@@ -52,7 +53,7 @@ class CrmDuckDB(DuckDBResource):
         default=None, description="Where to publish a read-only copy after each run; None: no copy."
     )
     loading_memory_limit: str | None = Field(
-        default=None, description="DuckDB's memory limit while a raw table loads (None: 32MB)."
+        default=None, description=f"DuckDB's memory limit while a raw table loads (None: {LOADING_MEMORY_LIMIT})."
     )
     _opened: bool = PrivateAttr(default=False)
 
