@@ -76,6 +76,10 @@ def test_primary_key_check_fails_on_duplicated_or_null_keys(settings, env, insta
     failed = checks_only(EXPORT_CUSTOMERS, settings, instance)["raw_export/customers:primary_key_unique_not_null"]
     assert not failed.passed and failed.severity == dg.AssetCheckSeverity.ERROR
     assert failed.metadata["duplicated_keys"].value == 2 and failed.metadata["null_key_rows"].value == 1
+    with duckdb.connect(settings.duckdb_path) as conn:
+        doubled = {str(i) for (i,) in conn.execute("SELECT id FROM raw_export.kept ORDER BY id LIMIT 2").fetchall()}
+    assert {row["id"] for row in failed.metadata["sample"].value} == doubled
+    assert all(row["rows"] == "2" for row in failed.metadata["sample"].value)
 
 
 @pytest.mark.parametrize("key, fresh, late", [

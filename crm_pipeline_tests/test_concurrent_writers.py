@@ -17,7 +17,7 @@ import pytest
 from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS
 from crm_pipeline.defs.resources import DUCKDB_POOL, _duckdb_from_env
 from crm_pipeline.defs.servicetitan.export_assets import export_assets
-from crm_pipeline.storage.locking import DuckDBLockTimeout, connect_waiting, tune_for_loading
+from crm_pipeline.storage.locking import DuckDBLockTimeout, connect_waiting, tune_for_raw_tables
 from crm_pipeline_tests.compare import differences, served
 from crm_pipeline_tests.dagster_helpers import env, instance, resources  # noqa: F401 (fixtures)
 
@@ -128,13 +128,22 @@ def test_with_the_shipped_instance_settings_two_runs_at_once_both_succeed(sandbo
     assert stored == len(sandbox.records("customers")) == exported
 
 
-def test_a_loading_connection_gets_the_memory_cap_and_one_thread():
+def test_a_raw_table_connection_gets_the_memory_cap_and_one_thread():
     conn = duckdb.connect()
-    tune_for_loading(conn, "48MB")
+    tune_for_raw_tables(conn, "48MB")
     limit, threads = conn.execute(
         "SELECT current_setting('memory_limit'), current_setting('threads')").fetchone()
     assert limit in ("48.0 MB", "45.7 MiB") and threads == 1, (limit, threads)
-    tune_for_loading(conn)  # the default
+    tune_for_raw_tables(conn)  # the default
     assert conn.execute("SELECT current_setting('memory_limit')").fetchone()[0] in ("32.0 MB", "30.5 MiB")
     with pytest.raises(ValueError, match="CRM_DUCKDB_MEMORY_LIMIT"):
-        tune_for_loading(conn, "32MB'; DROP TABLE x; --")
+        tune_for_raw_tables(conn, "32MB'; DROP TABLE x; --")
+
+
+def test_the_resources_raw_table_connection_takes_the_cap_from_the_environment(tmp_path):
+    """Loads and checks of raw tables open their connection here (runs.py, checks.py)."""
+    database = _duckdb_from_env({"CRM_DUCKDB_PATH": str(tmp_path / "crm.duckdb"), "CRM_DUCKDB_MEMORY_LIMIT": "48MB"})
+    with database.raw_table_connection() as conn:
+        limit, threads = conn.execute(
+            "SELECT current_setting('memory_limit'), current_setting('threads')").fetchone()
+    assert limit in ("48.0 MB", "45.7 MiB") and threads == 1, (limit, threads)

@@ -14,8 +14,8 @@ from pydantic import Field, PrivateAttr
 from crm_pipeline.servicetitan import ServiceTitanClient
 from crm_pipeline.settings import DEFAULT_DUCKDB_PATH, Settings
 from crm_pipeline.storage.locking import (
-    DEFAULT_LOCK_TIMEOUT, LOADING_MEMORY_LIMIT, WRITER_CONFIG, DuckDBLockTimeout, connect_waiting, publish_copy,
-    readonly_copy_path,
+    DEFAULT_LOCK_TIMEOUT, RAW_TABLE_MEMORY_LIMIT, WRITER_CONFIG, DuckDBLockTimeout, connect_waiting, publish_copy,
+    readonly_copy_path, tune_for_raw_tables,
 )
 
 # The concurrency pool of every step that opens the DuckDB file (no limit in the shipped dagster_home/dagster.yaml:
@@ -52,8 +52,9 @@ class CrmDuckDB(DuckDBResource):
     readonly_copy: str | None = Field(
         default=None, description="Where to publish a read-only copy after each run; None: no copy."
     )
-    loading_memory_limit: str | None = Field(
-        default=None, description=f"DuckDB's memory limit while a raw table loads (None: {LOADING_MEMORY_LIMIT})."
+    raw_table_memory_limit: str | None = Field(
+        default=None,
+        description=f"DuckDB's memory limit while a raw table loads or is checked (None: {RAW_TABLE_MEMORY_LIMIT}).",
     )
     _opened: bool = PrivateAttr(default=False)
 
@@ -71,6 +72,13 @@ class CrmDuckDB(DuckDBResource):
             yield conn
         finally:
             conn.close()
+
+    @contextmanager
+    def raw_table_connection(self):
+        """A connection for a raw table's load or checks: memory capped, one thread (see tune_for_raw_tables)."""
+        with self.get_connection() as conn:
+            tune_for_raw_tables(conn, self.raw_table_memory_limit)
+            yield conn
 
     def publish_readonly_copy(self) -> str | None:
         """Copy the file to `readonly_copy` now (holding the lock, so the copy is consistent)."""
@@ -101,7 +109,7 @@ def _duckdb_from_env(env: Mapping[str, str]) -> CrmDuckDB:
         lock_timeout_seconds=float(env.get("CRM_DUCKDB_LOCK_TIMEOUT_SECONDS") or DEFAULT_LOCK_TIMEOUT),
         readonly_copy=None if copy.lower() in ("off", "none") else copy,
         connection_config=WRITER_CONFIG,
-        loading_memory_limit=env.get("CRM_DUCKDB_MEMORY_LIMIT") or None,
+        raw_table_memory_limit=env.get("CRM_DUCKDB_MEMORY_LIMIT") or None,
     )
 
 

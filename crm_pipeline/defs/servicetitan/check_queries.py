@@ -39,9 +39,10 @@ def key_problems(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> tuple[i
         f"SELECT count(*) FROM {endpoint.qualified_table} WHERE {' OR '.join(f'{quote(c)} IS NULL' for c in cols)}"
     ).fetchone()[0]
     duplicated = f"SELECT {keys}, count(*) AS n FROM {endpoint.qualified_table} GROUP BY ALL HAVING count(*) > 1"
-    dupes = conn.execute(f"SELECT count(*) FROM ({duplicated})").fetchone()[0]
-    sample = conn.execute(f"{duplicated} LIMIT 5").fetchall()
-    return nulls, dupes, [dict(zip([*cols, "rows"], map(str, row))) for row in sample]
+    # one aggregation (the table's whole key) gives both the count and the sample
+    sample = conn.execute(f"SELECT *, count(*) OVER () FROM ({duplicated}) LIMIT 5").fetchall()
+    dupes = sample[0][-1] if sample else 0
+    return nulls, dupes, [dict(zip([*cols, "rows"], map(str, row[:-1]))) for row in sample]
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,7 @@ def build_raw_checks(endpoint: Endpoint) -> AssetChecksDefinition:
     def _checks(context: AssetCheckExecutionContext, duckdb: CrmDuckDB, servicetitan: ServiceTitanResource):
         """Validation, primary key and (list endpoints) reconciliation checks of one raw table."""
         event = context.instance.get_latest_materialization_event(key)
-        with duckdb.get_connection() as conn:
+        with duckdb.raw_table_connection() as conn:
             present = table_exists(conn, endpoint.qualified_table)
             for check_key in context.selected_asset_check_keys:
                 if not present:

@@ -9,7 +9,6 @@ from crm_pipeline.catalog import Endpoint
 from crm_pipeline.defs.resources import CrmDuckDB, ServiceTitanResource
 from crm_pipeline.defs.servicetitan.metadata import run_metadata
 from crm_pipeline.defs.servicetitan.versions import table_version
-from crm_pipeline.storage.locking import tune_for_loading
 from crm_pipeline.sync import SyncResult, table_row_count
 
 PROGRESS_EVERY_SECONDS = 2.0  # a progress line at most this often; the run's last line gives the totals
@@ -38,8 +37,7 @@ def materialize_stream(
             f"({result.records_per_second:,.0f}/s), {result.quarantined} quarantined"
         )
 
-    with servicetitan.client(tenant) as client, duckdb.get_connection() as conn:
-        tune_for_loading(conn, duckdb.loading_memory_limit)
+    with servicetitan.client(tenant) as client, duckdb.raw_table_connection() as conn:
         result = sync(client, conn, endpoint, tenant_id, run_id=context.run.run_id, on_page=log_progress)
         rows = table_row_count(conn, endpoint, tenant_id)
         version = table_version(conn, endpoint, tenant_id)  # moves only when rows changed: drives SQL models
