@@ -27,6 +27,7 @@ from crm_pipeline.servicetitan import ListPage, ServiceTitanClient, errors
 from crm_pipeline.storage import (
     StreamPosition, ensure_raw_table, mark_deleted, read_position, store_position, transaction, write_rows,
 )
+from crm_pipeline.storage.checkpoints import Checkpoints
 from crm_pipeline.storage.tables import quote
 from crm_pipeline.sync import ProgressCallback, SyncResult
 from crm_pipeline.validation import ValidatedPage, validate_page
@@ -64,12 +65,16 @@ def _watermark(conn, tenant_id: str, endpoint: Endpoint) -> str | None:
     return json.loads(stored.position).get("watermark") if stored and stored.position else None
 
 
-def _commit(conn, endpoint, tenant_id, records, result, seen, run_id, position, atomic) -> ValidatedPage:
+def _commit(conn, endpoint, tenant_id, records, result, seen, run_id, position, checkpoints) -> ValidatedPage:
+    """Validate and write one page; in a transaction of its own unless `checkpoints` is None (the
+    caller's transaction holds the whole walk)."""
     page = validate_page(endpoint, records)
-    with nullcontext() if atomic else transaction(conn):
+    with nullcontext() if checkpoints is None else transaction(conn):
         upserted, quarantined = write_rows(conn, endpoint, tenant_id, page, run_id)
         seen.add(page)
         store_position(conn, tenant_id, endpoint.path, StreamPosition(position, True), run_id)
+    if checkpoints is not None:
+        checkpoints.committed(upserted)
     result.pages += 1
     result.records_received += len(records)
     result.rows_upserted += upserted
@@ -116,11 +121,13 @@ def _sync_top(client, conn, endpoint, tenant_id, full, watermark, overlap, page_
         params["modifiedOnOrAfter"] = since.strftime("%Y-%m-%dT%H:%M:%SZ")
     atomic = not endpoint.incremental  # small endpoints are replaced in one transaction
     seen, newest = _Seen(conn, endpoint), datetime.fromisoformat(watermark) if watermark else None
+    checkpoints = None if atomic else Checkpoints(conn)
     with transaction(conn) if atomic else nullcontext():
         for _attempt in range(3):  # records modified mid-walk shift pages: walk again if keys went missing
             for page in _pages(client, endpoint, params, page_size):
                 result.total_count = page.total_count if page.page == 1 else result.total_count
-                stored = _commit(conn, endpoint, tenant_id, page.data, result, seen, run_id, _position(watermark), atomic)
+                stored = _commit(conn, endpoint, tenant_id, page.data, result, seen, run_id, _position(watermark),
+                                 checkpoints)
                 newest = _newest(stored, newest)
                 if on_page:
                     on_page(result)
@@ -177,6 +184,7 @@ def _sync_children(client, conn, endpoint, tenant_id, whole, watermark, workers,
     walk_started = conn.execute("SELECT now()::VARCHAR").fetchone()[0]
     parents = _parents(conn, endpoint, tenant_id, None if whole else watermark)
     seen, fetched = _Seen(conn, endpoint), f"_parents_{endpoint.table}"
+    checkpoints = Checkpoints(conn)
     carried = [(param, child) for param, (_, child) in endpoint.parent.params.items()]
     columns = ", ".join(f"{quote(child)} {endpoint.fields[child].duckdb}" for _, child in carried)
     conn.execute(f"CREATE OR REPLACE TEMP TABLE {fetched} ({columns})")
@@ -186,7 +194,7 @@ def _sync_children(client, conn, endpoint, tenant_id, whole, watermark, workers,
             records = [r for children in pool.map(lambda p: _children(client, endpoint, p), batch) for r in children]
             conn.executemany(f"INSERT INTO {fetched} VALUES ({', '.join('?' for _ in carried)})",
                              [[p[param] for param, _ in carried] for p in batch])
-            _commit(conn, endpoint, tenant_id, records, result, seen, run_id, _position(watermark), False)
+            _commit(conn, endpoint, tenant_id, records, result, seen, run_id, _position(watermark), checkpoints)
             if on_page:
                 on_page(result)
     with transaction(conn):

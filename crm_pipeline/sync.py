@@ -18,6 +18,7 @@ from crm_pipeline.catalog import Endpoint
 from crm_pipeline.servicetitan import ServiceTitanClient
 from crm_pipeline.servicetitan.paging import ExportPage
 from crm_pipeline.storage import StreamPosition, commit_page, ensure_raw_table, read_position
+from crm_pipeline.storage.checkpoints import Checkpoints
 from crm_pipeline.storage.pages import commit_new_page, json_columns, page_table
 from crm_pipeline.validation import ValidatedPage, validate_page
 
@@ -77,9 +78,11 @@ def sync_export(
         raw_records=True, prepare=partial(prepare_page, endpoint),
     )
     fresh = True  # plain inserts until a page meets a key stored already (see commit_new_page)
+    checkpoints = Checkpoints(conn)
     with closing(pages), gc_frozen():
         for page in pages:
             fresh = _commit(conn, endpoint, tenant_id, page, result, run_id, fresh)
+            checkpoints.committed(len(page.data.frame))
             del page  # committed: nothing of it is needed while the next one is awaited
             result.seconds = time.monotonic() - began
             if on_page is not None:

@@ -1,0 +1,43 @@
+"""Loads checkpoint the DuckDB file themselves, once per row group of rows (crm_pipeline.storage.checkpoints)."""
+
+from __future__ import annotations
+
+import os
+
+import duckdb
+import pytest
+
+from crm_pipeline.catalog import endpoint
+from crm_pipeline.list_sync import sync_list
+from crm_pipeline.storage import checkpoints
+from crm_pipeline.storage.locking import tune_for_raw_tables
+from crm_pipeline.sync import sync_export
+from crm_pipeline_tests.compare import differences
+
+
+def load_and_measure_the_log(sandbox, client, tenant_id: str, database: str, path: str) -> int:
+    """Load `path` (pages of 40 records) into a fresh file; the bytes left in its write-ahead log."""
+    ep = endpoint(path)
+    with duckdb.connect(database) as conn:
+        tune_for_raw_tables(conn)
+        if ep.kind == "export":
+            sync_export(client, conn, ep, tenant_id)
+        else:
+            sync_list(client, conn, ep, tenant_id, page_size=40)
+        assert differences(conn, ep, tenant_id, sandbox.records(path)) == []
+        wal = database + ".wal"
+        return os.path.getsize(wal) if os.path.exists(wal) else 0
+
+
+@pytest.mark.parametrize("path", ["export/customers", "customers"])
+def test_committed_pages_reach_the_file_once_a_row_group_of_them_is_in(
+    sandbox, settings, client, tmp_path, monkeypatch, path
+):
+    """With a 'row group' of 40 rows every page is checkpointed, and the log ends with at most the
+    walk's closing transaction; with none, DuckDB's own threshold (raised for loads) leaves every
+    page in the log."""
+    monkeypatch.setattr(checkpoints, "ROW_GROUP", 40)
+    each_page = load_and_measure_the_log(sandbox, client, settings.tenant_id, str(tmp_path / "a.duckdb"), path)
+    monkeypatch.setattr(checkpoints, "ROW_GROUP", 10**9)
+    never = load_and_measure_the_log(sandbox, client, settings.tenant_id, str(tmp_path / "b.duckdb"), path)
+    assert each_page * 20 < never, (each_page, never)
