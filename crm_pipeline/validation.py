@@ -30,7 +30,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 
 import msgspec
 import numpy as np
@@ -350,9 +350,9 @@ def _raw_columns(endpoint: Endpoint, objects: list, dicts: list[int]) -> list:
     names = list(endpoint.fields)
     if not objects:
         return [[] for _ in names]
+    if not dicts:  # a column at a time: a third faster than a tuple per record, then a transpose
+        return [list(map(attrgetter(f"f{i}"), objects)) for i in range(len(names))]
     by_attribute, by_key = msgspec.structs.astuple, _row_getter(itemgetter, names)  # a Struct's fields are in order
-    if not dicts:
-        return list(zip(*map(by_attribute, objects)))
     if len(dicts) == len(objects):
         try:  # the usual case of parsed records, every field sent
             return list(zip(*map(by_key, objects)))
