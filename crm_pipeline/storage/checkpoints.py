@@ -24,11 +24,11 @@ class Checkpoints:
     """Counts the rows a load commits and checkpoints after every ROW_GROUP of them (between transactions)."""
 
     def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
-        self.conn, self.every, self.pending = conn, ROW_GROUP, 0
+        self.conn, self.pending = conn, 0
 
     def committed(self, rows: int) -> None:
         """Note `rows` just committed; checkpoint once ROW_GROUP have been since the last checkpoint."""
         self.pending += rows
-        if self.pending >= self.every:
+        if self.pending >= ROW_GROUP:
             self.conn.execute("CHECKPOINT")
             self.pending = 0
