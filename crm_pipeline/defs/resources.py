@@ -14,9 +14,9 @@ from pydantic import Field, PrivateAttr
 from crm_pipeline.servicetitan import ServiceTitanClient
 from crm_pipeline.settings import DEFAULT_DUCKDB_PATH, Settings
 from crm_pipeline.storage.locking import (
-    DEFAULT_LOCK_TIMEOUT, RAW_TABLE_MEMORY_LIMIT, WRITER_CONFIG, DuckDBLockTimeout, connect_waiting, publish_copy,
-    readonly_copy_path, tune_for_raw_tables,
+    DEFAULT_LOCK_TIMEOUT, DuckDBLockTimeout, connect_waiting, publish_copy, readonly_copy_path,
 )
+from crm_pipeline.storage.tuning import RAW_TABLE_MEMORY_LIMIT, WRITER_CONFIG, tune_for_raw_tables
 
 # The concurrency pool of every step that opens the DuckDB file (no limit in the shipped dagster_home/dagster.yaml:
 # the resource's wait-for-lock keeps one writer at a time; see that file).
