@@ -129,11 +129,14 @@ def test_with_the_shipped_instance_settings_two_runs_at_once_both_succeed(sandbo
     assert stored == len(sandbox.records("customers")) == exported
 
 
+def memory_limit_and_threads(conn: duckdb.DuckDBPyConnection) -> tuple[str, int]:
+    return conn.execute("SELECT current_setting('memory_limit'), current_setting('threads')").fetchone()
+
+
 def test_a_raw_table_connection_gets_the_memory_cap_and_one_thread():
     conn = duckdb.connect()
     tune_for_raw_tables(conn, "48MB")
-    limit, threads = conn.execute(
-        "SELECT current_setting('memory_limit'), current_setting('threads')").fetchone()
+    limit, threads = memory_limit_and_threads(conn)
     assert limit in ("48.0 MB", "45.7 MiB") and threads == 1, (limit, threads)
     tune_for_raw_tables(conn)  # the default
     assert conn.execute("SELECT current_setting('memory_limit')").fetchone()[0] in ("32.0 MB", "30.5 MiB")
@@ -145,6 +148,5 @@ def test_the_resources_raw_table_connection_takes_the_cap_from_the_environment(t
     """Loads and checks of raw tables open their connection here (runs.py, checks.py)."""
     database = _duckdb_from_env({"CRM_DUCKDB_PATH": str(tmp_path / "crm.duckdb"), "CRM_DUCKDB_MEMORY_LIMIT": "48MB"})
     with database.raw_table_connection() as conn:
-        limit, threads = conn.execute(
-            "SELECT current_setting('memory_limit'), current_setting('threads')").fetchone()
+        limit, threads = memory_limit_and_threads(conn)
     assert limit in ("48.0 MB", "45.7 MiB") and threads == 1, (limit, threads)
