@@ -60,6 +60,7 @@ class Endpoint:
     incremental: bool = False  # takes modifiedOnOrAfter: fetch only what changed since the watermark
     shape: Shape = "paged"
     parent: Parent | None = None
+    value_field: str | None = None  # shape "value": the column its bare answer is stored in
 
     @property
     def schema_name(self) -> str:
@@ -112,10 +113,10 @@ def _top(path: str, fields, description: str, *, key=("id",), query=None, increm
 
 
 def _child(path: str, fields, description: str, parent_table: str, params: dict, types: dict, *, key=("id",),
-           shape="paged") -> Endpoint:
+           shape="paged", value_field=None) -> Endpoint:
     carried = {child_col: types[param] for param, (_, child_col) in params.items()}
     return Endpoint(path, "list", {**carried, **fields}, description, key, {}, False, shape,
-                    Parent(parent_table, params))
+                    Parent(parent_table, params), value_field)
 
 
 LIST_ENDPOINTS: tuple[Endpoint, ...] = (
@@ -145,7 +146,8 @@ LIST_ENDPOINTS: tuple[Endpoint, ...] = (
            "raw_list.contacts", {"contactId": ("id", "contactId")}, {"contactId": TEXT}),
     _child("locations/{id}/preferredtechnician", lists.PREFERRED_TECHNICIAN,
            "The preferred technician of each location (null when none).",
-           "raw_list.locations", {"id": ("id", "locationId")}, {"id": INT}, key=("locationId",), shape="value"),
+           "raw_list.locations", {"id": ("id", "locationId")}, {"id": INT}, key=("locationId",), shape="value",
+           value_field="technicianId"),
     _child("contacts/{contactId}/contact-methods/{contactMethodId}/preferences", lists.CONTACT_METHOD_PREFERENCES,
            "Preferences (opt-ins) of each contact method.", "raw_list.contacts_contact_methods",
            {"contactId": ("contactId", "contactId"), "contactMethodId": ("id", "contactMethodId")},

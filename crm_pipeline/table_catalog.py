@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 from crm_pipeline.catalog import ENDPOINTS, Endpoint
-from crm_pipeline.list_sync import DEFAULT_OVERLAP, PAGE_SIZE
+from crm_pipeline.ingest import DEFAULT_OVERLAP, PAGE_SIZE
 from crm_pipeline.sql_models import Model, build_all, load_project
 from crm_pipeline.storage import ensure_raw_table
 from crm_pipeline.storage.tables import CURSORS, DELETED_AT_COLUMN, QUARANTINE, SYNCED_AT_COLUMN, TENANT_COLUMN

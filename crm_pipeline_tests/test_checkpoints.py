@@ -8,10 +8,10 @@ import duckdb
 import pytest
 
 from crm_pipeline.catalog import endpoint
-from crm_pipeline.list_sync import sync_list
+from crm_pipeline.ingest import sync_list
 from crm_pipeline.storage import checkpoints
 from crm_pipeline.storage.tuning import tune_for_raw_tables
-from crm_pipeline.sync import sync_export
+from crm_pipeline.ingest import sync_export
 from crm_pipeline_tests.compare import differences
 
 

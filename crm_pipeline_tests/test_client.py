@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from crm_pipeline.ingest.stage import prepared
 from crm_pipeline.sandbox import Sandbox
 from crm_pipeline.sandbox.server import API_ROUTES
 from crm_pipeline.servicetitan import ExportPage, ServiceTitanClient, errors
@@ -80,22 +81,27 @@ def test_export_walk_matches_records(sb, settings):
     assert more[0].requested_from == pages[-1].continue_from and 1 <= len(set(ids(more))) <= 10
 
 
+def ahead_of(client):
+    """The feed's pages through the ingest stage that prefetches them (prepared as they are)."""
+    return prepared(lambda stop: client.export_pages(FEED, stop=stop), lambda page: page)
+
+
 def test_prefetch_yields_same_pages_as_sequential_and_stops_on_close(sb, settings):
     sb.page_size = 50
     with make(settings) as client:
-        seq = list(client.export_pages(FEED, prefetch=False))
-        pre = list(client.export_pages(FEED, prefetch=True))
+        seq = list(client.export_pages(FEED))
+        pre = list(ahead_of(client))
     shape = lambda pages: [(p.requested_from, p.continue_from, p.has_more, ids([p])) for p in pages]  # noqa: E731
     assert shape(pre) == shape(seq) and len(seq) >= 6
     with make(settings) as client:  # closing the walk early stops the worker
-        walk = client.export_pages(FEED, prefetch=True)
+        walk = ahead_of(client)
         next(walk)
         walk.close()
         time.sleep(0.3)
         sent = client.stats["requests"]
         time.sleep(0.3)
         assert client.stats["requests"] == sent <= 3  # page 1 and at most pages 2 and 3, fetched ahead
-    assert not [t for t in threading.enumerate() if t.name == "servicetitan-prefetch"]
+    assert not [t for t in threading.enumerate() if t.name == "crm-prefetch"]
     with pytest.raises(errors.ClientClosed):
         client.get_json(FEED)
     assert "closed" in repr(client)
@@ -104,7 +110,7 @@ def test_prefetch_yields_same_pages_as_sequential_and_stops_on_close(sb, setting
 def test_prefetch_error_reaches_the_consumer_after_the_good_page(sb, settings):
     # The limiter spaces requests 0.5 s apart, so the fault is armed before page 2 is requested.
     with make(settings, rate_limit=2.0, max_attempts=2) as client:
-        walk = client.export_pages(FEED, prefetch=True)
+        walk = ahead_of(client)
         first = next(walk)
         sb.faults.add("503", count=50, path_contains=FEED)
         assert first.has_more and first.data
@@ -119,7 +125,7 @@ def test_retryable_faults_are_survived(sb, settings, kind, caplog):
     caplog.set_level(logging.INFO, logger="crm_pipeline.servicetitan")
     began = time.monotonic()
     with make(settings, read_timeout=0.4) as client:  # "slow" (1.5 s) must time out, not wait
-        pages = list(client.export_pages(FEED, prefetch=False))
+        pages = list(client.export_pages(FEED))
         stats = client.stats
     if kind == "429":  # two 429s with Retry-After: 1 -> at least 2 s of waiting
         assert time.monotonic() - began >= 2.0 and stats["throttled_seconds"] >= 2.0
@@ -135,7 +141,7 @@ def test_retryable_faults_are_survived(sb, settings, kind, caplog):
 def test_random_fault_mix_with_concurrent_threads(sb, settings):
     sb.faults.set_rates({"429": 0.05, "500": 0.05, "truncate": 0.05, "reset": 0.05}, seed=1)
     with make(settings, max_attempts=10) as client:
-        results = run_threads(16, lambda: ids(client.export_pages(FEED, prefetch=True)))
+        results = run_threads(16, lambda: ids(client.export_pages(FEED, stop=None)))
         stats = client.stats
     assert all(set(r) == record_ids(sb) for r in results)
     assert stats["token_requests"] == 1 and stats["retries"] > 0
@@ -143,7 +149,7 @@ def test_random_fault_mix_with_concurrent_threads(sb, settings):
 
 def test_tokens_are_renewed_mid_walk(sb, settings):
     with make(settings) as client:  # all tokens revoked between two pages: one 401, renew, go on
-        walk = client.export_pages(FEED, prefetch=False)
+        walk = client.export_pages(FEED)
         pages = [next(walk)]
         sb.expire_tokens()
         pages += list(walk)
@@ -152,7 +158,7 @@ def test_tokens_are_renewed_mid_walk(sb, settings):
     assert stats["token_requests"] == 2 and stats["by_status"].get(401) == 1
     sb.token_ttl = 1  # short-lived tokens are renewed before they run out: no 401 at all
     with make(settings) as client:
-        pages = [p for p in client.export_pages(FEED, prefetch=False) if not time.sleep(0.5)]  # slow reader
+        pages = [p for p in client.export_pages(FEED) if not time.sleep(0.5)]  # slow reader
         stats = client.stats
     assert set(ids(pages)) == record_ids(sb)
     assert stats["token_requests"] >= 2 and 401 not in stats["by_status"]

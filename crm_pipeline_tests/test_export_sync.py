@@ -9,7 +9,7 @@ import pytest
 
 from crm_pipeline.catalog import EXPORT_FEEDS, endpoint
 from crm_pipeline.storage import read_position
-from crm_pipeline.sync import sync_export
+from crm_pipeline.ingest import sync_export
 from crm_pipeline_tests.compare import differences
 
 CUSTOMERS = endpoint("export/customers")

@@ -6,7 +6,7 @@ import duckdb
 import pytest
 
 from crm_pipeline.catalog import LIST_ENDPOINTS, endpoint
-from crm_pipeline.list_sync import sync_list
+from crm_pipeline.ingest import sync_list
 from crm_pipeline.sandbox import Sandbox
 from crm_pipeline.settings import Settings
 from crm_pipeline_tests.compare import differences, served

@@ -32,7 +32,7 @@ from crm_pipeline.sandbox import Sandbox
 from crm_pipeline.servicetitan import errors
 from crm_pipeline.settings import Settings
 from crm_pipeline.storage import StreamPosition, commit_page, ensure_raw_table, read_position, store_position
-from crm_pipeline.sync import sync_export
+from crm_pipeline.ingest import sync_export
 from crm_pipeline.validation import validate_page
 from crm_pipeline_tests.compare import differences
 from crm_pipeline_tests.conftest import make_client
@@ -118,10 +118,10 @@ def cli(settings, *args) -> subprocess.CompletedProcess:
 def foreign_tokens(settings) -> dict[str, str]:
     """Cursors that are not this feed's: another feed's, and another tenant's (another sandbox)."""
     with make_client(settings) as client:
-        leads = next(iter(client.export_pages(LEADS.path, prefetch=False))).continue_from
+        leads = next(iter(client.export_pages(LEADS.path))).continue_from
     with Sandbox(seed=99, sizes={"customers": 30}, page_size=10) as other:
         with make_client(Settings.from_env(other.env())) as client:
-            elsewhere = next(iter(client.export_pages(CUSTOMERS.path, prefetch=False))).continue_from
+            elsewhere = next(iter(client.export_pages(CUSTOMERS.path))).continue_from
     return {"garbage": "not-a-token", "another feed's": leads, "another tenant's": elsewhere}
 
 

@@ -23,13 +23,13 @@ import duckdb
 import pytest
 
 from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS, endpoint
-from crm_pipeline.list_sync import sync_list
+from crm_pipeline.ingest import FanOutOptions, sync_list
 from crm_pipeline.sandbox import Sandbox
 from crm_pipeline.sandbox.faults import KINDS
 from crm_pipeline.settings import Settings
 from crm_pipeline.storage import ensure_raw_table, read_position, reset_position
 from crm_pipeline.storage.tables import quote
-from crm_pipeline.sync import sync_export
+from crm_pipeline.ingest import sync_export
 from crm_pipeline_tests.compare import differences, served
 from crm_pipeline_tests.conftest import make_client
 
@@ -62,7 +62,7 @@ def assert_cursor_at_end(settings: Settings, conn, path: str) -> None:
     """The stored cursor is the feed's last continueFrom: resuming from it brings nothing and keeps it."""
     stored = read_position(conn, settings.tenant_id, path)
     with make_client(settings) as client:
-        pages = list(client.export_pages(path, start=stored.position, prefetch=False))
+        pages = list(client.export_pages(path, start=stored.position))
     assert stored.has_more is False and len(pages) == 1, path
     assert (pages[0].data, pages[0].continue_from, pages[0].has_more) == ([], stored.position, False), path
 
@@ -251,7 +251,7 @@ def test_list_endpoints_land_exactly_under_a_fault_mix(tmp_path):
         sb.faults.add("badjson", count=2, path_contains="/customers")
         with make_client(settings, read_timeout=1.0, max_attempts=12) as client, duckdb.connect(settings.duckdb_path) as conn:
             for ep in LIST_ENDPOINTS:  # catalog order: parents before their children
-                sync_list(client, conn, ep, settings.tenant_id, page_size=25, workers=4)
+                sync_list(client, conn, ep, settings.tenant_id, page_size=25, fan_out=FanOutOptions(workers=4))
             stats = client.stats
             sb.faults.clear()
             assert_exact(conn, sb, settings.tenant_id, TOP_LISTS)

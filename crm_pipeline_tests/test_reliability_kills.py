@@ -45,7 +45,7 @@ def feed_requests(sb) -> int:
 def walk(settings: Settings) -> list[tuple[str, set]]:
     """(continueFrom, ids) of every page of the feed, from the start (the data does not change here)."""
     with make_client(settings, rate_limit=None) as client:
-        return [(p.continue_from, {r["id"] for r in p.data}) for p in client.export_pages(CUSTOMERS.path, prefetch=False)]
+        return [(p.continue_from, {r["id"] for r in p.data}) for p in client.export_pages(CUSTOMERS.path)]
 
 
 def committed_state(settings: Settings, pages: list[tuple[str, set]]) -> tuple[int, int]:

@@ -107,7 +107,7 @@ def warehouse(tmp_path_factory) -> tuple[Path, list[int]]:
     from crm_pipeline.sandbox import Sandbox
     from crm_pipeline.servicetitan import ServiceTitanClient
     from crm_pipeline.settings import Settings
-    from crm_pipeline.sync import sync_export
+    from crm_pipeline.ingest import sync_export
 
     path = tmp_path_factory.mktemp("sql_models") / "crm.duckdb"
     with duckdb.connect(str(path)) as conn:

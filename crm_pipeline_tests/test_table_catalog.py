@@ -12,7 +12,7 @@ from crm_pipeline.cli import main
 from crm_pipeline.sql_models import build_all, load_project
 from crm_pipeline.storage import ensure_raw_table
 from crm_pipeline.storage.tables import CURSORS, QUARANTINE
-from crm_pipeline.sync import sync_export
+from crm_pipeline.ingest import sync_export
 
 
 def section(doc: str, relation: str) -> str:

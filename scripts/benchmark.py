@@ -52,7 +52,7 @@ def start_sandbox(customers: int, page_size: int, rate_limit: float | None = Non
 
 def floor(settings: Settings) -> int:
     with ServiceTitanClient(settings, rate_limit=None) as client:
-        return sum(len(p.data) for p in client.export_pages("export/customers", prefetch=False))
+        return sum(len(p.data) for p in client.export_pages("export/customers"))
 
 
 _HAS_MORE = re.compile(rb'"hasMore"\s*:\s*(true|false)')
@@ -142,7 +142,7 @@ def bench_size(n: int, page_size: int) -> dict:
 
 
 def bench_parents(customers: int, limit: float) -> dict:
-    from crm_pipeline.list_sync import sync_list
+    from crm_pipeline.ingest import sync_list
 
     proc, env = start_sandbox(customers, 5000, rate_limit=limit)
     try:

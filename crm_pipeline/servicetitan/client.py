@@ -101,26 +101,18 @@ class ServiceTitanClient:
         return self._get(path, params)
 
     def export_pages(
-        self,
-        path: str,
-        start: str | None = None,
-        include_recent_changes: bool = False,
-        prefetch: bool = True,
-        raw_records: bool = False,
-        prepare: Callable[[list], Any] | None = None,
+        self, path: str, start: str | None = None, include_recent_changes: bool = False, raw_records: bool = False,
+        stop: threading.Event | None = None,
     ) -> Iterator[ExportPage]:
         """Walk an export feed from ``start`` (a continueFrom token, a date, or None for the beginning).
 
-        Yields every page, ending with the first one whose ``has_more`` is false. With ``prefetch``,
-        the next pages (two at most) are fetched in a background thread while the caller handles the
-        current one.
-        With ``raw_records``, a page's records are usually left as their JSON text (``msgspec.Raw``;
-        see ``parse_export_body``), for crm_pipeline.typed_records to parse and type in one go. With
-        ``prepare``, a page's ``data`` is ``prepare(records)``, computed in the prefetch thread too.
-        """
+        Yields every page, ending with the first one whose ``has_more`` is false. With ``raw_records``,
+        a page's records are usually left as their JSON text (``msgspec.Raw``; see
+        ``parse_export_body``), for crm_pipeline.typed_records to parse and type in one go. ``stop``
+        ends the waits and retries of the request in flight (a caller that gives up early)."""
         parse = parse_export_body if raw_records else parse_json
         get = functools.partial(self._get, parse=parse)
-        return paging.export_pages(get, path, start, include_recent_changes, prefetch, prepare)
+        return paging.export_pages(get, path, start, include_recent_changes, stop)
 
     def list_pages(
         self, path: str, params: Mapping[str, Any] | None = None, page_size: int = 5000

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -37,49 +35,25 @@ class ListPage:
     page_size: int | None = None
 
 
-PREFETCH_DEPTH = 2  # pages fetched and prepared ahead of the caller, at most
-
-
 def export_pages(
-    get: Getter, path: str, start: str | None, include_recent_changes: bool, prefetch: bool,
-    prepare: Callable[[list], Any] | None = None,
+    get: Getter, path: str, start: str | None, include_recent_changes: bool, stop: threading.Event | None = None,
 ) -> Iterator[ExportPage]:
     """Yield the pages of export feed ``path`` from ``start`` through the first ``hasMore=false``.
 
-    With ``prepare``, each page's ``data`` is ``prepare(records)``. With ``prefetch``, pages are
-    fetched and prepared in a background thread, up to PREFETCH_DEPTH ahead of the caller: a slow
-    page on either side (a DuckDB checkpoint, a slow answer) is absorbed instead of stalling the other."""
-    stop = threading.Event()
-
-    def fetch(frm: str | None) -> ExportPage:
+    ``stop`` (set by a caller that gives up early) ends the waits and retries of the request in flight."""
+    frm = start
+    while True:
         params: dict[str, Any] = {}
         if frm is not None:
             params["from"] = frm
         if include_recent_changes:
             params["includeRecentChanges"] = True
         page = _export_page(path, get(path, params, stop), frm)
-        if prepare is not None:
-            page = dataclasses.replace(page, data=prepare(page.data))
-        return page
-
-    if not prefetch:
-        frm = start
-        while True:
-            page = fetch(frm)
-            more, frm = page.has_more, page.continue_from
-            yield page
-            del page  # the caller has it: not kept here while the next one is fetched
-            if not more:
-                return
-
-    ahead = _Ahead(fetch, start, stop)
-    try:
-        while (page := ahead.next()) is not None:
-            yield page
-            del page  # the caller has it: not kept here while the next one is awaited
-    finally:  # also on early close: stop the worker's waits and retries, drop its pages
-        stop.set()
-        ahead.drain()
+        more, frm = page.has_more, page.continue_from
+        yield page
+        del page  # the caller has it: not kept here while the next one is fetched
+        if not more:
+            return
 
 
 def list_pages(get: Getter, path: str, params: Mapping[str, Any] | None, page_size: int) -> Iterator[ListPage]:
@@ -147,54 +121,3 @@ def _as_bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("true", "1", "yes")
     return bool(value)
-
-
-class _Ahead:
-    """The walk's background thread: fetches (and prepares) page after page into a queue of
-    PREFETCH_DEPTH - 1, so that it holds at most PREFETCH_DEPTH pages the caller has not taken. A
-    daemon, so that a fetch still waiting on the network never holds up the interpreter's exit."""
-
-    _END = object()
-
-    def __init__(self, fetch: Callable[[str | None], ExportPage], start: str | None, stop: threading.Event):
-        self._pages: queue.Queue = queue.Queue(maxsize=PREFETCH_DEPTH - 1)
-        self._stop = stop
-        threading.Thread(target=self._run, args=(fetch, start), name="servicetitan-prefetch", daemon=True).start()
-
-    def next(self) -> ExportPage | None:
-        """The next page, None after the last; an error of the walk is raised here."""
-        item = self._pages.get()
-        if isinstance(item, BaseException):
-            raise item
-        return None if item is self._END else item
-
-    def drain(self) -> None:
-        """Drop the pages waiting (the thread, if blocked on a full queue, then sees the stop)."""
-        while True:
-            try:
-                self._pages.get_nowait()
-            except queue.Empty:
-                return
-
-    def _put(self, item: Any) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._pages.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _run(self, fetch: Callable[[str | None], ExportPage], frm: str | None) -> None:
-        try:
-            while not self._stop.is_set():
-                page = fetch(frm)
-                more, frm = page.has_more, page.continue_from
-                if not self._put(page):
-                    return
-                del page  # nothing of a page kept while the next one is fetched
-                if not more:
-                    self._put(self._END)
-                    return
-        except BaseException as exc:  # re-raised in the caller by next()
-            self._put(exc)

@@ -23,12 +23,12 @@ CHECKPOINT_BACKSTOP = "256MB"  # the log size that still triggers DuckDB's own c
 class Checkpoints:
     """Counts the rows a load commits and checkpoints after every ROW_GROUP of them (between transactions)."""
 
-    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
-        self.conn, self.pending = conn, 0
+    def __init__(self) -> None:
+        self.pending = 0
 
-    def committed(self, rows: int) -> None:
-        """Note `rows` just committed; checkpoint once ROW_GROUP have been since the last checkpoint."""
+    def committed(self, conn: duckdb.DuckDBPyConnection, rows: int) -> None:
+        """Note `rows` just committed on `conn`; checkpoint once ROW_GROUP have been since the last checkpoint."""
         self.pending += rows
         if self.pending >= ROW_GROUP:
-            self.conn.execute("CHECKPOINT")
+            conn.execute("CHECKPOINT")
             self.pending = 0

@@ -6,7 +6,7 @@ from dagster import MetadataValue, TableColumn, TableColumnConstraints, TableSch
 
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.storage.tables import DELETED_AT_COLUMN, SYNCED_AT_COLUMN, TENANT_COLUMN
-from crm_pipeline.sync import SyncResult
+from crm_pipeline.ingest import SyncResult
 
 
 def column_schema(endpoint: Endpoint) -> TableSchema:

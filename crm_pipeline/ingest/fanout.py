@@ -1,0 +1,226 @@
+"""Parent-scoped endpoints (`customers/{id}/notes`, ...): one request per parent, in resumable slices.
+
+A walk is planned once (crm_pipeline.storage.parents: which parents are pending) and then visited by a
+pool of threads under the client's rate limit. About every COMMIT_SECONDS the children of the parents
+finished so far are committed, in one transaction with those parents marked visited, the deletions
+among their children stamped and the walk's progress: a run killed at any moment loses at most the
+parents of the last COMMIT_SECONDS, and the next run resumes with the parents still pending. A run
+stops taking new parents after its time budget; the walk then ends the run with `has_more`, and the
+next run (the automation starts one at once) continues it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from crm_pipeline.catalog import Endpoint
+from crm_pipeline.ingest.result import ProgressCallback, SyncResult
+from crm_pipeline.ingest.rotation import rotation_extra
+from crm_pipeline.ingest.store import Store
+from crm_pipeline.servicetitan import ServiceTitanClient, errors
+from crm_pipeline.storage import StreamPosition, mark_deleted, store_position, transaction, write_rows
+from crm_pipeline.storage import parents as plan
+from crm_pipeline.storage.checkpoints import Checkpoints
+from crm_pipeline.validation import validate_page
+
+COMMIT_SECONDS = 0.5  # children are committed about this often: what a kill can lose
+PLAN_CHUNK = 2048  # pending parents read from the plan at a time (keys only)
+CHILD_PAGE_SIZE = 5000
+
+
+@dataclass(frozen=True)
+class FanOutOptions:
+    workers: int = 16
+    budget_seconds: float | None = None  # stop taking new parents after this long (None: walk to the end)
+    rotation_hours: float | None = None  # visit every unchanged parent within this period (None: no rotation)
+    rotation_share: float = 0.25  # at most this share of the rate limit for the rotation's visits
+    rate_limit: float = 60.0
+
+
+class AllParentsNotFound(errors.ApiError):
+    """Every parent of a walk answered 404: a missing API scope or a gateway's 404, not "no children"."""
+
+
+def sync_children(
+    client: ServiceTitanClient, store: Store, endpoint: Endpoint, tenant_id: str, *, full: bool, state: dict,
+    options: FanOutOptions, run_id: str | None, on_page: ProgressCallback | None, result: SyncResult,
+) -> None:
+    """Continue the walk in progress, or plan a new one, and visit its pending parents (see the module)."""
+    walk = state.get("walk")
+    with store.lease() as conn:
+        plan.ensure_parents_table(conn)
+        if not plan.parent_table_exists(conn, endpoint):
+            raise RuntimeError(f"{endpoint.path} needs its parents in {endpoint.parent.table}: materialize "
+                               f"{'/'.join(endpoint.parent.asset_key_path)} first")
+        if walk is None:
+            walk = _plan(conn, endpoint, tenant_id, full=full, state=state,
+                         extra=rotation_extra(conn, endpoint, tenant_id, state=state, options=options))
+        result.parents_planned = walk["planned"]
+        result.parents_done = walk["planned"] - plan.pending_count(conn, endpoint, tenant_id)
+    visit = _Visit(client, store, endpoint, tenant_id, walk=walk, state=state, run_id=run_id, result=result)
+    finished = visit.run(options, on_page)
+    if visit.visited >= 2 and visit.not_found == visit.visited:
+        visit.undo()
+        raise AllParentsNotFound(
+            f"GET {endpoint.path}: every one of the {visit.visited} parents visited answered 404. That is not "
+            f"'no children': the app probably lacks the API scope of {endpoint.path.split('/')[0]} "
+            "(or a gateway refuses the whole path). The parents stay pending for the next run.",
+            status=404, path=endpoint.path)
+    if finished:
+        visit.finish()
+    result.has_more = not finished
+
+
+def _plan(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, *, full: bool, state: dict,
+          extra: int) -> dict:
+    watermark = state.get("watermark")
+    whole = full or watermark is None
+    started = conn.execute("SELECT now()::VARCHAR").fetchone()[0]
+    with transaction(conn):
+        planned = plan.plan_walk(conn, endpoint, tenant_id, whole=whole, since=None if whole else watermark,
+                                 extra=extra)
+        walk = {"started": started, "whole": whole, "planned": planned}
+        position = {**state, "walk": walk}
+        store_position(conn, tenant_id, endpoint.path, StreamPosition(_json(position), True), None)
+    return walk
+
+
+def _json(position: dict) -> str:
+    return json.dumps(position)
+
+
+class _Visit:
+    """One run's share of a walk: pending parents fetched by threads, committed in batches."""
+
+    def __init__(self, client: ServiceTitanClient, store: Store, endpoint: Endpoint, tenant_id: str, *, walk: dict,
+                 state: dict, run_id: str | None, result: SyncResult) -> None:
+        self.client, self.store, self.endpoint, self.tenant_id = client, store, endpoint, tenant_id
+        self.walk, self.state, self.run_id, self.result = walk, state, run_id, result
+        self.visited = self.not_found = 0
+        self.checkpoints = Checkpoints()
+        self.batch: list[tuple[dict, list]] = []
+
+    def run(self, options: FanOutOptions, on_page: ProgressCallback | None) -> bool:
+        """Visit pending parents until none is left (True) or the budget is spent (False)."""
+        began = last_commit = time.monotonic()
+        parents = self._pending()
+        inflight: dict[Future, dict] = {}
+        exhausted = over_budget = False
+        with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="crm-children") as pool:
+            try:
+                while True:
+                    over_budget = options.budget_seconds is not None and time.monotonic() - began > options.budget_seconds
+                    while not exhausted and not over_budget and len(inflight) < 2 * options.workers:
+                        parent = next(parents, None)
+                        if parent is None:
+                            exhausted = True
+                            break
+                        inflight[pool.submit(self._children, parent)] = parent
+                    if not inflight:
+                        break
+                    finished, _ = wait(list(inflight), timeout=COMMIT_SECONDS, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        self.batch.append((inflight.pop(future), future.result()))
+                    if self.batch and (time.monotonic() - last_commit >= COMMIT_SECONDS or not inflight):
+                        self._commit()
+                        last_commit = time.monotonic()
+                        if on_page:
+                            on_page(self.result)
+            finally:
+                for future in inflight:
+                    future.cancel()
+        return exhausted  # every parent of the plan was taken, and the loop ends with none in flight
+
+    def _pending(self) -> Iterator[dict]:
+        after = None
+        while True:
+            with self.store.lease() as conn:
+                chunk = plan.pending_parents(conn, self.endpoint, self.tenant_id, after=after, limit=PLAN_CHUNK)
+            if not chunk:
+                return
+            for parent in chunk:
+                yield parent
+            after = (chunk[-1]["p1"], chunk[-1]["p2"])
+
+    def _children(self, parent: dict) -> list:
+        """Every child record of one parent, each carrying the parent's ids; None if the parent is gone (404)."""
+        endpoint, client = self.endpoint, self.client
+        carried = {child: parent[param] for param, (_, child) in endpoint.parent.params.items()}
+        path = endpoint.path.format(**{param: parent[param] for param in endpoint.parent.params})
+        try:
+            if endpoint.shape == "value":
+                return [{**carried, endpoint.value_field: client.get_json(path)}]
+            if endpoint.shape == "array":
+                return [{**r, **carried} if isinstance(r, dict) else r for r in client.get_json(path) or []]
+            return [{**r, **carried} if isinstance(r, dict) else r
+                    for page in client.list_pages(path, page_size=CHILD_PAGE_SIZE) for r in page.data]
+        except errors.NotFound:  # the parent is gone since its row was stored: no children
+            return None
+
+    def _commit(self) -> None:
+        batch, self.batch = self.batch, []
+        records = [r for _, children in batch for r in children or []]
+        page = validate_page(self.endpoint, records)
+        keys = pa.table({"p1": [p["p1"] for p, _ in batch], "p2": [p["p2"] for p, _ in batch]})
+        self.visited += len(batch)
+        self.not_found += sum(1 for _, children in batch if children is None)
+        self.result.parents_not_found = self.not_found
+        with self.store.lease() as conn:
+            conn.register("_crm_batch_parents", keys)
+            try:
+                with transaction(conn):
+                    upserted, quarantined = write_rows(conn, self.endpoint, self.tenant_id, page, self.run_id)
+                    self.result.deleted += self._mark_missing(conn, page)
+                    plan.mark_visited(conn, self.endpoint, self.tenant_id, "_crm_batch_parents")
+                    self.result.parents_done = (self.result.parents_done or 0) + len(batch)
+                    progress = {**self.state, "walk": {**self.walk, "done": self.result.parents_done}}
+                    store_position(conn, self.tenant_id, self.endpoint.path, StreamPosition(_json(progress), True),
+                                   self.run_id)
+            finally:
+                conn.unregister("_crm_batch_parents")
+            self.checkpoints.committed(conn, upserted)
+        self.result.add_page(page, upserted, quarantined)
+
+    def _mark_missing(self, conn: duckdb.DuckDBPyConnection, page) -> int:
+        """Stamp the stored children of the batch's parents that their parent no longer returned."""
+        keys = page.frame[list(self.endpoint.key)] if not page.frame.empty else None
+        seen = (pa.Table.from_pandas(keys, preserve_index=False) if keys is not None
+                else _empty_keys(self.endpoint))
+        conn.register("_crm_batch_seen", seen)
+        try:
+            return mark_deleted(conn, self.endpoint, self.tenant_id, "_crm_batch_seen",
+                                plan.children_scope(self.endpoint, "_crm_batch_parents"))
+        finally:
+            conn.unregister("_crm_batch_seen")
+
+    def undo(self) -> None:
+        """Every parent answered 404: put them back as pending (see AllParentsNotFound)."""
+        with self.store.lease() as conn:
+            conn.execute(f"UPDATE {plan.PARENTS} SET pending = true WHERE tenant_id = ? AND stream = ? "
+                         "AND visited_at >= ?::TIMESTAMPTZ", [self.tenant_id, self.endpoint.path, self.walk["started"]])
+
+    def finish(self) -> None:
+        """The walk is done: a whole walk stamps the children of parents it never visited; the
+        watermark moves to the walk's start."""
+        self.result.position = _json({"watermark": self.walk["started"], "parents": self.walk["planned"]})
+        with self.store.lease() as conn, transaction(conn):
+            if self.walk["whole"]:
+                conn.register("_crm_none_seen", _empty_keys(self.endpoint))
+                self.result.deleted += mark_deleted(
+                    conn, self.endpoint, self.tenant_id, "_crm_none_seen",
+                    plan.unvisited_scope(self.endpoint, self.tenant_id, self.walk["started"]))
+                conn.unregister("_crm_none_seen")
+            store_position(conn, self.tenant_id, self.endpoint.path, StreamPosition(self.result.position, False),
+                           self.run_id)
+
+
+def _empty_keys(endpoint: Endpoint) -> pa.Table:
+    types = {"BIGINT": pa.int64(), "VARCHAR": pa.string()}
+    return pa.table({k: pa.array([], types.get(endpoint.fields[k].duckdb, pa.string())) for k in endpoint.key})

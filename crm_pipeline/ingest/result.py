@@ -1,0 +1,45 @@
+"""What one run of one stream did: the figures every sync adds up, page by page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from crm_pipeline.validation import ValidatedPage
+
+
+@dataclass
+class SyncResult:
+    """What one run of one stream did; becomes the materialization's metadata."""
+
+    stream: str
+    pages: int = 0
+    records_received: int = 0
+    rows_upserted: int = 0
+    quarantined: int = 0
+    position: str | None = None
+    has_more: bool = True
+    started_from: str | None = None
+    seconds: float = 0.0
+    new_fields: set[str] = field(default_factory=set)
+    deleted: int = 0  # list endpoints: rows a whole walk no longer found, stamped _deleted_at
+    total_count: int | None = None  # list endpoints: the API's totalCount on the walk's first page
+    requests: int = 0
+    parents_planned: int | None = None  # parent-scoped endpoints: parents of the walk, and done so far
+    parents_done: int | None = None
+    parents_not_found: int = 0  # parents that answered 404 (gone since stored)
+
+    @property
+    def records_per_second(self) -> float:
+        return self.records_received / self.seconds if self.seconds else 0.0
+
+    def add_page(self, page: ValidatedPage, upserted: int, quarantined: int) -> None:
+        """Count one committed page (or batch of parents)."""
+        self.pages += 1
+        self.records_received += page.received
+        self.rows_upserted += upserted
+        self.quarantined += quarantined
+        self.new_fields.update(page.extra_fields)
+
+
+ProgressCallback = Callable[[SyncResult], None]

@@ -1,0 +1,28 @@
+"""The rotation through unchanged parents: children of a parent can change without its `modifiedOn`
+moving (a new note), so each incremental walk also visits the parents visited longest ago.
+
+Sized from the time since the last walk began: every parent is visited within `rotation_hours`,
+while the rotation's visits take at most `rotation_share` of the rate limit over that time."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+
+import duckdb
+
+from crm_pipeline.catalog import Endpoint
+from crm_pipeline.storage import parents as plan
+
+
+def rotation_extra(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, *, state: dict,
+                   options) -> int:
+    """How many unchanged parents, visited longest ago, the next incremental walk adds."""
+    last_walk = state.get("watermark")
+    if not options.rotation_hours or last_walk is None:
+        return 0
+    elapsed = (datetime.now(timezone.utc) - datetime.fromisoformat(last_walk)).total_seconds()
+    known, _oldest = plan.rotation_state(conn, endpoint, tenant_id)
+    wanted = math.ceil(known * max(elapsed, 0.0) / (options.rotation_hours * 3600))
+    allowed = math.floor(options.rotation_share * options.rate_limit * max(elapsed, 0.0))
+    return max(0, min(wanted, allowed, known))

@@ -1,0 +1,190 @@
+"""A DuckDB file shared by several processes: each opens it only to commit, and hands it over on request.
+
+DuckDB lets one process at a time open a file read-write. A step that waited on the API with the
+file open would keep every other run out for hours (a parent fan-out), so a process holds it only
+while it commits, and gives it up:
+- at once when another process wants it: a process that wants the file holds a shared `flock` on
+  `<file>.want` until it has opened it; a holder sees that lock (an exclusive try fails) between
+  commits and closes the file;
+- when it has not committed for IDLE_SECONDS (its step waits on the API).
+After giving the file up to others, a process waits until they got in (the `.want` lock is free
+again) before it asks for it itself, so that two busy writers take turns instead of one starving.
+
+Within a process, one `SharedFile` per path is shared by every thread (DuckDB shares one database
+instance per file in a process); leases are serialized by a mutex, so at most one transaction (or
+CHECKPOINT) runs at a time.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import duckdb
+
+from crm_pipeline.storage.locking import DEFAULT_LOCK_TIMEOUT, connect_waiting
+
+IDLE_SECONDS = 1.0  # a process that has not committed for this long is waiting on the API: the file goes back
+POLL_SECONDS = 0.1  # how often a holder looks whether another process wants the file
+TURN_SECONDS = 10.0  # after giving the file up, wait at most this long for the others to get in
+
+Setup = Callable[[duckdb.DuckDBPyConnection], None]
+
+
+def is_shareable(database: str) -> bool:
+    """A local file (not `:memory:`, not a MotherDuck `md:` or a `ducklake:` database)."""
+    return database != ":memory:" and ":" not in database.split("/")[0]
+
+
+class SharedFile:
+    """One process's access to a DuckDB file that other processes share (see the module's docstring)."""
+
+    _instances: dict[str, SharedFile] = {}
+    _instances_lock = threading.Lock()
+
+    @classmethod
+    def of(cls, database: str, **options) -> SharedFile:
+        """The process's SharedFile of `database` (options apply when it is first made)."""
+        key = os.path.abspath(database) if is_shareable(database) else database
+        with cls._instances_lock:
+            if key not in cls._instances:
+                cls._instances[key] = cls(database, **options)
+            return cls._instances[key]
+
+    def __init__(
+        self, database: str, *, config: dict | None = None, timeout: float = DEFAULT_LOCK_TIMEOUT,
+        on_wait: Callable[[str, float], None] | None = None,
+    ) -> None:
+        self.database, self.config, self.timeout, self.on_wait = database, dict(config or {}), timeout, on_wait
+        self._mutex = threading.RLock()
+        self._conn: duckdb.DuckDBPyConnection | None = None
+        self._setup: Setup | None = None
+        self._last_used = 0.0
+        self._gave_up_at: float | None = None
+        self._want = _WantFile(database) if is_shareable(database) else None
+        self.stats = {"opens": 0, "handovers": 0}
+        self._watcher: threading.Thread | None = None
+
+    @contextmanager
+    def lease(self, setup: Setup | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The open connection, this thread's alone until the block ends (open the file first if needed).
+
+        `setup(conn)` (DuckDB settings for this kind of work) is applied when it differs from the last
+        lease's; None restores DuckDB's defaults."""
+        with self._mutex:
+            if self._conn is None:
+                self._open()
+            if setup is not self._setup:
+                (setup or _defaults)(self._conn)
+                self._setup = setup
+            try:
+                yield self._conn
+            finally:
+                self._last_used = time.monotonic()
+                if self._wanted():
+                    self._close(handover=True)
+
+    def close(self) -> None:
+        """Close the file now (the end of a step or run)."""
+        with self._mutex:
+            self._close(handover=False)
+
+    @property
+    def is_open(self) -> bool:
+        return self._conn is not None
+
+    def _open(self) -> None:
+        if self._gave_up_at is not None and self._want is not None:
+            self._want.wait_until_free(TURN_SECONDS - (time.monotonic() - self._gave_up_at))
+        self._gave_up_at = None
+        with self._want.waiting() if self._want is not None else _nothing():
+            self._conn = connect_waiting(
+                self.database, timeout=self.timeout, config=self.config, on_wait=self.on_wait, cap=0.25,
+            )
+        self._setup = None
+        self.stats["opens"] += 1
+        if self._want is not None and (self._watcher is None or not self._watcher.is_alive()):
+            self._watcher = threading.Thread(target=self._watch, name="crm-duckdb-share", daemon=True)
+            self._watcher.start()
+
+    def _close(self, *, handover: bool) -> None:
+        if self._conn is None:
+            return
+        try:
+            self._conn.close()
+        finally:
+            self._conn, self._setup = None, None
+        if handover:
+            self.stats["handovers"] += 1
+            self._gave_up_at = time.monotonic()
+
+    def _wanted(self) -> bool:
+        return self._want is not None and self._want.is_wanted()
+
+    def _watch(self) -> None:
+        """Between leases: give the file up when another process wants it, or after IDLE_SECONDS unused."""
+        while self._conn is not None:
+            time.sleep(POLL_SECONDS)
+            if not self._mutex.acquire(blocking=False):
+                continue  # a lease is going on: it looks itself when it ends
+            try:
+                if self._conn is None:
+                    return
+                if self._wanted():
+                    self._close(handover=True)
+                elif time.monotonic() - self._last_used >= IDLE_SECONDS:
+                    self._close(handover=False)
+            finally:
+                self._mutex.release()
+
+
+class _WantFile:
+    """`<file>.want`: a shared flock on it says "this process waits for the file"."""
+
+    def __init__(self, database: str) -> None:
+        self.path = f"{database}.want"
+
+    def _fd(self) -> int:
+        return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        fd = self._fd()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def is_wanted(self) -> bool:
+        """True while another process (or thread with its own descriptor) holds the shared lock."""
+        try:
+            fd = self._fd()
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+
+    def wait_until_free(self, seconds: float) -> None:
+        deadline = time.monotonic() + max(seconds, 0.0)
+        while time.monotonic() < deadline and self.is_wanted():
+            time.sleep(0.02)
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+def _defaults(conn: duckdb.DuckDBPyConnection) -> None:
+    for setting in ("memory_limit", "threads", "checkpoint_threshold"):
+        conn.execute(f"RESET {setting}")
