@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -13,9 +14,9 @@ from pydantic import Field, PrivateAttr
 
 from crm_pipeline.servicetitan import ServiceTitanClient
 from crm_pipeline.settings import DEFAULT_DUCKDB_PATH, Settings
-from crm_pipeline.storage.locking import (
-    DEFAULT_LOCK_TIMEOUT, DuckDBLockTimeout, connect_waiting, publish_copy, readonly_copy_path,
-)
+from crm_pipeline.ingest import SharedFileStore
+from crm_pipeline.storage.locking import DEFAULT_LOCK_TIMEOUT, DuckDBLockTimeout, publish_copy, readonly_copy_path
+from crm_pipeline.storage.sharing import Setup, SharedFile, is_shareable
 from crm_pipeline.storage.tuning import RAW_TABLE_MEMORY_LIMIT, WRITER_CONFIG, tune_for_raw_tables
 
 # The concurrency pool of every step that opens the DuckDB file (no limit in the shipped dagster_home/dagster.yaml:
@@ -41,9 +42,10 @@ class ServiceTitanResource(ConfigurableResource):
 class CrmDuckDB(DuckDBResource):
     """The DuckDB file the pipeline writes (CRM_DUCKDB_PATH); its folder is created on first use.
 
-    Opening it waits, with backoff, while another process holds the file (another run, an open
-    session), up to `lock_timeout_seconds`. After each run that opened it, a read-only copy is
-    published at `readonly_copy` for analysts to query while runs write.
+    Every step of a process shares one handle on the file (SharedFile), which it opens only to
+    commit and hands over within about a second when another process wants it; opening waits for
+    the other process up to `lock_timeout_seconds`. After each run that opened it, a read-only copy
+    is published at `readonly_copy` for analysts to query while runs write.
     """
 
     lock_timeout_seconds: float = Field(
@@ -58,31 +60,36 @@ class CrmDuckDB(DuckDBResource):
     )
     _opened: bool = PrivateAttr(default=False)
 
+    def shared_file(self) -> SharedFile:
+        """This process's handle on the file, shared by its steps and threads."""
+        if is_shareable(self.database):
+            Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        self._opened = True
+        return SharedFile.of(
+            self.database, config={"custom_user_agent": "dagster", **self.connection_config},
+            timeout=self.lock_timeout_seconds, on_wait=lambda message, _: get_dagster_logger().info(message),
+        )
+
     @contextmanager
     def get_connection(self):
-        if not self.database.startswith("md:"):
-            Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        config = {"custom_user_agent": "dagster", **self.connection_config}
-        conn = connect_waiting(
-            self.database, timeout=self.lock_timeout_seconds, config=config,
-            on_wait=lambda message, _: get_dagster_logger().info(message),
-        )
-        self._opened = True
-        try:
+        """The file with DuckDB's default settings (SQL models), this thread's alone for the block."""
+        with self.shared_file().lease() as conn:
             yield conn
-        finally:
-            conn.close()
 
     @contextmanager
     def raw_table_connection(self):
         """A connection for a raw table's load or checks: memory capped, one thread (see tune_for_raw_tables)."""
-        with self.get_connection() as conn:
-            tune_for_raw_tables(conn, self.raw_table_memory_limit)
+        with self.shared_file().lease(raw_table_setup(self.raw_table_memory_limit)) as conn:
             yield conn
 
+    def raw_table_store(self, tables: int = 1) -> SharedFileStore:
+        """Where raw tables load (`tables` of them at once): the shared file, leased for each commit with
+        the raw-table settings."""
+        return SharedFileStore(self.shared_file(), raw_table_setup(self.raw_table_memory_limit, tables))
+
     def publish_readonly_copy(self) -> str | None:
-        """Copy the file to `readonly_copy` now (holding the lock, so the copy is consistent)."""
-        if not self.readonly_copy or self.database == ":memory:":
+        """Copy the file to `readonly_copy` now (holding the lease, so the copy is consistent)."""
+        if not self.readonly_copy or not is_shareable(self.database):
             return None
         with self.get_connection() as conn:
             return publish_copy(conn, self.database, self.readonly_copy)
@@ -95,8 +102,16 @@ class CrmDuckDB(DuckDBResource):
         except (OSError, DuckDBLockTimeout) as error:  # the data is committed; only the copy is stale
             get_dagster_logger().warning(f"read-only copy not published ({error}); the previous one stays")
             return
+        finally:
+            self.shared_file().close()  # the run is over: the file goes back at once
         if published:
             get_dagster_logger().info(f"read-only copy published: {published}")
+
+
+@functools.cache
+def raw_table_setup(memory_limit: str | None, tables: int = 1) -> Setup:
+    """The settings of raw-table work, one object per limit (a lease re-applies them only when they change)."""
+    return functools.partial(tune_for_raw_tables, memory_limit=memory_limit, tables=tables)
 
 
 def _duckdb_from_env(env: Mapping[str, str]) -> CrmDuckDB:

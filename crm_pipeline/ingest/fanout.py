@@ -21,6 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from crm_pipeline.catalog import Endpoint
+from crm_pipeline.ingest.keys import no_keys, page_keys
 from crm_pipeline.ingest.result import ProgressCallback, SyncResult
 from crm_pipeline.ingest.rotation import rotation_extra
 from crm_pipeline.ingest.store import Store
@@ -63,7 +64,7 @@ def sync_children(
             walk = _plan(conn, endpoint, tenant_id, full=full, state=state,
                          extra=rotation_extra(conn, endpoint, tenant_id, state=state, options=options))
         result.parents_planned = walk["planned"]
-        result.parents_done = walk["planned"] - plan.pending_count(conn, endpoint, tenant_id)
+        result.parents_done = result.parents_done_before = walk["planned"] - plan.pending_count(conn, endpoint, tenant_id)
     visit = _Visit(client, store, endpoint, tenant_id, walk=walk, state=state, run_id=run_id, result=result)
     finished = visit.run(options, on_page)
     if visit.visited >= 2 and visit.not_found == visit.visited:
@@ -168,37 +169,31 @@ class _Visit:
         batch, self.batch = self.batch, []
         records = [r for _, children in batch for r in children or []]
         page = validate_page(self.endpoint, records)
-        keys = pa.table({"p1": [p["p1"] for p, _ in batch], "p2": [p["p2"] for p, _ in batch]})
         self.visited += len(batch)
         self.not_found += sum(1 for _, children in batch if children is None)
         self.result.parents_not_found = self.not_found
+        views = {"_crm_batch_parents": pa.table({"p1": [p["p1"] for p, _ in batch], "p2": [p["p2"] for p, _ in batch]}),
+                 "_crm_batch_seen": page_keys(self.endpoint, page)}
         with self.store.lease() as conn:
-            conn.register("_crm_batch_parents", keys)
+            for name, table in views.items():
+                conn.register(name, table)
             try:
                 with transaction(conn):
                     upserted, quarantined = write_rows(conn, self.endpoint, self.tenant_id, page, self.run_id)
-                    self.result.deleted += self._mark_missing(conn, page)
+                    self.result.deleted += mark_deleted(  # children the batch's parents no longer returned
+                        conn, self.endpoint, self.tenant_id, "_crm_batch_seen",
+                        plan.children_scope(self.endpoint, "_crm_batch_parents"))
                     plan.mark_visited(conn, self.endpoint, self.tenant_id, "_crm_batch_parents")
-                    self.result.parents_done = (self.result.parents_done or 0) + len(batch)
-                    progress = {**self.state, "walk": {**self.walk, "done": self.result.parents_done}}
+                    done = (self.result.parents_done or 0) + len(batch)
+                    progress = {**self.state, "walk": {**self.walk, "done": done}}
                     store_position(conn, self.tenant_id, self.endpoint.path, StreamPosition(_json(progress), True),
                                    self.run_id)
             finally:
-                conn.unregister("_crm_batch_parents")
+                for name in views:
+                    conn.unregister(name)
             self.checkpoints.committed(conn, upserted)
+        self.result.parents_done = done
         self.result.add_page(page, upserted, quarantined)
-
-    def _mark_missing(self, conn: duckdb.DuckDBPyConnection, page) -> int:
-        """Stamp the stored children of the batch's parents that their parent no longer returned."""
-        keys = page.frame[list(self.endpoint.key)] if not page.frame.empty else None
-        seen = (pa.Table.from_pandas(keys, preserve_index=False) if keys is not None
-                else _empty_keys(self.endpoint))
-        conn.register("_crm_batch_seen", seen)
-        try:
-            return mark_deleted(conn, self.endpoint, self.tenant_id, "_crm_batch_seen",
-                                plan.children_scope(self.endpoint, "_crm_batch_parents"))
-        finally:
-            conn.unregister("_crm_batch_seen")
 
     def undo(self) -> None:
         """Every parent answered 404: put them back as pending (see AllParentsNotFound)."""
@@ -212,15 +207,10 @@ class _Visit:
         self.result.position = _json({"watermark": self.walk["started"], "parents": self.walk["planned"]})
         with self.store.lease() as conn, transaction(conn):
             if self.walk["whole"]:
-                conn.register("_crm_none_seen", _empty_keys(self.endpoint))
+                conn.register("_crm_none_seen", no_keys(self.endpoint))
                 self.result.deleted += mark_deleted(
                     conn, self.endpoint, self.tenant_id, "_crm_none_seen",
                     plan.unvisited_scope(self.endpoint, self.tenant_id, self.walk["started"]))
                 conn.unregister("_crm_none_seen")
             store_position(conn, self.tenant_id, self.endpoint.path, StreamPosition(self.result.position, False),
                            self.run_id)
-
-
-def _empty_keys(endpoint: Endpoint) -> pa.Table:
-    types = {"BIGINT": pa.int64(), "VARCHAR": pa.string()}
-    return pa.table({k: pa.array([], types.get(endpoint.fields[k].duckdb, pa.string())) for k in endpoint.key})

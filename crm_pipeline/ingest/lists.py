@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.ingest.fanout import FanOutOptions, sync_children
+from crm_pipeline.ingest.keys import no_keys, page_keys
 from crm_pipeline.ingest.result import ProgressCallback, SyncResult
 from crm_pipeline.ingest.store import Store, as_store
 from crm_pipeline.servicetitan import ListPage, ServiceTitanClient
@@ -115,15 +116,10 @@ class _TopWalk:
 
     def _see(self, page: ValidatedPage) -> None:
         if not page.frame.empty:
-            keys = page.frame[list(self.endpoint.key)]
-            self.seen.append(pa.Table.from_pandas(keys, preserve_index=False))
+            self.seen.append(page_keys(self.endpoint, page))
 
     def _seen_table(self) -> pa.Table:
-        if self.seen:
-            return pa.concat_tables(self.seen, promote_options="permissive")
-        types = {"BIGINT": pa.int64(), "VARCHAR": pa.string()}
-        return pa.table({k: pa.array([], types.get(self.endpoint.fields[k].duckdb, pa.string()))
-                         for k in self.endpoint.key})
+        return pa.concat_tables(self.seen, promote_options="permissive") if self.seen else no_keys(self.endpoint)
 
     def _seen_count(self) -> int:
         seen = self._seen_table()

@@ -27,6 +27,7 @@ class SyncResult:
     requests: int = 0
     parents_planned: int | None = None  # parent-scoped endpoints: parents of the walk, and done so far
     parents_done: int | None = None
+    parents_done_before: int | None = None  # done when this run began (a resumed walk)
     parents_not_found: int = 0  # parents that answered 404 (gone since stored)
 
     @property

@@ -36,6 +36,7 @@ class TokenManager:
         self._lock = threading.Lock()
         self._current: tuple[str, float] | None = None  # (token, monotonic renew time), swapped atomically
         self._seen: list[str] = []
+        self._refused: CredentialsRejected | None = None  # bad credentials: every later caller gets this at once
 
     def __repr__(self) -> str:
         return f"TokenManager(auth_url={self._settings.auth_url!r}, has_token={self._current is not None})"
@@ -51,9 +52,15 @@ class TokenManager:
         if current is not None and time.monotonic() < current[1]:
             return current[0]
         with self._lock:  # one thread renews, the others wait and reuse its token
+            if self._refused is not None:
+                raise self._refused
             current = self._current
             if current is None or time.monotonic() >= current[1]:
-                current = self._current = self._fetch(stop)
+                try:
+                    current = self._current = self._fetch(stop)
+                except CredentialsRejected as refused:
+                    self._refused = refused
+                    raise
             return current[0]
 
     def invalidate(self, refused: str) -> None:

@@ -81,9 +81,11 @@ class SharedFile:
             if setup is not self._setup:
                 (setup or _defaults)(self._conn)
                 self._setup = setup
+            cursor = self._conn.cursor()  # a connection of its own: no result left pending by another thread
             try:
-                yield self._conn
+                yield cursor
             finally:
+                cursor.close()
                 self._last_used = time.monotonic()
                 if self._wanted():
                     self._close(handover=True)

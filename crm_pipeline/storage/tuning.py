@@ -9,28 +9,30 @@ import duckdb
 from crm_pipeline.storage.checkpoints import CHECKPOINT_BACKSTOP
 
 RAW_TABLE_MEMORY_LIMIT = "32MB"
-_MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*[KMGT]i?B", re.IGNORECASE)
+_MEMORY_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B)", re.IGNORECASE)
 
 # DuckDB settings for the pipeline's connections: freed memory given back to the system.
 WRITER_CONFIG = {"allocator_flush_threshold": "8MB", "allocator_bulk_deallocation_flush_threshold": "8MB"}
 
 
-def tune_for_raw_tables(conn: duckdb.DuckDBPyConnection, memory_limit: str | None = None) -> None:
+def tune_for_raw_tables(conn: duckdb.DuckDBPyConnection, memory_limit: str | None = None, tables: int = 1) -> None:
     """Set DuckDB up for the steps of one raw table: its load and its checks. SQL models keep DuckDB's
     defaults (their joins ran out of memory under the cap). The settings end with the connection's
     database instance, closed after the step. Measured with scripts/benchmark.py; see the README's
     Performance section.
 
-    - Memory capped (CRM_DUCKDB_MEMORY_LIMIT, default 32MB), so that a run's memory stays the same
+    - Memory capped (CRM_DUCKDB_MEMORY_LIMIT, default 32MB, for each of the `tables` a step loads at
+      once: each table being loaded keeps its unwritten column segments in memory), so that a run's memory stays the same
       however big the tables grow: beyond it DuckDB evicts cached blocks, and the key check's
       aggregation spills to disk (uncapped, it took 90 MB more at 1,000,000 rows; capped, 35 MB and no slower).
     - One thread: a page's insert is small, and DuckDB's worker threads would take the second core
       from the thread that fetches and validates the next page (a tenth faster at 300,000 records).
     - DuckDB's own checkpoints only past CHECKPOINT_BACKSTOP of log: the loads checkpoint once per row
       group themselves (crm_pipeline.storage.checkpoints)."""
-    limit = memory_limit or RAW_TABLE_MEMORY_LIMIT
-    if not _MEMORY_SIZE.fullmatch(limit.strip()):
+    limit = (memory_limit or RAW_TABLE_MEMORY_LIMIT).strip()
+    size = _MEMORY_SIZE.fullmatch(limit)
+    if not size:
         raise ValueError(f"CRM_DUCKDB_MEMORY_LIMIT must be a size such as 32MB or 1GB, not {limit!r}")
-    conn.execute(f"SET memory_limit = '{limit.strip()}'")
+    conn.execute(f"SET memory_limit = '{float(size.group(1)) * max(tables, 1):g}{size.group(2)}'")
     conn.execute("SET threads = 1")
     conn.execute(f"SET checkpoint_threshold = '{CHECKPOINT_BACKSTOP}'")

@@ -1,24 +1,25 @@
-"""One asset per export feed: `raw_export/<table>`, group `servicetitan_export`."""
+"""The export feeds: one asset per feed, `raw_export/<table>` in group `servicetitan_export`, defined by one
+subsettable multi-asset whose selected feeds load side by side on threads (see runs.py)."""
 # No `from __future__ import annotations` here: Dagster reads the asset functions' annotations at runtime.
-
 
 from functools import partial
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Config, MaterializeResult, asset
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec, Config, multi_asset
 from pydantic import Field
 
 from crm_pipeline.catalog import EXPORT_FEEDS, Endpoint
 from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB, ServiceTitanResource
 from crm_pipeline.defs.servicetitan.metadata import definition_metadata
-from crm_pipeline.defs.servicetitan.runs import materialize_stream
+from crm_pipeline.defs.servicetitan.runs import materialize_endpoints, selected
 from crm_pipeline.defs.servicetitan.tenants import tenant_partitions
-from crm_pipeline.sync import sync_export
+from crm_pipeline.ingest import sync_export
 
 EXPORT_GROUP = "servicetitan_export"
+EXPORT_OP = "servicetitan_export_feeds"
 
 
 class ExportConfig(Config):
-    """Run settings of an export feed asset (editable in the launchpad)."""
+    """Run settings of the export feeds (editable in the launchpad; they apply to every selected feed)."""
 
     start_date: str | None = Field(
         default=None, description="First run only: start at records modified since this date (YYYY-MM-DD)."
@@ -28,24 +29,33 @@ class ExportConfig(Config):
     )
 
 
-def build_export_asset(endpoint: Endpoint) -> AssetsDefinition:
-    @asset(
+def export_spec(endpoint: Endpoint) -> AssetSpec:
+    return AssetSpec(
         key=AssetKey(endpoint.asset_key_path),
         group_name=EXPORT_GROUP,
         kinds={"servicetitan", "duckdb"},
-        pool=DUCKDB_POOL,
         partitions_def=tenant_partitions,
+        skippable=True,  # a feed that fails does not stop the others: it is just not materialized
         description=f"{endpoint.description}\n\nRaw table `{endpoint.qualified_table}`: one row per "
         f"(tenant_id, id), current version, every field as sent. Resumes from the stored continueFrom cursor.",
         metadata=definition_metadata(endpoint),
     )
-    def _export_asset(
+
+
+def build_export_assets() -> AssetsDefinition:
+    @multi_asset(
+        name=EXPORT_OP, specs=[export_spec(ep) for ep in EXPORT_FEEDS], can_subset=True, pool=DUCKDB_POOL,
+        partitions_def=tenant_partitions,
+        description="The selected export feeds, side by side, each from its stored continueFrom cursor.",
+    )
+    def _export_feeds(
         context: AssetExecutionContext, config: ExportConfig, servicetitan: ServiceTitanResource, duckdb: CrmDuckDB
-    ) -> MaterializeResult:
+    ):
         sync = partial(sync_export, start=config.start_date, include_recent_changes=config.include_recent_changes)
-        return materialize_stream(context, servicetitan, duckdb, endpoint, sync)
+        yield from materialize_endpoints(context, servicetitan=servicetitan, duckdb=duckdb,
+                                         endpoints=selected(context, EXPORT_FEEDS), sync=sync)
 
-    return _export_asset
+    return _export_feeds
 
 
-export_assets = [build_export_asset(ep) for ep in EXPORT_FEEDS]
+export_assets = [build_export_assets()]

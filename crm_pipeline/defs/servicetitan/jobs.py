@@ -8,7 +8,7 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, DagsterRunStatus,
 
 from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS
 from crm_pipeline.defs.servicetitan.export_assets import EXPORT_GROUP
-from crm_pipeline.defs.servicetitan.list_assets import LIST_GROUP, list_assets
+from crm_pipeline.defs.servicetitan.list_assets import LIST_GROUP, LIST_OP
 
 PARTITION_TAG = "dagster/partition"
 EXPORT_KEYS = [AssetKey(ep.asset_key_path) for ep in EXPORT_FEEDS]
@@ -32,8 +32,8 @@ _JOB_KEYS = {export_job.name: set(EXPORT_KEYS), list_job.name: set(LIST_KEYS)}
 
 
 def list_run_config(full_walk: bool) -> dict:
-    """Run config of `list_job` setting `ListConfig.full_walk` on every list asset."""
-    return {"ops": {a.op.name: {"config": {"full_walk": full_walk}} for a in list_assets}}
+    """Run config of `list_job` setting `ListConfig.full_walk` (on the multi-asset of every list endpoint)."""
+    return {"ops": {LIST_OP: {"config": {"full_walk": full_walk}}}}
 
 
 def runs_in_progress(instance: DagsterInstance, keys: Iterable[AssetKey], tenant: str | None = None) -> dict[AssetKey, str]:

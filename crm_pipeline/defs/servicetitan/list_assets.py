@@ -1,35 +1,39 @@
-"""One asset per GET collection endpoint: `raw_list/<table>`, group `servicetitan_list`."""
+"""The list endpoints: one asset per GET collection endpoint, `raw_list/<table>` in group `servicetitan_list`,
+defined by one subsettable multi-asset whose selected endpoints load side by side on threads (a
+parent-scoped endpoint after its parent; see runs.py)."""
 # No `from __future__ import annotations` here: Dagster reads the asset functions' annotations at runtime.
 
 from functools import partial
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Config, MaterializeResult, asset
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec, Config, multi_asset
 from pydantic import Field
 
 from crm_pipeline.catalog import LIST_ENDPOINTS, Endpoint
 from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB, ServiceTitanResource
 from crm_pipeline.defs.servicetitan.metadata import definition_metadata
-from crm_pipeline.defs.servicetitan.runs import materialize_stream
+from crm_pipeline.defs.servicetitan.runs import materialize_endpoints, selected
 from crm_pipeline.defs.servicetitan.tenants import tenant_partitions
-from crm_pipeline.list_sync import sync_list
+from crm_pipeline.defs.servicetitan.walk_settings import fan_out_options
+from crm_pipeline.ingest import sync_list
 
 LIST_GROUP = "servicetitan_list"
+LIST_OP = "servicetitan_list_endpoints"
 
 
 class ListConfig(Config):
-    """Run settings of a list endpoint asset (editable in the launchpad)."""
+    """Run settings of the list endpoints (editable in the launchpad; they apply to every selected endpoint)."""
 
     full_walk: bool = Field(
         default=False,
         description="Walk the whole endpoint (all parents) instead of what changed, and stamp _deleted_at on "
-        "rows the API no longer returns. The weekly schedule sets it.",
+        "rows the API no longer returns. The weekly schedule sets it. A parent walk in progress is finished first.",
     )
 
 
 def _description(endpoint: Endpoint) -> str:
     how = (
-        f"fetched for the parents in `{endpoint.parent.table}` stored or changed since the last run"
-        if endpoint.parent else
+        f"fetched for the parents in `{endpoint.parent.table}` stored or changed since the last walk, plus a "
+        "rotating share of the others, in resumable slices" if endpoint.parent else
         "incremental from a modifiedOnOrAfter watermark (with overlap)" if endpoint.incremental else
         "small: walked whole on every run, in one transaction"
     )
@@ -39,23 +43,33 @@ def _description(endpoint: Endpoint) -> str:
             f"{how}. A full walk stamps `_deleted_at` on rows the API no longer returns.")
 
 
-def build_list_asset(endpoint: Endpoint) -> AssetsDefinition:
-    @asset(
+def list_spec(endpoint: Endpoint) -> AssetSpec:
+    return AssetSpec(
         key=AssetKey(endpoint.asset_key_path),
         group_name=LIST_GROUP,
         kinds={"servicetitan", "duckdb"},
-        pool=DUCKDB_POOL,
         partitions_def=tenant_partitions,
+        skippable=True,  # an endpoint that fails (a missing scope) does not stop the others
         deps=[AssetKey(endpoint.parent.asset_key_path)] if endpoint.parent else [],
         description=_description(endpoint),
         metadata=definition_metadata(endpoint),
     )
-    def _list_asset(
+
+
+def build_list_assets() -> AssetsDefinition:
+    @multi_asset(
+        name=LIST_OP, specs=[list_spec(ep) for ep in LIST_ENDPOINTS], can_subset=True, pool=DUCKDB_POOL,
+        partitions_def=tenant_partitions,
+        description="The selected list endpoints, side by side; parent-scoped ones after their parents.",
+    )
+    def _list_endpoints(
         context: AssetExecutionContext, config: ListConfig, servicetitan: ServiceTitanResource, duckdb: CrmDuckDB
-    ) -> MaterializeResult:
-        return materialize_stream(context, servicetitan, duckdb, endpoint, partial(sync_list, full=config.full_walk))
+    ):
+        sync = partial(sync_list, full=config.full_walk, fan_out=fan_out_options(servicetitan.rate_limit))
+        yield from materialize_endpoints(context, servicetitan=servicetitan, duckdb=duckdb,
+                                         endpoints=selected(context, LIST_ENDPOINTS), sync=sync)
 
-    return _list_asset
+    return _list_endpoints
 
 
-list_assets = [build_list_asset(ep) for ep in LIST_ENDPOINTS]
+list_assets = [build_list_assets()]

@@ -1,49 +1,98 @@
-"""What every raw asset does around its sync: open the client and the DuckDB file, log progress, report."""
+"""What the raw multi-assets do around their syncs: endpoints side by side on threads, progress, reports.
 
-import time
-from collections.abc import Callable
+A step loads its selected endpoints concurrently (they mostly wait on the API), with one client per
+tenant shared by every thread: one access token and one rate limit. Each endpoint's sync leases the
+DuckDB file only to commit. An endpoint that fails does not stop the others: each finished endpoint
+yields its materialization, and the step then fails naming the endpoints that did not load.
+"""
 
-from dagster import AssetExecutionContext, MaterializeResult
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult
 
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.defs.resources import CrmDuckDB, ServiceTitanResource
 from crm_pipeline.defs.servicetitan.metadata import run_metadata
+from crm_pipeline.defs.servicetitan.progress import Progress
 from crm_pipeline.defs.servicetitan.versions import table_version
-from crm_pipeline.sync import SyncResult, table_row_count
+from crm_pipeline.ingest import Store, SyncResult, table_row_count
+from crm_pipeline.servicetitan import ServiceTitanClient
+from crm_pipeline.servicetitan.errors import CredentialsRejected
 
-PROGRESS_EVERY_SECONDS = 2.0  # a progress line at most this often; the run's last line gives the totals
+TENANT_WIDE = (CredentialsRejected,)  # errors that stop every endpoint of the tenant alike
+ENDPOINT_THREADS = 6  # endpoints loaded at once in a step; fan-outs add their own workers
 
-# (client, conn, endpoint, tenant_id, run_id, on_page) -> SyncResult
+# (client, store, endpoint, tenant_id, run_id=, on_page=) -> SyncResult
 Sync = Callable[..., SyncResult]
 
 
-def materialize_stream(
-    context: AssetExecutionContext, servicetitan: ServiceTitanResource, duckdb: CrmDuckDB, endpoint: Endpoint,
-    sync: Sync,
-) -> MaterializeResult:
-    """Run `sync` for `endpoint` (for the run's tenant partition, if any), logging progress, and report."""
+def selected(context: AssetExecutionContext, endpoints: Sequence[Endpoint]) -> list[Endpoint]:
+    """The endpoints of a multi-asset that this run materializes (a subset, or all)."""
+    keys = context.selected_asset_keys
+    return [ep for ep in endpoints if AssetKey(ep.asset_key_path) in keys]
+
+
+def materialize_endpoints(
+    context: AssetExecutionContext, *, servicetitan: ServiceTitanResource, duckdb: CrmDuckDB,
+    endpoints: Sequence[Endpoint], sync: Sync,
+) -> Iterator[MaterializeResult]:
+    """Sync `endpoints` side by side (a child after its parent, when both are selected) and yield each
+    one's materialization as it finishes; then fail if any endpoint failed."""
     tenant = context.partition_key if context.has_partition_key else None
     tenant_id = servicetitan.settings(tenant).tenant_id
+    store = duckdb.raw_table_store(tables=min(len(endpoints), ENDPOINT_THREADS))
+    failures: dict[str, BaseException] = {}
+    with servicetitan.client(tenant) as client, ThreadPoolExecutor(ENDPOINT_THREADS, "crm-endpoint") as pool:
+        def start(ep: Endpoint) -> Future:
+            return pool.submit(_load, context, client=client, store=store, endpoint=ep, tenant_id=tenant_id,
+                               sync=sync)
 
-    logged_at = time.monotonic()
+        waiting = {ep.parent.table: [] for ep in endpoints if ep.parent}
+        running: dict[Future, Endpoint] = {}
+        names = {ep.qualified_table for ep in endpoints}
+        for ep in endpoints:
+            if ep.parent and ep.parent.table in names:
+                waiting[ep.parent.table].append(ep)  # started once its parent is loaded
+            else:
+                running[start(ep)] = ep
+        while running:
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in done:
+                ep = running.pop(future)
+                for child in waiting.pop(ep.qualified_table, []):
+                    running[start(child)] = child  # even if the parent failed: its stored rows stand
+                try:
+                    yield future.result()
+                except TENANT_WIDE:
+                    raise  # no endpoint can load: the rest would fail the same way
+                except Exception as error:  # noqa: BLE001 - reported below, with every other failure
+                    failures[ep.path] = error
+                    context.log.error(f"{ep.path} [{tenant_id}] failed: {error}")
+    if failures:
+        raise Failure(description=_failure_text(failures, len(endpoints)))
 
-    def log_progress(result: SyncResult) -> None:
-        nonlocal logged_at
-        if result.pages > 1 and time.monotonic() - logged_at < PROGRESS_EVERY_SECONDS:
-            return  # each line is an event written to Dagster's storage: 25 ms when every page logged one
-        logged_at = time.monotonic()
-        context.log.info(
-            f"{endpoint.path} [{tenant_id}]: page {result.pages}, {result.records_received} records "
-            f"({result.records_per_second:,.0f}/s), {result.quarantined} quarantined"
-        )
 
-    with servicetitan.client(tenant) as client, duckdb.raw_table_connection() as conn:
-        result = sync(client, conn, endpoint, tenant_id, run_id=context.run.run_id, on_page=log_progress)
+def _failure_text(failures: dict[str, BaseException], count: int) -> str:
+    """One line per distinct error, naming the endpoints it stopped."""
+    by_error: dict[str, list[str]] = {}
+    for path, error in failures.items():
+        by_error.setdefault(f"{type(error).__name__}: {error}", []).append(path)
+    lines = [f"{', '.join(paths)}: {text}" for text, paths in by_error.items()]
+    return f"{len(failures)} of {count} endpoints failed (the others loaded):\n" + "\n".join(lines)
+
+
+def _load(
+    context: AssetExecutionContext, *, client: ServiceTitanClient, store: Store, endpoint: Endpoint, tenant_id: str,
+    sync: Sync,
+) -> MaterializeResult:
+    """One endpoint: its sync, then its row count and data version (in one short lease)."""
+    progress = Progress(context.log, endpoint, tenant_id)
+    result = sync(client, store, endpoint, tenant_id, run_id=context.run.run_id, on_page=progress.page)
+    with store.lease() as conn:
         rows = table_row_count(conn, endpoint, tenant_id)
         version = table_version(conn, endpoint, tenant_id)  # moves only when rows changed: drives SQL models
-    context.log.info(
-        f"{endpoint.path} [{tenant_id}]: done, {result.pages} pages, {result.records_received} records "
-        f"({result.records_per_second:,.0f}/s), {result.quarantined} quarantined, {result.rows_upserted} rows "
-        f"upserted, {rows} in the table"
-    )
-    return MaterializeResult(metadata=run_metadata(result, rows), data_version=version)
+        conn.execute("CHECKPOINT")  # its rows into the file: their memory is free for the endpoints still loading
+    progress.done(result, rows)
+    return MaterializeResult(asset_key=AssetKey(endpoint.asset_key_path), metadata=run_metadata(result, rows),
+                             data_version=version)
