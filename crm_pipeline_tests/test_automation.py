@@ -41,6 +41,7 @@ def test_definitions_hold_the_sensors_schedules_and_jobs_switched_on():
     repo = defs.get_repository_def()
     assert {s.name: s.default_status for s in repo.sensor_defs} == {
         "servicetitan_export_sensor": dg.DefaultSensorStatus.RUNNING,
+        "servicetitan_list_walk_sensor": dg.DefaultSensorStatus.RUNNING,
         "sql_models_automation": dg.DefaultSensorStatus.RUNNING,
         "freshness_checks_sensor": dg.DefaultSensorStatus.RUNNING,
     }

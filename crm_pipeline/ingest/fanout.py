@@ -23,7 +23,7 @@ import pyarrow as pa
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.ingest.keys import no_keys, page_keys
 from crm_pipeline.ingest.result import ProgressCallback, SyncResult
-from crm_pipeline.ingest.rotation import rotation_extra
+from crm_pipeline.ingest.rotation import rotation_extra, rotation_report
 from crm_pipeline.ingest.store import Store
 from crm_pipeline.servicetitan import ServiceTitanClient, errors
 from crm_pipeline.storage import StreamPosition, mark_deleted, store_position, transaction, write_rows
@@ -77,6 +77,9 @@ def sync_children(
     if finished:
         visit.finish()
     result.has_more = not finished
+    if options.rotation_hours:
+        with store.lease() as conn:
+            result.rotation = rotation_report(conn, endpoint, tenant_id, options)
 
 
 def _plan(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, *, full: bool, state: dict,

@@ -22,7 +22,14 @@ def rotation_extra(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_i
     if not options.rotation_hours or last_walk is None:
         return 0
     elapsed = (datetime.now(timezone.utc) - datetime.fromisoformat(last_walk)).total_seconds()
-    known, _oldest = plan.rotation_state(conn, endpoint, tenant_id)
+    known, _recent, _oldest = plan.rotation_state(conn, endpoint, tenant_id)
     wanted = math.ceil(known * max(elapsed, 0.0) / (options.rotation_hours * 3600))
     allowed = math.floor(options.rotation_share * options.rate_limit * max(elapsed, 0.0))
     return max(0, min(wanted, allowed, known))
+
+
+def rotation_report(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, options) -> dict:
+    """How far the rotation is: the share of parents visited within the period, and the oldest visit."""
+    known, recent, oldest = plan.rotation_state(conn, endpoint, tenant_id, options.rotation_hours)
+    return {"parents_known": known, "visited_within_period": round(recent / known, 4) if known else 1.0,
+            "oldest_visit": oldest or "never (some parent not visited yet)"}

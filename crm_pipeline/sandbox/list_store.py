@@ -184,8 +184,9 @@ class ListStore:
                 self._lists.touch(self.spec.parent, entry.parent)
             return picked
 
-    def add(self, n: int) -> list:
-        """Create n records under existing parents (which are touched); returns their ids."""
+    def add(self, n: int, touch_parent: bool = True) -> list:
+        """Create n records under existing parents (touched, unless not `touch_parent`: a note added
+        without its customer's modifiedOn moving); returns their ids."""
         with self._lock:
             rows, ids = self._build(), []
             parents = list(self._lists.collection(self.spec.parent).entries()) if self.spec.parent else [None]
@@ -200,7 +201,8 @@ class ListStore:
                 rng = random.Random(f"{self._reg.seed}:{self.name}:new:{index}")
                 rid, entry, body = self._make(rng, index, parent, self.last_seq + 1, True)
                 self._put(rid, entry, body)
-                self._lists.touch(self.spec.parent, parent)
+                if touch_parent:
+                    self._lists.touch(self.spec.parent, parent)
                 ids.append(rid)
             return ids
 

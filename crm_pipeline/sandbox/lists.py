@@ -126,10 +126,12 @@ class Lists:
         name = self.store_name(path_or_store)
         return self.registry.stores[name].change(n) if name in self._views else self.stores[name].change(n)
 
-    def add(self, path_or_store: str, n: int) -> list:
-        """n new records; new children get an existing parent, which is touched."""
+    def add(self, path_or_store: str, n: int, touch_parent: bool = True) -> list:
+        """n new records; new children get an existing parent, which is touched (if `touch_parent`)."""
         name = self.store_name(path_or_store)
-        return self.registry.stores[name].add(n) if name in self._views else self.stores[name].add(n)
+        if name in self._views:
+            return self.registry.stores[name].add(n)
+        return self.stores[name].add(n, touch_parent)
 
     def delete(self, path_or_store: str, n: int) -> list:
         """Remove n records from the list endpoints (the export feeds keep theirs)."""

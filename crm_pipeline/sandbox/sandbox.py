@@ -133,9 +133,10 @@ class Sandbox:
         returns the ids."""
         return self.lists.change(feed, n)
 
-    def add(self, feed: str, n: int = 5) -> list:
-        """Create n new records (children under existing parents, which are touched); returns their ids."""
-        return self.lists.add(feed, n)
+    def add(self, feed: str, n: int = 5, touch_parent: bool = True) -> list:
+        """Create n new records (children under existing parents, which are touched unless not
+        `touch_parent`: list-only children); returns their ids."""
+        return self.lists.add(feed, n, touch_parent)
 
     def delete(self, feed: str, n: int = 3) -> list:
         """Remove n random records from the list endpoints (export feeds unchanged); parents of

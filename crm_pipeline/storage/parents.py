@@ -104,13 +104,17 @@ def mark_visited(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id:
     )
 
 
-def rotation_state(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str) -> tuple[int, str | None]:
-    """(parents known, the oldest visit among them: None if one was never visited)."""
-    count, never, oldest = conn.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE visited_at IS NULL), min(visited_at)::VARCHAR FROM {PARENTS} "
-        "WHERE tenant_id = ? AND stream = ?", [tenant_id, endpoint.path],
+def rotation_state(
+    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, within_hours: float | None = None,
+) -> tuple[int, int, str | None]:
+    """(parents known, visited within the last `within_hours`, the oldest visit: None if one was never visited)."""
+    hours = float(within_hours or 0)
+    count, recent, never, oldest = conn.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE visited_at >= now() - to_microseconds(CAST(? * 3600e6 AS BIGINT))), "
+        f"count(*) FILTER (WHERE visited_at IS NULL), min(visited_at)::VARCHAR FROM {PARENTS} "
+        "WHERE tenant_id = ? AND stream = ?", [hours, tenant_id, endpoint.path],
     ).fetchone()
-    return count, None if never else oldest
+    return count, recent, None if never else oldest
 
 
 def children_scope(endpoint: Endpoint, keys_view: str) -> str:

@@ -14,7 +14,7 @@ from crm_pipeline.defs.servicetitan.automation_settings import AutomationSetting
 from crm_pipeline.defs.servicetitan.checks import build_freshness_checks, build_freshness_sensor, raw_checks
 from crm_pipeline.defs.servicetitan.jobs import export_job, list_job
 from crm_pipeline.defs.servicetitan.schedules import build_list_schedules
-from crm_pipeline.defs.servicetitan.sensors import build_export_sensor
+from crm_pipeline.defs.servicetitan.sensors import build_export_sensor, build_walk_sensor
 
 settings = AutomationSettings.from_env()
 
@@ -27,7 +27,7 @@ sql_models_sensor = AutomationConditionSensorDefinition(
 )
 
 automation_jobs = [export_job, list_job]
-automation_sensors = [build_export_sensor(settings.sensor_status), sql_models_sensor,
+automation_sensors = [build_export_sensor(settings.sensor_status), build_walk_sensor(settings.sensor_status), sql_models_sensor,
                       build_freshness_sensor(settings, freshness_checks)]
 automation_schedules = build_list_schedules(settings)
 automation_checks = [*raw_checks, *freshness_checks]

@@ -47,4 +47,17 @@ def run_metadata(result: SyncResult, row_count: int) -> dict:
         "requests": result.requests,
         "deleted": result.deleted,
         "api_total_count": result.total_count if result.total_count is not None else -1,
+        **_walk_metadata(result),
+    }
+
+
+def _walk_metadata(result: SyncResult) -> dict:
+    """A parent walk's progress and its rotation through unchanged parents."""
+    if result.parents_planned is None:
+        return {}
+    return {
+        "parents_planned": result.parents_planned,
+        "parents_done": result.parents_done or 0,
+        "parents_not_found": result.parents_not_found,
+        **{f"rotation_{name}": value for name, value in (result.rotation or {}).items()},
     }

@@ -17,9 +17,9 @@ from dagster import (
     sensor,
 )
 
-from crm_pipeline.catalog import EXPORT_FEEDS
+from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS
 from crm_pipeline.defs.servicetitan.automation_settings import export_interval
-from crm_pipeline.defs.servicetitan.jobs import export_job, runs_in_progress
+from crm_pipeline.defs.servicetitan.jobs import export_job, list_job, list_run_config, runs_in_progress
 from crm_pipeline.defs.servicetitan.tenants import TENANTS
 
 SENSOR_NAME = "servicetitan_export_sensor"
@@ -128,3 +128,38 @@ def build_export_sensor(default_status: DefaultSensorStatus):
         return SensorResult(run_requests=requests, cursor=plan.cursor)
 
     return servicetitan_export_sensor
+
+
+WALK_SENSOR_NAME = "servicetitan_list_walk_sensor"
+
+
+def unfinished_walks(instance: DagsterInstance, tenants: Sequence[str] = ()) -> dict[str | None, list[AssetKey]]:
+    """Per tenant, the parent-scoped list assets whose last run stopped with more to do (time budget
+    spent) and that no queued or running run writes."""
+    keys = [AssetKey(ep.asset_key_path) for ep in LIST_ENDPOINTS if ep.parent is not None]
+    due: dict[str | None, list[AssetKey]] = {}
+    for tenant in tenants or [None]:
+        running = runs_in_progress(instance, keys, tenant)
+        for key in keys:
+            if key not in running and _meta(_latest(instance, key, tenant), "has_more"):
+                due.setdefault(tenant, []).append(key)
+    return due
+
+
+def build_walk_sensor(default_status: DefaultSensorStatus):
+    @sensor(
+        name=WALK_SENSOR_NAME, job=list_job, minimum_interval_seconds=30, default_status=default_status,
+        description="Continues a parent walk (notes, contacts, ...) whose run stopped after its time budget "
+        "(CRM_WALK_BUDGET_SECONDS) with parents still to visit, as soon as no run writes it.",
+    )
+    def servicetitan_list_walk_sensor(context: SensorEvaluationContext) -> SensorResult:
+        due = unfinished_walks(context.instance, TENANTS)
+        if not due:
+            return SensorResult(skip_reason=SkipReason("no parent walk is waiting to be continued"))
+        return SensorResult(run_requests=[
+            RunRequest(asset_selection=keys, partition_key=tenant, run_config=list_run_config(full_walk=False),
+                       tags={"crm/trigger": WALK_SENSOR_NAME, "crm/walks": ",".join(k.path[-1] for k in keys)})
+            for tenant, keys in due.items()
+        ])
+
+    return servicetitan_list_walk_sensor
