@@ -31,7 +31,7 @@ from crm_pipeline.storage import parents as plan
 from crm_pipeline.storage.checkpoints import Checkpoints
 from crm_pipeline.validation import validate_page
 
-COMMIT_SECONDS = 0.5  # children are committed about this often: what a kill can lose
+COMMIT_SECONDS = 0.25  # children are committed about this often: what a kill can lose
 PLAN_CHUNK = 2048  # pending parents read from the plan at a time (keys only)
 CHILD_PAGE_SIZE = 5000
 
