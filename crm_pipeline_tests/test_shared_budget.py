@@ -16,6 +16,7 @@ import pytest
 from crm_pipeline.sandbox import Sandbox
 from crm_pipeline.servicetitan import ServiceTitanClient, errors
 from crm_pipeline.servicetitan.auth import forget_shared_tokens
+from crm_pipeline.servicetitan.ratelimit import rate_limit_folder
 from crm_pipeline.settings import Settings
 
 CLIENT_RATE = 20.0
@@ -88,7 +89,7 @@ def hammer_from_processes(sb: Sandbox, rate_limit_dir: str | None, processes: in
 
 def test_processes_of_one_tenant_share_one_rate_limit(sb, tmp_path):
     sb.rate_limit = SERVER_RATE
-    shared = str(tmp_path / "limits")
+    shared = rate_limit_folder(str(tmp_path / "data" / "crm.duckdb"))
     requests, limited, elapsed = hammer_from_processes(sb, shared)
     assert requests > CLIENT_RATE * HAMMER_SECONDS * 0.8, "the processes hardly sent anything: nothing tested"
     assert limited < 0.01 * requests
@@ -97,6 +98,7 @@ def test_processes_of_one_tenant_share_one_rate_limit(sb, tmp_path):
     assert requests <= SERVER_RATE * (1 + elapsed)
     assert requests <= CLIENT_RATE * elapsed + 2
     files = os.listdir(shared)
+    assert os.path.dirname(shared) == str(tmp_path / "data") and stat.S_IMODE(os.stat(shared).st_mode) == 0o700
     assert len(files) == 1 and stat.S_IMODE(os.stat(os.path.join(shared, files[0])).st_mode) == 0o600
     assert not any(s in files[0] for s in (sb.client_id, sb.client_secret, sb.app_key, sb.tenant_id))
     assert os.path.getsize(os.path.join(shared, files[0])) == 8  # a time, nothing else

@@ -118,6 +118,11 @@ class SharedRateLimiter:
         os.pwrite(self._fd, SLOT.pack(slot), 0)
 
 
+def rate_limit_folder(duckdb_path: str) -> str:
+    """The folder beside the DuckDB file where the clients of this machine share their rate budgets."""
+    return os.path.join(os.path.dirname(os.path.abspath(duckdb_path)), ".servicetitan-ratelimit")
+
+
 def shared_limit_path(folder: str, api_url: str, tenant_id: str) -> str:
     """The file in ``folder`` shared by every client of ``tenant_id`` at ``api_url`` (named by a hash only)."""
     os.makedirs(folder, mode=0o700, exist_ok=True)
