@@ -63,7 +63,7 @@ def sync_children(
         if walk is None:
             walk = _plan(conn, endpoint, tenant_id, full=full, state=state,
                          extra=rotation_extra(conn, endpoint, tenant_id, state=state, options=options))
-        result.parents_planned = walk["planned"]
+        result.parents_planned, result.whole_walk = walk["planned"], walk["whole"]
         result.parents_done = result.parents_done_before = walk["planned"] - plan.pending_count(conn, endpoint, tenant_id)
     visit = _Visit(client, store, endpoint, tenant_id, walk=walk, state=state, run_id=run_id, result=result)
     finished = visit.run(options, on_page)

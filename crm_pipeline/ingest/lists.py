@@ -81,7 +81,7 @@ class _TopWalk:
     def run(self, *, full: bool, watermark: str | None, overlap: timedelta, page_size: int,
             on_page: ProgressCallback | None, result: SyncResult) -> None:
         endpoint = self.endpoint
-        whole = full or not endpoint.incremental or watermark is None
+        whole = result.whole_walk = full or not endpoint.incremental or watermark is None
         walk_started = datetime.now(timezone.utc)
         params = dict(endpoint.query)
         if not whole:
