@@ -17,7 +17,6 @@ CHECKPOINT) runs at a time.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import threading
 import time
@@ -26,18 +25,13 @@ from contextlib import contextmanager
 
 import duckdb
 
-from crm_pipeline.storage.locking import DEFAULT_LOCK_TIMEOUT, connect_waiting
+from crm_pipeline.storage.locking import DEFAULT_LOCK_TIMEOUT, WantFile, connect_waiting, is_shareable
 
 IDLE_SECONDS = 1.0  # a process that has not committed for this long is waiting on the API: the file goes back
 POLL_SECONDS = 0.1  # how often a holder looks whether another process wants the file
 TURN_SECONDS = 10.0  # after giving the file up, wait at most this long for the others to get in
 
 Setup = Callable[[duckdb.DuckDBPyConnection], None]
-
-
-def is_shareable(database: str) -> bool:
-    """A local file (not `:memory:`, not a MotherDuck `md:` or a `ducklake:` database)."""
-    return database != ":memory:" and ":" not in database.split("/")[0]
 
 
 class SharedFile:
@@ -65,7 +59,7 @@ class SharedFile:
         self._setup: Setup | None = None
         self._last_used = 0.0
         self._gave_up_at: float | None = None
-        self._want = _WantFile(database) if is_shareable(database) else None
+        self._want = WantFile(database) if is_shareable(database) else None
         self.stats = {"opens": 0, "handovers": 0}
         self._watcher: threading.Thread | None = None
 
@@ -103,10 +97,9 @@ class SharedFile:
         if self._gave_up_at is not None and self._want is not None:
             self._want.wait_until_free(TURN_SECONDS - (time.monotonic() - self._gave_up_at))
         self._gave_up_at = None
-        with self._want.waiting() if self._want is not None else _nothing():
-            self._conn = connect_waiting(
-                self.database, timeout=self.timeout, config=self.config, on_wait=self.on_wait, cap=0.25,
-            )
+        self._conn = connect_waiting(  # says it waits (the .want lock) while another process has the file
+            self.database, timeout=self.timeout, config=self.config, on_wait=self.on_wait, cap=0.25,
+        )
         self._setup = None
         self.stats["opens"] += 1
         if self._want is not None and (self._watcher is None or not self._watcher.is_alive()):
@@ -142,49 +135,6 @@ class SharedFile:
                     self._close(handover=False)
             finally:
                 self._mutex.release()
-
-
-class _WantFile:
-    """`<file>.want`: a shared flock on it says "this process waits for the file"."""
-
-    def __init__(self, database: str) -> None:
-        self.path = f"{database}.want"
-
-    def _fd(self) -> int:
-        return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-
-    @contextmanager
-    def waiting(self) -> Iterator[None]:
-        fd = self._fd()
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH)
-            yield
-        finally:
-            os.close(fd)  # releases the lock
-
-    def is_wanted(self) -> bool:
-        """True while another process (or thread with its own descriptor) holds the shared lock."""
-        try:
-            fd = self._fd()
-        except OSError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return False
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)
-
-    def wait_until_free(self, seconds: float) -> None:
-        deadline = time.monotonic() + max(seconds, 0.0)
-        while time.monotonic() < deadline and self.is_wanted():
-            time.sleep(0.02)
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 def _defaults(conn: duckdb.DuckDBPyConnection) -> None:
