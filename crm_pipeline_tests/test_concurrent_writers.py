@@ -1,4 +1,4 @@
-"""One writer at a time on the DuckDB file: the resource waits for the lock, analysts read a published copy,
+"""Several writers on one DuckDB file: the resource waits for the lock, analysts read a published copy,
 and two `dagster asset materialize` runs started at the same moment both succeed and leave exact tables."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One writer at a time on a DuckDB file: wait for the file lock, and publish a read-only copy for analysts.
+"""Waiting for a DuckDB file another process holds, saying so, and publishing a read-only copy for analysts.
 
 DuckDB lets one process open a file read-write, and while it does no other process may open it at
 all (not even read-only). `connect_waiting` retries the lock with exponential backoff and jitter,
