@@ -18,6 +18,7 @@ CHECKPOINT) runs at a time.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import time
@@ -41,6 +42,15 @@ class SharedFile:
 
     _instances: dict[str, SharedFile] = {}
     _instances_lock = threading.Lock()
+
+    @classmethod
+    def close_all(cls) -> None:
+        """Close every file of the process (at exit: before the interpreter stops the watcher threads in
+        the middle of a DuckDB call, which aborts the process)."""
+        with cls._instances_lock:
+            instances = list(cls._instances.values())
+        for shared in instances:
+            shared.close()
 
     @classmethod
     def of(cls, database: str, **options) -> SharedFile:
@@ -144,3 +154,6 @@ class SharedFile:
 def _defaults(conn: duckdb.DuckDBPyConnection) -> None:
     for setting in ("memory_limit", "threads", "checkpoint_threshold"):
         conn.execute(f"RESET {setting}")
+
+
+atexit.register(SharedFile.close_all)
