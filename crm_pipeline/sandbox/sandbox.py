@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -59,6 +60,7 @@ class Sandbox:
         self.page_size, self.token_ttl = page_size, token_ttl
         self.faults, self.tokens, self.limiter = Faults(), Tokens(), RateLimiter(rate_limit)
         self.token_salt = hashlib.sha256(f"{self.tenant_id}:{seed}".encode()).hexdigest()[:12]
+        self.denied: list[tuple[re.Pattern, int]] = []  # (path pattern, status) of scopes the app lacks
         self._log: list[LoggedRequest] = []
         self._log_lock = threading.Lock()
         self._token_requests = 0
@@ -145,6 +147,17 @@ class Sandbox:
     def put(self, feed: str, record: dict) -> None:
         """Insert or replace a raw record as is (needs an "id"; may lack or add fields, wrong types)."""
         self.registry.store(feed).put(record)
+
+    def deny(self, path_pattern: str, status: int = 403) -> None:
+        """Answer `status` (403: a scope the app lacks; 404: a gateway hiding the whole path) to every API
+        request whose path under the tenant fully matches `path_pattern` (a regex: `customers/\\d+/notes`)."""
+        if status not in (403, 404):
+            raise ValueError("a denied path answers 403 or 404")
+        self.denied.append((re.compile(path_pattern), int(status)))
+
+    def allow_all(self) -> None:
+        """No path denied any more."""
+        self.denied = []
 
     # -- observation ------------------------------------------------------------------------------
     def expire_tokens(self) -> None:
