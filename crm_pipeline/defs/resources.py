@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 
 from dagster import ConfigurableResource, InitResourceContext, get_dagster_logger
 from dagster_duckdb import DuckDBResource
@@ -16,6 +15,7 @@ from crm_pipeline.settings import DEFAULT_DUCKDB_PATH, Settings
 from crm_pipeline.storage.locking import (
     DEFAULT_LOCK_TIMEOUT, DuckDBLockTimeout, connect_waiting, publish_copy, readonly_copy_path,
 )
+from crm_pipeline.storage.privacy import secure_database
 from crm_pipeline.storage.tuning import RAW_TABLE_MEMORY_LIMIT, WRITER_CONFIG, tune_for_raw_tables
 
 # The concurrency pool of every step that opens the DuckDB file (no limit in the shipped dagster_home/dagster.yaml:
@@ -60,8 +60,7 @@ class CrmDuckDB(DuckDBResource):
 
     @contextmanager
     def get_connection(self):
-        if not self.database.startswith("md:"):
-            Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        secure_database(self.database)  # folder created private, umask narrowed for the WAL, files tightened
         config = {"custom_user_agent": "dagster", **self.connection_config}
         conn = connect_waiting(
             self.database, timeout=self.lock_timeout_seconds, config=config,
