@@ -12,6 +12,7 @@ from pydantic import Field, PrivateAttr
 
 from crm_pipeline.servicetitan import ServiceTitanClient
 from crm_pipeline.settings import DEFAULT_DUCKDB_PATH, Settings
+from crm_pipeline.storage.failures import translated_duckdb_errors
 from crm_pipeline.storage.locking import (
     DEFAULT_LOCK_TIMEOUT, DuckDBLockTimeout, connect_waiting, publish_copy, readonly_copy_path,
 )
@@ -62,15 +63,16 @@ class CrmDuckDB(DuckDBResource):
     def get_connection(self):
         secure_database(self.database)  # folder created private, umask narrowed for the WAL, files tightened
         config = {"custom_user_agent": "dagster", **self.connection_config}
-        conn = connect_waiting(
-            self.database, timeout=self.lock_timeout_seconds, config=config,
-            on_wait=lambda message, _: get_dagster_logger().info(message),
-        )
-        self._opened = True
-        try:
-            yield conn
-        finally:
-            conn.close()
+        with translated_duckdb_errors(self.database):  # a full disk, not a DuckDB file: say so, name the file
+            conn = connect_waiting(
+                self.database, timeout=self.lock_timeout_seconds, config=config,
+                on_wait=lambda message, _: get_dagster_logger().info(message),
+            )
+            self._opened = True
+            try:
+                yield conn
+            finally:
+                conn.close()
 
     @contextmanager
     def raw_table_connection(self):
