@@ -204,6 +204,17 @@ class ListStore:
                 ids.append(rid)
             return ids
 
+    def put(self, record: dict, parent=None) -> None:
+        """Insert or replace a raw record as is (by its "id"; a new one goes under `parent`), as the newest
+        version: it is served by every filter of the latest changes, whatever its own fields say."""
+        with self._lock:
+            rows, seq = self._build(), self.last_seq + 1
+            old = self._entries.get(record["id"])
+            parent = old.parent if old is not None and parent is None else parent
+            self._put(record["id"], Entry(seq, self.now(seq), old.created if old else self.now(seq), None, parent),
+                      _dump(record))
+            self._lists.touch(self.spec.parent, parent)
+
     def delete(self, n: int) -> list:
         """Remove n random records (their parents are touched); returns their ids."""
         with self._lock:

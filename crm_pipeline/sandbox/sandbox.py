@@ -144,9 +144,13 @@ class Sandbox:
         list-only records are touched. Returns the ids."""
         return self.lists.delete(feed, n)
 
-    def put(self, feed: str, record: dict) -> None:
-        """Insert or replace a raw record as is (needs an "id"; may lack or add fields, wrong types)."""
-        self.registry.store(feed).put(record)
+    def put(self, feed: str, record: dict, parent=None) -> None:
+        """Insert or replace a raw record as is (needs an "id"; may lack or add fields, wrong types). `feed`: an
+        export feed path, a list path or a store name; a new record of a list-only store goes under `parent`."""
+        if feed.startswith("export/") or feed.strip("/") not in ENDPOINTS and feed in self.registry.stores:
+            self.registry.store(feed).put(record)
+        else:
+            self.lists.put(feed, record, parent)
 
     def deny(self, path_pattern: str, status: int = 403) -> None:
         """Answer `status` (403: a scope the app lacks; 404: a gateway hiding the whole path) to every API
@@ -158,6 +162,11 @@ class Sandbox:
     def allow_all(self) -> None:
         """No path denied any more."""
         self.denied = []
+
+    def touch(self, feed: str, rid) -> None:
+        """Give a record a new version that differs only by its modifiedOn (now), so that the next incremental
+        walk brings it (a record `put` into an export store keeps the modifiedOn it was given)."""
+        self.lists.touch(self.lists.store_name(feed), rid)
 
     # -- observation ------------------------------------------------------------------------------
     def expire_tokens(self) -> None:
