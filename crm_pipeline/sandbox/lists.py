@@ -143,6 +143,10 @@ class Lists:
         else:
             self.stores[name].put(record, parent)
 
+    def restore(self, path_or_store: str, ids) -> list:
+        """Serve deleted records again (see StoreView.restore, ListStore.restore)."""
+        return self.collection(self.store_name(path_or_store)).restore(ids)
+
     # -- reading as served ---------------------------------------------------------------------
     def records(self, path: str) -> list[dict]:
         """Every record a top-level list endpoint serves (active=Any, no filters), sorted by id."""

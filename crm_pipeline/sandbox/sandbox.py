@@ -144,6 +144,10 @@ class Sandbox:
         list-only records are touched. Returns the ids."""
         return self.lists.delete(feed, n)
 
+    def restore(self, feed: str, ids) -> list:
+        """Bring records deleted with `delete` back to the list endpoints, as new versions; returns their ids."""
+        return self.lists.restore(feed, ids)
+
     def put(self, feed: str, record: dict, parent=None) -> None:
         """Insert or replace a raw record as is (needs an "id"; may lack or add fields, wrong types). `feed`: an
         export feed path, a list path or a store name; a new record of a list-only store goes under `parent`."""
