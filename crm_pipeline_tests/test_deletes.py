@@ -5,8 +5,10 @@ keeps the first stamp; when they come back, the stamp is cleared. Live rows are 
 from __future__ import annotations
 
 import duckdb
+import pytest
 
 from crm_pipeline.catalog import LIST_ENDPOINTS, endpoint
+from crm_pipeline.sandbox import Sandbox
 from crm_pipeline.storage.tables import quote
 from crm_pipeline_tests.compare import differences, served
 from crm_pipeline_tests.dagster_helpers import env, instance  # noqa: F401 - fixtures
@@ -14,6 +16,13 @@ from crm_pipeline_tests.list_runs import materialize_lists
 
 CUSTOMERS, NOTES = endpoint("raw_list.customers"), endpoint("raw_list.customers_notes")
 CONTACTS, RELATIONSHIPS = endpoint("raw_list.contacts"), endpoint("raw_list.contacts_relationships")
+
+
+@pytest.fixture
+def sandbox():
+    """Smaller than the shared one: every test here runs the whole list group several times."""
+    with Sandbox(seed=13, sizes={"customers": 40}, page_size=20) as sb:
+        yield sb
 
 
 def rows(settings) -> dict[str, dict[tuple, object]]:

@@ -9,9 +9,11 @@ import uuid
 
 import dagster as dg
 import duckdb
+import pytest
 
 from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS
 from crm_pipeline.defs.servicetitan.export_assets import export_assets
+from crm_pipeline.sandbox import Sandbox
 from crm_pipeline_tests.compare import differences, served
 from crm_pipeline_tests.dagster_helpers import env, instance, resources  # noqa: F401 - fixtures
 from crm_pipeline_tests.list_runs import materialize_lists
@@ -26,6 +28,13 @@ DRIFT = {
     "customers/{id}/notes": (None, "text"),
     "contacts/{contactId}/relationships": (None, "typeName"),
 }
+
+
+@pytest.fixture
+def sandbox():
+    """Smaller than the shared one: every test here runs the whole list group several times."""
+    with Sandbox(seed=13, sizes={"customers": 40}, page_size=20) as sb:
+        yield sb
 
 
 def as_served(sandbox, path: str) -> list[dict]:

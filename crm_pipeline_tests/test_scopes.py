@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+import httpx
 import pytest
 
 from crm_pipeline.servicetitan import errors
@@ -68,3 +69,14 @@ def test_a_denied_endpoint_fails_its_asset_with_the_scope_and_the_others_load(sa
     assert "tn.crm.leads:r (CRM → Leads (Read))" in text
     loaded = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert {"raw_list/customers", "raw_list/leads"} <= loaded and "raw_list/leads_notes" not in loaded
+
+
+def test_the_sandbox_admin_api_denies_and_allows_a_path(sandbox, settings):
+    admin = f"{sandbox.api_url}/_sandbox/deny"
+    assert httpx.post(admin, json={"path": "customers", "status": 404}).json() == {"ok": True}
+    with make_client(settings) as client:
+        client.get_json("leads", {"pageSize": 1})
+        with pytest.raises(errors.NotFound):
+            client.get_json("customers", {"pageSize": 1})
+        httpx.post(admin, json={"clear": True})
+        assert client.get_json("customers", {"pageSize": 1})["data"]
