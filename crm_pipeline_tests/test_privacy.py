@@ -93,3 +93,19 @@ def test_an_unknown_data_group_is_refused_with_the_setting_named(tmp_path, monke
     monkeypatch.setenv(GROUP_SETTING, "no-such-group-crm")
     with pytest.raises(PrivacySettingError, match="CRM_DATA_GROUP='no-such-group-crm'"):
         secure_database(str(tmp_path / "crm.duckdb"))
+
+
+def test_dagster_run_storage_is_tightened_once_a_run_opens_the_file(tmp_path, monkeypatch):
+    monkeypatch.delenv(GROUP_SETTING, raising=False)
+    home = tmp_path / "dagster_home"
+    (home / "storage" / "run1").mkdir(parents=True)
+    for path in (home / "storage" / "runs.db", home / "storage" / "run1" / "compute.out", home / "dagster.yaml"):
+        path.write_text("x")
+        os.chmod(path, 0o644)
+    for folder in (home, home / "storage", home / "storage" / "run1"):
+        os.chmod(folder, 0o755)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    secure_database(str(tmp_path / "data" / "crm.duckdb"))
+    assert mode(home / "storage") == 0o700 and mode(home / "storage" / "run1") == 0o700
+    assert mode(home / "storage" / "runs.db") == 0o600 and mode(home / "storage" / "run1" / "compute.out") == 0o600
+    assert mode(home / "dagster.yaml") == 0o644 and mode(home) == 0o755  # settings, not records

@@ -9,6 +9,10 @@ DuckDB creates the WAL and spill files itself, again after every checkpoint, wit
 so `secure_database` narrows the umask of the process (077, or 027 with a group) before the file is
 opened, then tightens what already exists (files of an older version, created 0644). Folders that exist
 already and are not the data folder of a file created here are left alone: `/tmp` is not ours to close.
+
+Dagster's run storage under `$DAGSTER_HOME` (event logs, whose check metadata quotes quarantined values;
+compute logs) is written by the webserver and daemon too: its `storage`, `logs` and `history` folders are
+tightened the same way once per process (`secure_dagster_home`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 GROUP_SETTING = "CRM_DATA_GROUP"
+DAGSTER_RECORD_FOLDERS = ("storage", "logs", "history")  # under $DAGSTER_HOME: run storage, compute logs
 DUCKDB_COMPANIONS = (".wal", ".tmp")  # DuckDB's write-ahead log and spill folder beside the file
 
 
@@ -87,6 +92,30 @@ def private_file(path: str | os.PathLike, access: Access | None = None) -> None:
         _restrict(path, access.file_mode, access)
 
 
+def private_tree(folder: str | os.PathLike, access: Access | None = None) -> None:
+    """Tighten an existing folder and everything in it (folders and files)."""
+    access = access or Access.from_env()
+    for root, folders, files in os.walk(folder):
+        private_file(root, access)
+        for name in files:
+            if not os.path.islink(os.path.join(root, name)):
+                private_file(os.path.join(root, name), access)
+
+
+_dagster_home_done: set[str] = set()
+
+
+def secure_dagster_home(access: Access | None = None, env: Mapping[str, str] | None = None) -> None:
+    """Tighten the record-holding folders of $DAGSTER_HOME, once per process and home."""
+    home = (os.environ if env is None else env).get("DAGSTER_HOME")
+    if not home or home in _dagster_home_done:
+        return
+    _dagster_home_done.add(home)
+    for name in DAGSTER_RECORD_FOLDERS:
+        if os.path.isdir(os.path.join(home, name)):
+            private_tree(os.path.join(home, name), access)
+
+
 def secure_database(database: str, access: Access | None = None) -> Access:
     """Call before opening `database`: its folder created private, the process's umask narrowed (for
     the WAL and spill files DuckDB creates later), the file and companions that exist tightened."""
@@ -94,6 +123,7 @@ def secure_database(database: str, access: Access | None = None) -> Access:
     if database == ":memory:" or database.startswith("md:"):
         return access
     os.umask(access.umask)
+    secure_dagster_home(access)
     path = Path(database)
     private_folder(path.parent, access)
     for candidate in (path, *(path.with_name(path.name + suffix) for suffix in DUCKDB_COMPANIONS)):
