@@ -108,6 +108,6 @@ def test_two_busy_writers_take_turns(tmp_path):
             "GROUP BY ALL", [began, began, began + 5]).fetchall()
     counts = {(who, second): n for who, second, n in per_second}
     starved = [(who, s) for who in ("mine", "other") for s in range(5) if counts.get((who, s), 0) < 3]
-    assert starved == [], f"fewer than 3 commits in these seconds: {starved}; commits per second: {sorted(counts.items())}"
+    assert starved == [], f"fewer than 3 commits in these seconds: {starved}; per second: {sorted(counts.items())}"
     assert rows_of(path, "mine") == list(range(commits))
     assert rows_of(path, "other") == list(range(report["commits"]))

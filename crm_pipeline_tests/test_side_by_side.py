@@ -69,8 +69,8 @@ def test_two_tenants_list_runs_side_by_side_take_about_the_time_of_one(tmp_path)
     with Sandbox(seed=71, sizes={"customers": 600}, tenant_id="1001") as first, \
             Sandbox(seed=72, sizes={"customers": 600}, tenant_id="1002") as second:
         alone_home = tmp_path / "alone_home"
-        finish(start(LIST_SELECTION, cli_env(first, str(tmp_path / "alone.duckdb"), alone_home), tmp_path / "alone.log"),
-               tmp_path / "alone.log")
+        alone_log = tmp_path / "alone.log"
+        finish(start(LIST_SELECTION, cli_env(first, str(tmp_path / "alone.duckdb"), alone_home), alone_log), alone_log)
         ((began, ended),) = list_run_steps([alone_home])
         alone = ended - began
         database = str(tmp_path / "both.duckdb")
@@ -86,7 +86,8 @@ def test_two_tenants_list_runs_side_by_side_take_about_the_time_of_one(tmp_path)
         assert side_by_side <= AT_MOST * alone, f"side by side {side_by_side:.1f} s, one tenant {alone:.1f} s"
         with duckdb.connect(database, read_only=True) as conn:
             for ep in (CUSTOMERS, NOTES):
-                tenants = {t for (t,) in conn.execute(f"SELECT DISTINCT tenant_id FROM {ep.qualified_table}").fetchall()}
+                query = f"SELECT DISTINCT tenant_id FROM {ep.qualified_table}"
+                tenants = {t for (t,) in conn.execute(query).fetchall()}
                 assert tenants == {"1001", "1002"}, ep.path
                 for sb in (first, second):
                     assert differences(conn, ep, sb.tenant_id, served(sb, ep)) == [], (ep.path, sb.tenant_id)
