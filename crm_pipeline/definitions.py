@@ -17,7 +17,7 @@ defs = Definitions(
     sensors=automation_sensors,
     schedules=automation_schedules,
     resources=default_resources(),
-    # One process per run: DuckDB takes one writer per file, so steps of a run go one after another
-    # (the list sync fetches children concurrently with threads inside a step).
+    # One process per run: its endpoints load side by side on threads inside the raw multi-assets, sharing
+    # one client per tenant (one token, one rate limit) and one handle on the DuckDB file.
     executor=in_process_executor,
 )

@@ -14,6 +14,7 @@ from crm_pipeline.catalog import EXPORT_FEEDS
 from crm_pipeline.definitions import defs
 from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
 from crm_pipeline.defs.servicetitan.export_assets import export_assets
+from crm_pipeline.defs.servicetitan.list_assets import LIST_OP
 from crm_pipeline.defs.servicetitan.jobs import EXPORT_KEYS, LIST_KEYS, export_job, list_job
 from crm_pipeline.defs.servicetitan.schedules import build_list_schedules
 from crm_pipeline.defs.servicetitan.sensors import build_export_sensor
@@ -135,8 +136,8 @@ def test_schedules_request_the_list_job_with_full_walk_set(instance, name, full_
     request = schedule.evaluate_tick(dg.build_schedule_context(instance=instance, scheduled_execution_time=when))
     [run_request] = request.run_requests
     assert schedule.job_name == list_job.name and run_request.asset_selection is None
-    ops = run_request.run_config["ops"]
-    assert len(ops) == len(LIST_KEYS) and {o["config"]["full_walk"] for o in ops.values()} == {full_walk}
+    ops = run_request.run_config["ops"]  # one op loads every list endpoint (LIST_KEYS, a subsettable multi-asset)
+    assert ops == {LIST_OP: {"config": {"full_walk": full_walk}}} and len(LIST_KEYS) == 19
     assert dg.validate_run_config(defs.resolve_job_def(list_job.name), run_request.run_config)
 
 

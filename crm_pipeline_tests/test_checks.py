@@ -13,7 +13,7 @@ from crm_pipeline.definitions import defs
 from crm_pipeline.defs.servicetitan.automation import freshness_checks
 from crm_pipeline.defs.servicetitan.checks import raw_checks
 from crm_pipeline.defs.servicetitan.export_assets import export_assets
-from crm_pipeline.defs.servicetitan.list_assets import list_assets
+from crm_pipeline.defs.servicetitan.list_assets import LIST_OP, list_assets
 from crm_pipeline_tests.dagster_helpers import check_results, env, instance, run  # noqa: F401 (fixtures)
 
 EXPORT_CUSTOMERS = dg.AssetKey(["raw_export", "customers"])
@@ -28,13 +28,14 @@ def parts(key: dg.AssetKey) -> list:
 
 
 def walk(full: bool) -> dict:
-    return {"ops": {"raw_list__customers": {"config": {"full_walk": full}}}}
+    return {"ops": {LIST_OP: {"config": {"full_walk": full}}}}
 
 
 def load(key, settings, instance, **kwargs) -> dict[str, dg.AssetCheckEvaluation]:
     """Materialize one raw asset with its checks; the checks' evaluations by "asset:check"."""
     asset, *checks = parts(key)
-    return check_results(run([asset], settings, instance, checks=checks, **kwargs))
+    selection = dg.AssetSelection.assets(key) | dg.AssetSelection.checks_for_assets(key)
+    return check_results(run([asset], settings, instance, checks=checks, selection=selection, **kwargs))
 
 
 def checks_only(key, settings, instance) -> dict[str, dg.AssetCheckEvaluation]:
@@ -45,8 +46,8 @@ def checks_only(key, settings, instance) -> dict[str, dg.AssetCheckEvaluation]:
 def test_every_raw_table_has_its_checks_in_the_definitions():
     graph = defs.resolve_asset_graph()
     names = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
-    for key in [*export_assets, *list_assets]:
-        user = key.key.to_user_string()
+    for key in [key for assets in [*export_assets, *list_assets] for key in assets.keys]:
+        user = key.to_user_string()
         wanted = {"no_quarantined_rows", "primary_key_unique_not_null", "freshness_check"}
         assert {(user, name) for name in wanted} <= names
     assert ("raw_list/customers", "row_count_matches_api") in names

@@ -17,6 +17,8 @@ from crm_pipeline.defs.resources import CrmDuckDB, ServiceTitanResource
 from crm_pipeline.defs.servicetitan.export_assets import export_assets
 from crm_pipeline_tests.compare import differences
 
+FIRST_FEED = dg.AssetKey(EXPORT_FEEDS[0].asset_key_path)  # export/customers
+
 
 @pytest.fixture
 def env(sandbox, settings, monkeypatch):
@@ -65,7 +67,7 @@ def test_a_bad_credential_fails_fast_with_a_clear_message(sandbox, settings, env
     monkeypatch.setenv("SERVICETITAN_CLIENT_SECRET", "wrong-secret-value")
     resources = {"servicetitan": ServiceTitanResource(), "duckdb": CrmDuckDB(database=settings.duckdb_path)}
     began = time.monotonic()
-    result = dg.materialize(export_assets[:1], resources=resources, raise_on_error=False)
+    result = dg.materialize(export_assets, selection=[FIRST_FEED], resources=resources, raise_on_error=False)
     assert not result.success and time.monotonic() - began < 10
     failure = result.get_step_failure_events()[0].step_failure_data.error
     text = str(failure)

@@ -37,6 +37,8 @@ from crm_pipeline.validation import validate_page
 from crm_pipeline_tests.compare import differences
 from crm_pipeline_tests.conftest import make_client
 
+FIRST_FEED = dg.AssetKey(EXPORT_FEEDS[0].asset_key_path)  # export/customers
+
 CUSTOMERS = endpoint("export/customers")
 LEADS = endpoint("export/leads")
 CLI = [sys.executable, "-m", "crm_pipeline.cli"]
@@ -98,7 +100,7 @@ def test_a_wrong_tenant_fails_the_asset_with_the_hint(sandbox, settings, monkeyp
     for name, value in {**sandbox.env(), "SERVICETITAN_TENANT_ID": "999999", "CRM_DUCKDB_PATH": settings.duckdb_path}.items():
         monkeypatch.setenv(name, value)
     resources = {"servicetitan": ServiceTitanResource(), "duckdb": CrmDuckDB(database=settings.duckdb_path)}
-    result = dg.materialize(export_assets[:1], resources=resources, raise_on_error=False)
+    result = dg.materialize(export_assets, selection=[FIRST_FEED], resources=resources, raise_on_error=False)
     assert not result.success
     error = str(result.get_step_failure_events()[0].step_failure_data.error)
     assert "HTTP 404" in error and "SERVICETITAN_TENANT_ID (now 999999)" in error
@@ -211,7 +213,7 @@ def test_schema_drift_shows_in_the_materialization_metadata(sandbox, settings, m
     sandbox.put(CUSTOMERS.path, {**base, "id": 9_300_000_001, "balance": "n/a"})
     sandbox.put(CUSTOMERS.path, {**base, "id": 9_300_000_002, "referralCode": "X1"})
     resources = {"servicetitan": ServiceTitanResource(), "duckdb": CrmDuckDB(database=settings.duckdb_path)}
-    result = dg.materialize(export_assets[:1], resources=resources)
+    result = dg.materialize(export_assets, selection=[FIRST_FEED], resources=resources)
     meta = result.get_asset_materialization_events()[0].materialization.metadata
     assert meta["quarantined"].value == 1 and "referralCode" in meta["new_fields"].value.split(", ")
     assert meta["dagster/row_count"].value == len(sandbox.records(CUSTOMERS.path)) - 1

@@ -30,6 +30,9 @@ from crm_pipeline.sandbox import Sandbox
 from crm_pipeline.servicetitan import ServiceTitanClient
 from crm_pipeline.settings import Settings, SettingsError
 
+FIRST_FEED = dg.AssetKey(EXPORT_FEEDS[0].asset_key_path)  # export/customers
+SECOND_FEED = dg.AssetKey(EXPORT_FEEDS[1].asset_key_path)
+
 WRONG_SECRET = "wrong-" + "client-secret-51f0c2"  # split so that no traceback line holds them whole
 WRONG_APP_KEY = "wrong-" + "app-key-88d1e3"
 DAGSTER_YAML = """\
@@ -172,13 +175,15 @@ def test_no_secret_in_an_in_process_instance_or_asset_metadata(sb, tmp_path, mon
         metadata = [str(e.materialization.metadata) for e in result.get_asset_materialization_events()]
         assert len(metadata) == len(EXPORT_FEEDS)
         monkeypatch.setenv("SERVICETITAN_CLIENT_SECRET", WRONG_SECRET)
-        failed = dg.materialize(export_assets[:1], resources=resources, instance=instance, raise_on_error=False)
+        failed = dg.materialize(export_assets, selection=[FIRST_FEED], resources=resources, instance=instance,
+                                raise_on_error=False)
         assert not failed.success
         error = str(failed.get_step_failure_events()[0].step_failure_data.error)
         assert "refused" in error and "SERVICETITAN_CLIENT_SECRET" in error
         monkeypatch.setenv("SERVICETITAN_CLIENT_SECRET", sb.client_secret)
         monkeypatch.setenv("SERVICETITAN_APP_KEY", WRONG_APP_KEY)
-        refused = dg.materialize(export_assets[1:2], resources=resources, instance=instance, raise_on_error=False)
+        refused = dg.materialize(export_assets, selection=[SECOND_FEED], resources=resources, instance=instance,
+                                 raise_on_error=False)
         assert not refused.success
         error += str(refused.get_step_failure_events()[0].step_failure_data.error)
         assert "HTTP 403" in error and "SERVICETITAN_APP_KEY" in error
@@ -225,7 +230,7 @@ def test_a_refused_url_fails_the_run_before_any_credential_is_sent(sb, tmp_path,
         monkeypatch.setenv(name, value)
     before = sb.token_requests
     resources = {"servicetitan": ServiceTitanResource(), "duckdb": CrmDuckDB(database=str(tmp_path / "crm.duckdb"))}
-    result = dg.materialize(export_assets[:1], resources=resources, raise_on_error=False)
+    result = dg.materialize(export_assets, selection=[FIRST_FEED], resources=resources, raise_on_error=False)
     assert not result.success
     error = str(result.get_step_failure_events()[0].step_failure_data.error)
     assert "SERVICETITAN_AUTH_URL" in error and "https" in error

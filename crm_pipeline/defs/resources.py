@@ -13,6 +13,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
 from crm_pipeline.servicetitan import ServiceTitanClient
+from crm_pipeline.servicetitan.ratelimit import rate_limit_folder
 from crm_pipeline.settings import DEFAULT_DUCKDB_PATH, Settings
 from crm_pipeline.ingest import SharedFileStore
 from crm_pipeline.storage.locking import DEFAULT_LOCK_TIMEOUT, DuckDBLockTimeout, publish_copy, readonly_copy_path
@@ -35,7 +36,11 @@ class ServiceTitanResource(ConfigurableResource):
 
     @contextmanager
     def client(self, tenant: str | None = None) -> Iterator[ServiceTitanClient]:
-        with ServiceTitanClient(self.settings(tenant), rate_limit=self.rate_limit) as client:
+        """A client whose requests share the tenant's rate limit with every other process on this machine
+        (a file beside the DuckDB file) and whose token every client of this process shares."""
+        settings = self.settings(tenant)
+        with ServiceTitanClient(settings, rate_limit=self.rate_limit, share_token=True,
+                                rate_limit_dir=rate_limit_folder(settings.duckdb_path)) as client:
             yield client
 
 

@@ -21,11 +21,11 @@ import duckdb
 import pyarrow as pa
 
 from crm_pipeline.catalog import Endpoint
+from crm_pipeline.ingest.job import StreamJob
 from crm_pipeline.ingest.keys import no_keys, page_keys
 from crm_pipeline.ingest.result import ProgressCallback, SyncResult
 from crm_pipeline.ingest.rotation import rotation_extra, rotation_report
-from crm_pipeline.ingest.store import Store
-from crm_pipeline.servicetitan import ServiceTitanClient, errors
+from crm_pipeline.servicetitan import errors
 from crm_pipeline.storage import StreamPosition, mark_deleted, store_position, transaction, write_rows
 from crm_pipeline.storage import parents as plan
 from crm_pipeline.storage.checkpoints import Checkpoints
@@ -50,10 +50,11 @@ class AllParentsNotFound(errors.ApiError):
 
 
 def sync_children(
-    client: ServiceTitanClient, store: Store, endpoint: Endpoint, tenant_id: str, *, full: bool, state: dict,
-    options: FanOutOptions, run_id: str | None, on_page: ProgressCallback | None, result: SyncResult,
+    job: StreamJob, *, full: bool, state: dict, options: FanOutOptions, on_page: ProgressCallback | None,
+    result: SyncResult,
 ) -> None:
     """Continue the walk in progress, or plan a new one, and visit its pending parents (see the module)."""
+    store, endpoint, tenant_id = job.store, job.endpoint, job.tenant_id
     walk = state.get("walk")
     with store.lease() as conn:
         plan.ensure_parents_table(conn)
@@ -63,9 +64,10 @@ def sync_children(
         if walk is None:
             walk = _plan(conn, endpoint, tenant_id, full=full, state=state,
                          extra=rotation_extra(conn, endpoint, tenant_id, state=state, options=options))
-        result.parents_planned = walk["planned"]
-        result.parents_done = result.parents_done_before = walk["planned"] - plan.pending_count(conn, endpoint, tenant_id)
-    visit = _Visit(client, store, endpoint, tenant_id, walk=walk, state=state, run_id=run_id, result=result)
+        result.parents_planned, result.whole_walk = walk["planned"], walk["whole"]
+        pending = plan.pending_count(conn, endpoint, tenant_id)
+        result.parents_done = result.parents_done_before = walk["planned"] - pending
+    visit = _Visit(job, walk=walk, state=state, result=result)
     finished = visit.run(options, on_page)
     if visit.visited >= 2 and visit.not_found == visit.visited:
         visit.undo()
@@ -103,35 +105,31 @@ def _json(position: dict) -> str:
 class _Visit:
     """One run's share of a walk: pending parents fetched by threads, committed in batches."""
 
-    def __init__(self, client: ServiceTitanClient, store: Store, endpoint: Endpoint, tenant_id: str, *, walk: dict,
-                 state: dict, run_id: str | None, result: SyncResult) -> None:
-        self.client, self.store, self.endpoint, self.tenant_id = client, store, endpoint, tenant_id
-        self.walk, self.state, self.run_id, self.result = walk, state, run_id, result
+    def __init__(self, job: StreamJob, *, walk: dict, state: dict, result: SyncResult) -> None:
+        self.client, self.store, self.endpoint, self.tenant_id = job.client, job.store, job.endpoint, job.tenant_id
+        self.walk, self.state, self.run_id, self.result = walk, state, job.run_id, result
         self.visited = self.not_found = 0
         self.checkpoints = Checkpoints()
         self.batch: list[tuple[dict, list]] = []
 
     def run(self, options: FanOutOptions, on_page: ProgressCallback | None) -> bool:
         """Visit pending parents until none is left (True) or the budget is spent (False)."""
-        began = last_commit = time.monotonic()
-        parents = self._pending()
-        inflight: dict[Future, dict] = {}
-        exhausted = over_budget = False
+        deadline = None if options.budget_seconds is None else time.monotonic() + options.budget_seconds
+        parents, inflight = self._pending(), {}
+        last_commit, exhausted = time.monotonic(), False
         with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="crm-children") as pool:
             try:
                 while True:
-                    over_budget = options.budget_seconds is not None and time.monotonic() - began > options.budget_seconds
-                    while not exhausted and not over_budget and len(inflight) < 2 * options.workers:
+                    in_budget = deadline is None or time.monotonic() < deadline
+                    while in_budget and not exhausted and len(inflight) < 2 * options.workers:
                         parent = next(parents, None)
-                        if parent is None:
-                            exhausted = True
-                            break
-                        inflight[pool.submit(self._children, parent)] = parent
+                        exhausted = parent is None
+                        if parent is not None:
+                            inflight[pool.submit(self._children, parent)] = parent
                     if not inflight:
-                        break
+                        return exhausted  # every parent of the plan taken and committed, or the budget spent
                     finished, _ = wait(list(inflight), timeout=COMMIT_SECONDS, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        self.batch.append((inflight.pop(future), future.result()))
+                    self.batch += [(inflight.pop(future), future.result()) for future in finished]
                     if self.batch and (time.monotonic() - last_commit >= COMMIT_SECONDS or not inflight):
                         self._commit()
                         last_commit = time.monotonic()
@@ -140,7 +138,6 @@ class _Visit:
             finally:
                 for future in inflight:
                     future.cancel()
-        return exhausted  # every parent of the plan was taken, and the loop ends with none in flight
 
     def _pending(self) -> Iterator[dict]:
         after = None

@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.ingest.fanout import FanOutOptions, sync_children
+from crm_pipeline.ingest.job import StreamJob
 from crm_pipeline.ingest.keys import no_keys, page_keys
 from crm_pipeline.ingest.result import ProgressCallback, SyncResult
 from crm_pipeline.ingest.store import Store, as_store
@@ -38,27 +39,25 @@ PAGE_SIZE = 5000
 
 def sync_list(
     client: ServiceTitanClient, store: Store | duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, *,
-    full: bool = False, overlap: timedelta = DEFAULT_OVERLAP, page_size: int = PAGE_SIZE,
-    fan_out: FanOutOptions | None = None, run_id: str | None = None, on_page: ProgressCallback | None = None,
+    full: bool = False, page_size: int = PAGE_SIZE, fan_out: FanOutOptions | None = None,
+    run_id: str | None = None, on_page: ProgressCallback | None = None,
 ) -> SyncResult:
     """Bring `endpoint`'s raw table up to date; `full` forces a whole walk (and deletion marking).
 
     A parent-scoped endpoint may stop with more to do (`has_more`): its walk's time budget ran out,
     and the next run continues it."""
-    store = as_store(store)
-    with store.lease() as conn:
+    job = StreamJob(client, as_store(store), endpoint, tenant_id, run_id)
+    with job.store.lease() as conn:
         ensure_raw_table(conn, endpoint)
         stored = read_position(conn, tenant_id, endpoint.path)
     began, requests_before = time.monotonic(), client.stats["requests"]
     state = json.loads(stored.position) if stored and stored.position else {}
     result = SyncResult(stream=endpoint.path, started_from=state.get("watermark"))
     if endpoint.parent is not None:
-        sync_children(client, store, endpoint, tenant_id, full=full, state=state,
-                      options=fan_out or FanOutOptions(), run_id=run_id, on_page=on_page, result=result)
+        sync_children(job, full=full, state=state, options=fan_out or FanOutOptions(), on_page=on_page, result=result)
     else:
-        walk = _TopWalk(client, store, endpoint, tenant_id, run_id)
-        walk.run(full=full, watermark=state.get("watermark"), overlap=overlap, page_size=page_size,
-                 on_page=on_page, result=result)
+        _TopWalk(job).run(full=full, watermark=state.get("watermark"), page_size=page_size, on_page=on_page,
+                          result=result)
         result.has_more = False
     result.seconds = time.monotonic() - began
     result.requests = client.stats["requests"] - requests_before
@@ -72,20 +71,20 @@ def position_text(watermark: str | None, **extra) -> str:
 class _TopWalk:
     """One run of a top-level endpoint: pages committed one by one (small endpoints: all at once)."""
 
-    def __init__(self, client: ServiceTitanClient, store: Store, endpoint: Endpoint, tenant_id: str,
-                 run_id: str | None) -> None:
-        self.client, self.store, self.endpoint, self.tenant_id, self.run_id = client, store, endpoint, tenant_id, run_id
+    def __init__(self, job: StreamJob) -> None:
+        self.client, self.store, self.endpoint, self.tenant_id, self.run_id = (
+            job.client, job.store, job.endpoint, job.tenant_id, job.run_id)
         self.seen: list[pa.Table] = []  # the keys received: a whole walk marks the others deleted
         self.checkpoints = Checkpoints()
 
-    def run(self, *, full: bool, watermark: str | None, overlap: timedelta, page_size: int,
-            on_page: ProgressCallback | None, result: SyncResult) -> None:
+    def run(self, *, full: bool, watermark: str | None, page_size: int, on_page: ProgressCallback | None,
+            result: SyncResult) -> None:
         endpoint = self.endpoint
-        whole = full or not endpoint.incremental or watermark is None
+        whole = result.whole_walk = full or not endpoint.incremental or watermark is None
         walk_started = datetime.now(timezone.utc)
         params = dict(endpoint.query)
         if not whole:
-            since = datetime.fromisoformat(watermark) - overlap
+            since = datetime.fromisoformat(watermark) - DEFAULT_OVERLAP
             params["modifiedOnOrAfter"] = since.strftime("%Y-%m-%dT%H:%M:%SZ")
         newest = datetime.fromisoformat(watermark) if watermark else None
         atomic = not endpoint.incremental  # small endpoints: fetched whole, then replaced in one transaction

@@ -25,6 +25,7 @@ class SyncResult:
     deleted: int = 0  # list endpoints: rows a whole walk no longer found, stamped _deleted_at
     total_count: int | None = None  # list endpoints: the API's totalCount on the walk's first page
     requests: int = 0
+    whole_walk: bool | None = None  # list endpoints: the run walked everything (and marked deletions)
     parents_planned: int | None = None  # parent-scoped endpoints: parents of the walk, and done so far
     parents_done: int | None = None
     parents_done_before: int | None = None  # done when this run began (a resumed walk)

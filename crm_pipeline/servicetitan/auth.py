@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -21,43 +22,80 @@ DEFAULT_TTL_SECONDS = 900.0
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
+class TokenCache:
+    """One credential's current access token and every token it had, in memory only."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # held by the one thread that renews; the others wait and reuse
+        self.current: tuple[str, float] | None = None  # (token, monotonic renew time), swapped atomically
+        self.seen: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"TokenCache(has_token={self.current is not None}, tokens_seen={len(self.seen)})"
+
+
+_SHARED: dict[tuple[str, str, str, str], TokenCache] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_token_cache(settings: Settings) -> TokenCache:
+    """This process's token cache for ``settings``' credentials and tenant, made on first use.
+
+    Keyed by the token URL, client id, a hash of the secret (a wrong secret must not borrow a good
+    token) and the tenant: every client of one tenant in this process reuses one token.
+    """
+    secret = hashlib.sha256(settings.client_secret.encode()).hexdigest()
+    key = (settings.auth_url, settings.client_id, secret, settings.tenant_id)
+    with _SHARED_LOCK:
+        return _SHARED.setdefault(key, TokenCache())
+
+
+def forget_shared_tokens() -> None:
+    """Drop every shared token of this process (after rotating credentials; tests start afresh with it)."""
+    with _SHARED_LOCK:
+        _SHARED.clear()
+
+
 class TokenManager:
     """Hands out a valid access token to any thread; only one thread renews at a time.
 
     The token is renewed ``min(60 s, 10 % of its lifetime)`` before ``expires_in`` runs out, or
     when a caller reports it refused (:meth:`invalidate`). Past tokens are remembered (never shown)
-    so that error messages can be scrubbed of them.
+    so that error messages can be scrubbed of them. With a shared ``cache`` (see
+    :func:`shared_token_cache`) several clients use one token; each counts the token requests it sent.
     """
 
-    def __init__(self, settings: Settings, http: httpx.Client, policy: RetryPolicy) -> None:
+    def __init__(
+        self, settings: Settings, http: httpx.Client, policy: RetryPolicy, cache: TokenCache | None = None
+    ) -> None:
         self._settings = settings
         self._http = http
         self._policy = policy
-        self._lock = threading.Lock()
-        self._current: tuple[str, float] | None = None  # (token, monotonic renew time), swapped atomically
-        self._seen: list[str] = []
+        self._cache = cache or TokenCache()
         self._refused: CredentialsRejected | None = None  # bad credentials: every later caller gets this at once
 
     def __repr__(self) -> str:
-        return f"TokenManager(auth_url={self._settings.auth_url!r}, has_token={self._current is not None})"
+        has_token = self._cache.current is not None
+        return f"TokenManager(auth_url={self._settings.auth_url!r}, has_token={has_token})"
 
     @property
     def seen_tokens(self) -> tuple[str, ...]:
-        """Every access token obtained so far (for scrubbing messages; never log these)."""
-        return tuple(self._seen)
+        """Every access token of this cache so far (for scrubbing messages; never log these)."""
+        return tuple(self._cache.seen)
 
     def token(self, stop: threading.Event | None = None) -> str:
         """A token valid for a while yet; fetches or renews it when needed."""
-        current = self._current
+        cache = self._cache
+        current = cache.current
         if current is not None and time.monotonic() < current[1]:
             return current[0]
-        with self._lock:  # one thread renews, the others wait and reuse its token
+        with cache.lock:  # one thread renews, the others wait and reuse its token
             if self._refused is not None:
                 raise self._refused
-            current = self._current
+            current = cache.current
             if current is None or time.monotonic() >= current[1]:
                 try:
-                    current = self._current = self._fetch(stop)
+                    current = cache.current = self._fetch(stop)
                 except CredentialsRejected as refused:
                     self._refused = refused
                     raise
@@ -65,9 +103,9 @@ class TokenManager:
 
     def invalidate(self, refused: str) -> None:
         """Forget ``refused`` (answered 401) unless another thread already replaced it."""
-        with self._lock:
-            if self._current is not None and self._current[0] == refused:
-                self._current = None
+        with self._cache.lock:
+            if self._cache.current is not None and self._cache.current[0] == refused:
+                self._cache.current = None
 
     def _fetch(self, stop: threading.Event | None) -> tuple[str, float]:
         url = self._settings.auth_url
@@ -84,7 +122,7 @@ class TokenManager:
         except (TypeError, ValueError):
             ttl = DEFAULT_TTL_SECONDS
         margin = min(RENEW_MARGIN_SECONDS, RENEW_MARGIN_FRACTION * ttl)
-        self._seen.append(token)
+        self._cache.seen.append(token)
         log.debug("access token obtained from %s, valid for %.0f s", url, ttl)
         return token, issued + max(ttl - margin, 0.0)
 
@@ -126,7 +164,7 @@ class TokenManager:
 
     def scrub(self, text: str) -> str:
         """``text`` with the client secret, app key and any access token replaced by ``***``."""
-        for secret in (*self._settings.secrets, *self._seen):
+        for secret in (*self._settings.secrets, *self._cache.seen):
             if len(secret) >= 4:  # real credentials are long; a 1-letter test value would garble every message
                 text = text.replace(secret, "***")
         return text

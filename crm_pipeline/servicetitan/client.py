@@ -14,7 +14,7 @@ import httpx
 from ..fastjson import parse_export_body, parse_json
 from ..settings import Settings
 from . import paging
-from .auth import RETRYABLE_STATUS, TokenManager
+from .auth import RETRYABLE_STATUS, TokenManager, shared_token_cache
 from .errors import (
     ApiError,
     AppKeyRejected,
@@ -26,7 +26,7 @@ from .errors import (
     describe_body,
 )
 from .paging import ExportPage, ListPage
-from .ratelimit import RateLimiter
+from .ratelimit import RateLimiter, SharedRateLimiter, shared_limit_path
 from .retry import Retry, RetryPolicy, Stats, parse_retry_after
 
 log = logging.getLogger("crm_pipeline.servicetitan")
@@ -42,6 +42,11 @@ class ServiceTitanClient:
     with exponential backoff and full jitter; other errors raise an
     :class:`~crm_pipeline.servicetitan.errors.ApiError` subclass at once. Use as a context manager
     or call :meth:`close`.
+
+    ``rate_limit_dir``: a folder where every client of this API and tenant on this machine (all
+    threads, steps and runs) shares one ``rate_limit`` budget through a small file; None: this
+    client's own budget. ``share_token``: reuse this process's access token for these credentials
+    and tenant (one token for every client in the process) instead of fetching one for this client.
     """
 
     def __init__(
@@ -55,6 +60,8 @@ class ServiceTitanClient:
         backoff_cap: float = 30.0,
         read_timeout: float = 130.0,
         connect_timeout: float = 10.0,
+        rate_limit_dir: str | None = None,
+        share_token: bool = False,
     ) -> None:
         self.settings = settings
         self.base_path = f"/crm/v2/tenant/{settings.tenant_id}/"
@@ -65,7 +72,11 @@ class ServiceTitanClient:
             max_attempts=max_attempts, max_retry_seconds=max_retry_seconds, backoff_base=backoff_base,
             backoff_cap=backoff_cap, stats=self._stats, closed=self._closed,
         )
-        self._limiter = RateLimiter(rate_limit, stop=self._closed)
+        if rate_limit_dir is None:
+            self._limiter: RateLimiter | SharedRateLimiter = RateLimiter(rate_limit, stop=self._closed)
+        else:
+            path = shared_limit_path(rate_limit_dir, settings.api_url, settings.tenant_id)
+            self._limiter = SharedRateLimiter(rate_limit, path, stop=self._closed)
         self._http = httpx.Client(
             http1=True,
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout, pool=read_timeout),
@@ -73,7 +84,8 @@ class ServiceTitanClient:
             headers={"Accept": "application/json", "User-Agent": "crm-pipeline/0.1"},
             follow_redirects=False,
         )
-        self._auth = TokenManager(settings, self._http, self._policy)
+        cache = shared_token_cache(settings) if share_token else None
+        self._auth = TokenManager(settings, self._http, self._policy, cache)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed.is_set() else "open"
@@ -90,6 +102,7 @@ class ServiceTitanClient:
         if not self._closed.is_set():
             self._closed.set()
             self._http.close()
+            self._limiter.close()
 
     @property
     def stats(self) -> dict:

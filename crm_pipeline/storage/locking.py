@@ -1,4 +1,4 @@
-"""One writer at a time on a DuckDB file: wait for the file lock, and publish a read-only copy for analysts.
+"""Waiting for a DuckDB file another process holds, saying so, and publishing a read-only copy for analysts.
 
 DuckDB lets one process open a file read-write, and while it does no other process may open it at
 all (not even read-only). `connect_waiting` retries the lock with exponential backoff and jitter,
@@ -7,6 +7,7 @@ bounded in time, and gives up with a message saying who holds it and what to do.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import random
 import shutil
@@ -30,7 +31,7 @@ def is_lock_conflict(error: BaseException) -> bool:
 
 def connect_waiting(
     database: str, *, timeout: float = DEFAULT_LOCK_TIMEOUT, read_only: bool = False, config: dict | None = None,
-    on_wait: Callable[[str, float], None] | None = None, base: float = 0.05, cap: float = 5.0,
+    on_wait: Callable[[str, float], None] | None = None, base: float = 0.05, cap: float = 0.5,
 ) -> duckdb.DuckDBPyConnection:
     """`duckdb.connect`, waiting (up to `timeout` seconds) while another process holds the file.
 
@@ -38,14 +39,24 @@ def connect_waiting(
     """
     began = time.monotonic()
     attempt, last_report = 0, None
+    want = WantFile(database) if is_shareable(database) else None
     while True:
         try:
-            return duckdb.connect(database, read_only=read_only, config=config or {})
+            conn = duckdb.connect(database, read_only=read_only, config=config or {})
+            if want is not None:
+                want.done()
+            return conn
         except duckdb.Error as error:
             if not is_lock_conflict(error):
+                if want is not None:
+                    want.done()
                 raise
+            if want is not None:
+                want.waiting()  # a pipeline process holding the file gives it up between two commits
             waited = time.monotonic() - began
             if waited >= timeout:
+                if want is not None:
+                    want.done()
                 raise DuckDBLockTimeout(
                     f"Gave up after waiting {waited:.0f}s for the DuckDB file {database}: {error}. Another process "
                     "holds it open (another pipeline run, or a DuckDB session left open). Analysts should query the "
@@ -58,6 +69,52 @@ def connect_waiting(
             delay = random.uniform(0, min(cap, base * 2 ** attempt))  # full jitter: two waiters do not collide
             time.sleep(max(0.01, min(delay, timeout - waited)))
             attempt += 1
+
+
+def is_shareable(database: str) -> bool:
+    """A local file (not `:memory:`, not a MotherDuck `md:` or a `ducklake:` database)."""
+    return database != ":memory:" and ":" not in database.split("/")[0]
+
+
+class WantFile:
+    """`<file>.want`: a shared flock on it says "this process waits for the file". A pipeline process that
+    has the file open looks between commits (an exclusive try fails) and gives it up
+    (crm_pipeline.storage.sharing)."""
+
+    def __init__(self, database: str) -> None:
+        self.path = f"{database}.want"
+        self._fd: int | None = None
+
+    def waiting(self) -> None:
+        """Say this process waits (until `done`)."""
+        if self._fd is None:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            self._fd = fd
+
+    def done(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # releases the lock
+            self._fd = None
+
+    def is_wanted(self) -> bool:
+        """True while another process (or another descriptor) says it waits."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+
+    def wait_until_free(self, seconds: float) -> None:
+        deadline = time.monotonic() + max(seconds, 0.0)
+        while time.monotonic() < deadline and self.is_wanted():
+            time.sleep(0.02)
 
 
 def readonly_copy_path(database: str) -> str:

@@ -3,9 +3,10 @@
 DuckDB lets one process at a time open a file read-write. A step that waited on the API with the
 file open would keep every other run out for hours (a parent fan-out), so a process holds it only
 while it commits, and gives it up:
-- at once when another process wants it: a process that wants the file holds a shared `flock` on
-  `<file>.want` until it has opened it; a holder sees that lock (an exclusive try fails) between
-  commits and closes the file;
+- when another process wants it: a process that wants the file holds a shared `flock` on
+  `<file>.want` until it has opened it (storage.locking.connect_waiting); a holder sees that lock (an
+  exclusive try fails) between commits and closes the file, once it has had it for MIN_HOLD_SECONDS
+  (each handover costs a close, with its checkpoint, and an open);
 - when it has not committed for IDLE_SECONDS (its step waits on the API).
 After giving the file up to others, a process waits until they got in (the `.want` lock is free
 again) before it asks for it itself, so that two busy writers take turns instead of one starving.
@@ -17,7 +18,7 @@ CHECKPOINT) runs at a time.
 
 from __future__ import annotations
 
-import fcntl
+import atexit
 import os
 import threading
 import time
@@ -26,18 +27,14 @@ from contextlib import contextmanager
 
 import duckdb
 
-from crm_pipeline.storage.locking import DEFAULT_LOCK_TIMEOUT, connect_waiting
+from crm_pipeline.storage.locking import DEFAULT_LOCK_TIMEOUT, WantFile, connect_waiting, is_shareable
 
 IDLE_SECONDS = 1.0  # a process that has not committed for this long is waiting on the API: the file goes back
+MIN_HOLD_SECONDS = 0.5  # a process keeps the file this long at least: each handover costs a close and an open
 POLL_SECONDS = 0.1  # how often a holder looks whether another process wants the file
 TURN_SECONDS = 10.0  # after giving the file up, wait at most this long for the others to get in
 
 Setup = Callable[[duckdb.DuckDBPyConnection], None]
-
-
-def is_shareable(database: str) -> bool:
-    """A local file (not `:memory:`, not a MotherDuck `md:` or a `ducklake:` database)."""
-    return database != ":memory:" and ":" not in database.split("/")[0]
 
 
 class SharedFile:
@@ -45,6 +42,15 @@ class SharedFile:
 
     _instances: dict[str, SharedFile] = {}
     _instances_lock = threading.Lock()
+
+    @classmethod
+    def close_all(cls) -> None:
+        """Close every file of the process (at exit: before the interpreter stops the watcher threads in
+        the middle of a DuckDB call, which aborts the process)."""
+        with cls._instances_lock:
+            instances = list(cls._instances.values())
+        for shared in instances:
+            shared.close()
 
     @classmethod
     def of(cls, database: str, **options) -> SharedFile:
@@ -63,9 +69,9 @@ class SharedFile:
         self._mutex = threading.RLock()
         self._conn: duckdb.DuckDBPyConnection | None = None
         self._setup: Setup | None = None
-        self._last_used = 0.0
+        self._last_used = self._opened_at = 0.0
         self._gave_up_at: float | None = None
-        self._want = _WantFile(database) if is_shareable(database) else None
+        self._want = WantFile(database) if is_shareable(database) else None
         self.stats = {"opens": 0, "handovers": 0}
         self._watcher: threading.Thread | None = None
 
@@ -87,7 +93,7 @@ class SharedFile:
             finally:
                 cursor.close()
                 self._last_used = time.monotonic()
-                if self._wanted():
+                if self._should_hand_over():
                     self._close(handover=True)
 
     def close(self) -> None:
@@ -103,11 +109,10 @@ class SharedFile:
         if self._gave_up_at is not None and self._want is not None:
             self._want.wait_until_free(TURN_SECONDS - (time.monotonic() - self._gave_up_at))
         self._gave_up_at = None
-        with self._want.waiting() if self._want is not None else _nothing():
-            self._conn = connect_waiting(
-                self.database, timeout=self.timeout, config=self.config, on_wait=self.on_wait, cap=0.25,
-            )
-        self._setup = None
+        self._conn = connect_waiting(  # says it waits (the .want lock) while another process has the file
+            self.database, timeout=self.timeout, config=self.config, on_wait=self.on_wait, cap=0.25,
+        )
+        self._setup, self._opened_at = None, time.monotonic()
         self.stats["opens"] += 1
         if self._want is not None and (self._watcher is None or not self._watcher.is_alive()):
             self._watcher = threading.Thread(target=self._watch, name="crm-duckdb-share", daemon=True)
@@ -124,8 +129,10 @@ class SharedFile:
             self.stats["handovers"] += 1
             self._gave_up_at = time.monotonic()
 
-    def _wanted(self) -> bool:
-        return self._want is not None and self._want.is_wanted()
+    def _should_hand_over(self) -> bool:
+        """Another process waits, and this one has had the file for its minimum turn."""
+        held = time.monotonic() - self._opened_at
+        return held >= MIN_HOLD_SECONDS and self._want is not None and self._want.is_wanted()
 
     def _watch(self) -> None:
         """Between leases: give the file up when another process wants it, or after IDLE_SECONDS unused."""
@@ -136,7 +143,7 @@ class SharedFile:
             try:
                 if self._conn is None:
                     return
-                if self._wanted():
+                if self._should_hand_over():
                     self._close(handover=True)
                 elif time.monotonic() - self._last_used >= IDLE_SECONDS:
                     self._close(handover=False)
@@ -144,49 +151,9 @@ class SharedFile:
                 self._mutex.release()
 
 
-class _WantFile:
-    """`<file>.want`: a shared flock on it says "this process waits for the file"."""
-
-    def __init__(self, database: str) -> None:
-        self.path = f"{database}.want"
-
-    def _fd(self) -> int:
-        return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-
-    @contextmanager
-    def waiting(self) -> Iterator[None]:
-        fd = self._fd()
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH)
-            yield
-        finally:
-            os.close(fd)  # releases the lock
-
-    def is_wanted(self) -> bool:
-        """True while another process (or thread with its own descriptor) holds the shared lock."""
-        try:
-            fd = self._fd()
-        except OSError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return False
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)
-
-    def wait_until_free(self, seconds: float) -> None:
-        deadline = time.monotonic() + max(seconds, 0.0)
-        while time.monotonic() < deadline and self.is_wanted():
-            time.sleep(0.02)
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
-
-
 def _defaults(conn: duckdb.DuckDBPyConnection) -> None:
     for setting in ("memory_limit", "threads", "checkpoint_threshold"):
         conn.execute(f"RESET {setting}")
+
+
+atexit.register(SharedFile.close_all)

@@ -27,7 +27,8 @@ sql_models_sensor = AutomationConditionSensorDefinition(
 )
 
 automation_jobs = [export_job, list_job]
-automation_sensors = [build_export_sensor(settings.sensor_status), build_walk_sensor(settings.sensor_status), sql_models_sensor,
+automation_sensors = [build_export_sensor(settings.sensor_status), build_walk_sensor(settings.sensor_status),
+                      sql_models_sensor,
                       build_freshness_sensor(settings, freshness_checks)]
 automation_schedules = build_list_schedules(settings)
 automation_checks = [*raw_checks, *freshness_checks]

@@ -59,9 +59,8 @@ def _reconciliation_result(context, conn, endpoint: Endpoint, key: AssetKey, eve
                                 description="the API sent no totalCount on the latest load: nothing to compare")
     run = context.instance.get_run_record_by_id(event.run_id)
     started = run.start_time if run and run.start_time else event.timestamp - 24 * 3600
-    op_config = (run.dagster_run.run_config if run else {}).get("ops", {}).get("__".join(key.path), {})
-    first_load = len(context.instance.fetch_materializations(key, limit=2).records) == 1
-    whole = not endpoint.incremental or first_load or bool(op_config.get("config", {}).get("full_walk"))
+    whole = event.asset_materialization.metadata.get("whole_walk")
+    whole = bool(getattr(whole, "value", whole))  # the load says whether it walked everything
     rec = reconcile(conn, endpoint, tenant_id, event.run_id, started, total, whole)
     return AssetCheckResult(
         asset_key=key, check_name=RECONCILIATION_CHECK, passed=rec.passed, severity=AssetCheckSeverity.ERROR,

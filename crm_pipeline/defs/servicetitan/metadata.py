@@ -47,6 +47,7 @@ def run_metadata(result: SyncResult, row_count: int) -> dict:
         "requests": result.requests,
         "deleted": result.deleted,
         "api_total_count": result.total_count if result.total_count is not None else -1,
+        **({} if result.whole_walk is None else {"whole_walk": result.whole_walk}),
         **_walk_metadata(result),
     }
 

@@ -1,0 +1,20 @@
+"""One stream's run: what every part of a sync needs to fetch and commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crm_pipeline.catalog import Endpoint
+from crm_pipeline.ingest.store import Store
+from crm_pipeline.servicetitan import ServiceTitanClient
+
+
+@dataclass(frozen=True)
+class StreamJob:
+    """The client to fetch with, the store to commit to, the endpoint and tenant, and the Dagster run (if any)."""
+
+    client: ServiceTitanClient
+    store: Store
+    endpoint: Endpoint
+    tenant_id: str
+    run_id: str | None = None
