@@ -6,7 +6,6 @@ import functools
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 
 from dagster import ConfigurableResource, InitResourceContext, get_dagster_logger
 from dagster_duckdb import DuckDBResource
@@ -17,8 +16,11 @@ from crm_pipeline.servicetitan.ratelimit import rate_limit_folder
 from crm_pipeline.settings import DEFAULT_DUCKDB_PATH, Settings
 from crm_pipeline.ingest import SharedFileStore
 from crm_pipeline.storage.locking import DEFAULT_LOCK_TIMEOUT, DuckDBLockTimeout, publish_copy, readonly_copy_path
+from crm_pipeline.storage.privacy import secure_database
 from crm_pipeline.storage.sharing import Setup, SharedFile, is_shareable
 from crm_pipeline.storage.tuning import RAW_TABLE_MEMORY_LIMIT, WRITER_CONFIG, tune_for_raw_tables
+
+_SECURED: set[str] = set()  # the files this process made private already
 
 # The concurrency pool of every step that opens the DuckDB file (no limit in the shipped dagster_home/dagster.yaml:
 # the resource's wait-for-lock keeps one writer at a time; see that file).
@@ -66,9 +68,11 @@ class CrmDuckDB(DuckDBResource):
     _opened: bool = PrivateAttr(default=False)
 
     def shared_file(self) -> SharedFile:
-        """This process's handle on the file, shared by its steps and threads."""
-        if is_shareable(self.database):
-            Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        """This process's handle on the file, shared by its steps and threads (its folder and files made
+        private the first time)."""
+        if is_shareable(self.database) and self.database not in _SECURED:
+            secure_database(self.database)  # folder created private, umask narrowed for the WAL, files tightened
+            _SECURED.add(self.database)
         self._opened = True
         return SharedFile.of(
             self.database, config={"custom_user_agent": "dagster", **self.connection_config},

@@ -8,6 +8,8 @@
 - POST /_sandbox/faults   {"rates": {"429": 0.05}, "seed": 1} | {"add": {"kind": "500", "count": 2, ...}}
                           | {"clear": true}                   -> {"ok": true}
 - POST /_sandbox/settings {"page_size": 50, "rate_limit": 20, "token_ttl": 15} -> current settings
+- POST /_sandbox/deny     {"path": "leads(/.*)?", "status": 403} | {"clear": true} -> {"ok": true}
+                          (a scope the app lacks: 403, or a gateway's 404, on every path matching the regex)
 - POST /_sandbox/expire-tokens                                  -> {"ok": true}
 - GET  /_sandbox/records?feed=export/customers                  -> [records sorted by id] (also list paths)
 - GET  /_sandbox/child-records?path=customers/{id}/notes        -> [[params, record], ...]
@@ -65,6 +67,14 @@ def _update_settings(app, req: Request, body: dict) -> Response:
     return json_response(_settings(app))
 
 
+def _deny(app, req: Request, body: dict) -> Response:
+    if body.get("clear"):
+        app.allow_all()
+    if "path" in body:
+        app.deny(body["path"], int(body.get("status", 403)))
+    return json_response({"ok": True})
+
+
 def _expire(app, req: Request, body: dict) -> Response:
     app.expire_tokens()
     return json_response({"ok": True})
@@ -82,7 +92,7 @@ ROUTES = {
     ("POST", "change"): _change, ("POST", "add"): _add, ("POST", "put"): _put, ("POST", "faults"): _faults,
     ("POST", "settings"): _update_settings, ("POST", "expire-tokens"): _expire,
     ("GET", "records"): _records, ("GET", "stats"): _stats, ("POST", "delete"): _delete,
-    ("GET", "child-records"): _child_records,
+    ("GET", "child-records"): _child_records, ("POST", "deny"): _deny,
 }
 
 

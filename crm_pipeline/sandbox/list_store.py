@@ -44,6 +44,7 @@ class ListStore:
         self._entries: dict = {}  # id -> Entry, in seq order
         self._children: dict = {}
         self._initial_ids: list = []
+        self._gone: dict = {}  # id -> (Entry, body) of deleted records, for restore()
         self._templates: list[tuple[bytes, str | None]] = []  # (template, typeSlug of a relationship)
         self.last_seq = self.version = 0
         self._next = size
@@ -206,14 +207,38 @@ class ListStore:
                 ids.append(rid)
             return ids
 
+    def restore(self, ids) -> list:
+        """Serve deleted records again, each as the newest version (its parent touched); returns the ids."""
+        with self._lock:
+            self._build()
+            back = [rid for rid in ids if rid in self._gone]
+            for rid in back:
+                entry, body = self._gone.pop(rid)
+                seq = self.last_seq + 1
+                self._put(rid, entry._replace(seq=seq, mod=self.now(seq)), body)
+                self._lists.touch(self.spec.parent, entry.parent)
+            return back
+
+    def put(self, record: dict, parent=None) -> None:
+        """Insert or replace a raw record as is (by its "id"; a new one goes under `parent`), as the newest
+        version: it is served by every filter of the latest changes, whatever its own fields say."""
+        with self._lock:
+            rows, seq = self._build(), self.last_seq + 1
+            old = self._entries.get(record["id"])
+            parent = old.parent if old is not None and parent is None else parent
+            self._put(record["id"], Entry(seq, self.now(seq), old.created if old else self.now(seq), None, parent),
+                      _dump(record))
+            self._lists.touch(self.spec.parent, parent)
+
     def delete(self, n: int) -> list:
         """Remove n random records (their parents are touched); returns their ids."""
         with self._lock:
             rows = self._build()
             gone = self._rng.sample(list(rows), min(n, len(rows)))
             for rid in gone:
-                rows.pop(rid)
+                body = rows.pop(rid)
                 entry = self._entries.pop(rid)
+                self._gone[rid] = (entry, body)
                 self._children.get(entry.parent, {}).pop(rid, None)
                 self.version += 1
                 self._lists.touch(self.spec.parent, entry.parent)

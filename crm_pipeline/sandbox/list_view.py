@@ -87,6 +87,15 @@ class StoreView:
         with self._lock:
             return sorted(self._children.get(parent, ()), key=lambda rid: index[rid].seq)
 
+    def restore(self, ids) -> list:
+        """Serve deleted records again, each as a new version (its modifiedOn now); returns the ids restored."""
+        with self._lock:
+            back = [rid for rid in ids if rid in self._deleted]
+            self._deleted.difference_update(back)
+        for rid in back:
+            self.store.touch(rid)
+        return back
+
     def delete(self, n: int) -> list:
         """Remove n random records from the list endpoints; returns their ids."""
         with self._lock:

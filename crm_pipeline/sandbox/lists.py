@@ -137,6 +137,18 @@ class Lists:
         """Remove n records from the list endpoints (the export feeds keep theirs)."""
         return self.collection(self.store_name(path_or_store)).delete(n)
 
+    def put(self, path_or_store: str, record: dict, parent=None) -> None:
+        """Insert or replace a raw record as is (see Store.put and ListStore.put)."""
+        name = self.store_name(path_or_store)
+        if name in self._views:
+            self.registry.stores[name].put(record)
+        else:
+            self.stores[name].put(record, parent)
+
+    def restore(self, path_or_store: str, ids) -> list:
+        """Serve deleted records again (see StoreView.restore, ListStore.restore)."""
+        return self.collection(self.store_name(path_or_store)).restore(ids)
+
     # -- reading as served ---------------------------------------------------------------------
     def records(self, path: str) -> list[dict]:
         """Every record a top-level list endpoint serves (active=Any, no filters), sorted by id."""

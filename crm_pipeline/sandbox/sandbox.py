@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -59,6 +60,7 @@ class Sandbox:
         self.page_size, self.token_ttl = page_size, token_ttl
         self.faults, self.tokens, self.limiter = Faults(), Tokens(), RateLimiter(rate_limit)
         self.token_salt = hashlib.sha256(f"{self.tenant_id}:{seed}".encode()).hexdigest()[:12]
+        self.denied: list[tuple[re.Pattern, int]] = []  # (path pattern, status) of scopes the app lacks
         self._log: list[LoggedRequest] = []
         self._log_lock = threading.Lock()
         self._token_requests = 0
@@ -143,9 +145,33 @@ class Sandbox:
         list-only records are touched. Returns the ids."""
         return self.lists.delete(feed, n)
 
-    def put(self, feed: str, record: dict) -> None:
-        """Insert or replace a raw record as is (needs an "id"; may lack or add fields, wrong types)."""
-        self.registry.store(feed).put(record)
+    def restore(self, feed: str, ids) -> list:
+        """Bring records deleted with `delete` back to the list endpoints, as new versions; returns their ids."""
+        return self.lists.restore(feed, ids)
+
+    def put(self, feed: str, record: dict, parent=None) -> None:
+        """Insert or replace a raw record as is (needs an "id"; may lack or add fields, wrong types). `feed`: an
+        export feed path, a list path or a store name; a new record of a list-only store goes under `parent`."""
+        if feed.startswith("export/") or feed.strip("/") not in ENDPOINTS and feed in self.registry.stores:
+            self.registry.store(feed).put(record)
+        else:
+            self.lists.put(feed, record, parent)
+
+    def deny(self, path_pattern: str, status: int = 403) -> None:
+        """Answer `status` (403: a scope the app lacks; 404: a gateway hiding the whole path) to every API
+        request whose path under the tenant fully matches `path_pattern` (a regex: `customers/\\d+/notes`)."""
+        if status not in (403, 404):
+            raise ValueError("a denied path answers 403 or 404")
+        self.denied.append((re.compile(path_pattern), int(status)))
+
+    def allow_all(self) -> None:
+        """No path denied any more."""
+        self.denied = []
+
+    def touch(self, feed: str, rid) -> None:
+        """Give a record a new version that differs only by its modifiedOn (now), so that the next incremental
+        walk brings it (a record `put` into an export store keeps the modifiedOn it was given)."""
+        self.lists.touch(self.lists.store_name(feed), rid)
 
     # -- observation ------------------------------------------------------------------------------
     def expire_tokens(self) -> None:

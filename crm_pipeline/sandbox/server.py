@@ -37,6 +37,10 @@ def route_api(app, req: Request, tenant: str, rest: str) -> Response:
     denied = check_api_access(app, req, tenant)
     if denied is not None:
         return denied
+    for pattern, status in app.denied:  # after the app key: a wrong key fails everywhere first
+        if pattern.fullmatch(rest.rstrip("/")):
+            return (problem(403, "Forbidden", {"": ["The app is not granted the API scope of this endpoint."]})
+                    if status == 403 else problem(404, "Not Found"))
     allowed = []
     for method, pattern, handler in API_ROUTES:
         match = pattern.fullmatch(rest.rstrip("/"))

@@ -23,7 +23,9 @@ from .errors import (
     CredentialsRejected,
     InvalidContinuationToken,
     NotFound,
+    ScopeMissing,
     describe_body,
+    scope_hint,
 )
 from .paging import ExportPage, ListPage
 from .ratelimit import RateLimiter, SharedRateLimiter, shared_limit_path
@@ -208,14 +210,18 @@ class ServiceTitanClient:
                 f"{head}: access token refused even after renewing it: check SERVICETITAN_CLIENT_ID/SECRET "
                 f"belong to tenant {tenant} (SERVICETITAN_TENANT_ID) and to the environment of "
                 f"SERVICETITAN_API_URL ({self.settings.api_url}).", **kw)
+        key_works = self._stats.snapshot()["by_status"].get(200, 0) > 0  # a wrong app key fails every request
+        if status == 403 and key_works:
+            return ScopeMissing.for_path(head, **kw)
         if status == 403:
             return AppKeyRejected(
                 f"{head}: the app key was refused; check SERVICETITAN_APP_KEY (the app must be installed on "
-                f"tenant {tenant} with access to this endpoint).", **kw)
+                f"tenant {tenant}). If other endpoints load, {scope_hint(what)}.", **kw)
         if status == 404:
             return NotFound(
                 f"{head}: check SERVICETITAN_TENANT_ID (now {tenant}) and the path; also that "
-                f"SERVICETITAN_API_URL ({self.settings.api_url}) is the tenant's environment.", **kw)
+                f"SERVICETITAN_API_URL ({self.settings.api_url}) is the tenant's environment. If every request "
+                f"to this path answers 404 while others load, {scope_hint(what)}.", **kw)
         if status == 400 and "from" in query:
             cursor = self._auth.scrub(query["from"])
             cursor = cursor if len(cursor) <= 60 else cursor[:59] + "…"

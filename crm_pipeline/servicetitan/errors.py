@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .scopes import relative_path, scope_for_path
+
 SNIPPET_CHARS = 200
 
 
@@ -59,7 +61,30 @@ class CredentialsRejected(ApiError):
 
 
 class AppKeyRejected(ApiError):
-    """HTTP 403: the app key is wrong or the app has no access to this tenant or endpoint."""
+    """HTTP 403 before any request of the client succeeded: the app key is wrong (or the app is not
+    installed on the tenant), or the very first endpoint asked is outside the app's scopes."""
+
+
+class ScopeMissing(ApiError):
+    """HTTP 403 after other requests of the same client succeeded: the app key works, the app lacks the
+    API scope of this endpoint (``scope``). Fails the endpoint's asset, not the tenant."""
+
+    def __init__(self, message: str, *, scope: str, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.scope = scope
+
+    @classmethod
+    def for_path(cls, head: str, **kw: Any) -> "ScopeMissing":
+        """The error of a 403 on ``kw["path"]``; ``head`` says what was asked and what came back."""
+        return cls(f"{head}: the app key works on other endpoints; {scope_hint(kw['path'])}.",
+                   scope=scope_for_path(kw["path"]).name, **kw)
+
+
+def scope_hint(path: str) -> str:
+    """Where to grant the scope a path most likely needs, for the messages of 403s and whole-path 404s."""
+    scope = scope_for_path(path)
+    return (f"the app probably lacks the API scope {scope} for {relative_path(path)}: grant it to the app in "
+            "the ServiceTitan developer portal and have the tenant's admin reconnect the app")
 
 
 class NotFound(ApiError):

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import duckdb
 
+from crm_pipeline.storage.privacy import private_file, private_folder
+
 DEFAULT_LOCK_TIMEOUT = 1800.0  # seconds: a long first load of another run may hold the file this long
 
 
@@ -131,10 +133,11 @@ def publish_copy(conn: duckdb.DuckDBPyConnection, database: str, target: str) ->
     """
     conn.execute("CHECKPOINT")  # everything into the main file: the WAL is empty afterwards
     target_path = Path(target)
-    target_path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(target_path.parent)
     partial = target_path.with_name(f".{target_path.name}.{os.getpid()}.partial")
     try:
         shutil.copyfile(database, partial)
+        private_file(partial)  # the copy holds the same records: same access as the file
         os.replace(partial, target_path)
     finally:
         partial.unlink(missing_ok=True)

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 
 import duckdb
 
+from crm_pipeline.storage.failures import translated_duckdb_errors
 from crm_pipeline.storage.locking import DEFAULT_LOCK_TIMEOUT, WantFile, connect_waiting, is_shareable
 
 IDLE_SECONDS = 1.0  # a process that has not committed for this long is waiting on the API: the file goes back
@@ -81,7 +82,7 @@ class SharedFile:
 
         `setup(conn)` (DuckDB settings for this kind of work) is applied when it differs from the last
         lease's; None restores DuckDB's defaults."""
-        with self._mutex:
+        with self._mutex, translated_duckdb_errors(self.database):  # a full disk, a broken file: said plainly
             if self._conn is None:
                 self._open()
             if setup is not self._setup:
