@@ -39,9 +39,11 @@ def _same(ftype_name, expected, stored) -> bool:
     return expected == stored
 
 
-def differences(conn, endpoint: Endpoint, tenant_id: str, records: list[dict]) -> list[str]:
-    """Every mismatch between `records` (as served) and the stored rows; empty when the table is exact."""
-    cur = conn.execute(f"SELECT * FROM {endpoint.qualified_table} WHERE tenant_id = ?", [tenant_id])
+def differences(conn, endpoint: Endpoint, tenant_id: str, records: list[dict], *, live_only: bool = False) -> list[str]:
+    """Every mismatch between `records` (as served) and the stored rows (with `live_only`, those not stamped
+    `_deleted_at`); empty when the table is exact."""
+    live = " AND _deleted_at IS NULL" if live_only else ""
+    cur = conn.execute(f"SELECT * FROM {endpoint.qualified_table} WHERE tenant_id = ?{live}", [tenant_id])
     names = [d[0] for d in cur.description]
     rows = [dict(zip(names, row)) for row in cur.fetchall()]
     stored = {tuple(row[k] for k in endpoint.key): row for row in rows}
