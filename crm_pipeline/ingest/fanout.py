@@ -114,11 +114,15 @@ class _Visit:
         self.batch: list[tuple[dict, list]] = []
 
     def run(self, options: FanOutOptions, on_page: ProgressCallback | None) -> bool:
-        """Visit pending parents until none is left (True) or the budget is spent (False)."""
+        """Visit pending parents until none is left (True) or the budget is spent (False).
+
+        Batches commit on a thread of their own, so that the requests go on while a commit waits for
+        the file (another process has its turn): the next batch just grows meanwhile."""
         deadline = None if options.budget_seconds is None else time.monotonic() + options.budget_seconds
-        parents, inflight = self._pending(), {}
+        parents, inflight, committing = self._pending(), {}, None
         last_commit, exhausted = time.monotonic(), False
-        with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="crm-children") as pool:
+        pool = ThreadPoolExecutor(options.workers, "crm-children")
+        with pool, ThreadPoolExecutor(1, "crm-commit") as commits:
             try:
                 while True:
                     in_budget = deadline is None or time.monotonic() < deadline
@@ -127,18 +131,27 @@ class _Visit:
                         exhausted = parent is None
                         if parent is not None:
                             inflight[pool.submit(self._children, parent)] = parent
-                    if not inflight:
-                        return exhausted  # every parent of the plan taken and committed, or the budget spent
-                    finished, _ = wait(list(inflight), timeout=COMMIT_SECONDS, return_when=FIRST_COMPLETED)
-                    self.batch += [(inflight.pop(future), future.result()) for future in finished]
-                    if self.batch and (time.monotonic() - last_commit >= COMMIT_SECONDS or not inflight):
-                        self._commit()
+                    busy = [committing] if committing is not None and not inflight else []  # else: no busy loop
+                    finished, _ = wait(list(inflight) or busy, timeout=COMMIT_SECONDS, return_when=FIRST_COMPLETED)
+                    self.batch += [(inflight.pop(future), future.result()) for future in finished if future in inflight]
+                    due = time.monotonic() - last_commit >= COMMIT_SECONDS or not inflight
+                    if self.batch and due and (committing is None or committing.done()):
+                        self._reported(committing, on_page)
+                        committing, self.batch = commits.submit(self._commit, self.batch), []
                         last_commit = time.monotonic()
-                        if on_page:
-                            on_page(self.result)
+                    if not inflight and not self.batch:
+                        self._reported(committing, on_page)
+                        return exhausted  # every parent of the plan taken and committed, or the budget spent
             finally:
                 for future in inflight:
                     future.cancel()
+
+    def _reported(self, committing, on_page: ProgressCallback | None) -> None:
+        """Wait for the commit in progress (its error is raised here), then report progress."""
+        if committing is not None:
+            committing.result()
+            if on_page:
+                on_page(self.result)
 
     def _pending(self) -> Iterator[dict]:
         after = None
@@ -166,8 +179,7 @@ class _Visit:
         except errors.NotFound:  # the parent is gone since its row was stored: no children
             return None
 
-    def _commit(self) -> None:
-        batch, self.batch = self.batch, []
+    def _commit(self, batch: list[tuple[dict, list]]) -> None:
         records = [r for _, children in batch for r in children or []]
         page = validate_page(self.endpoint, records)
         self.visited += len(batch)

@@ -7,6 +7,7 @@ stays open in between (crm_pipeline.storage.sharing).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
@@ -27,10 +28,12 @@ class ConnectionStore:
 
     def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
         self.conn = conn
+        self._lock = threading.RLock()  # one caller at a time (a walk commits on a thread of its own)
 
     @contextmanager
     def lease(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        yield self.conn
+        with self._lock:
+            yield self.conn
 
 
 class SharedFileStore:
