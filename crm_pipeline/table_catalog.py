@@ -17,7 +17,9 @@ from crm_pipeline.catalog import ENDPOINTS, Endpoint
 from crm_pipeline.list_sync import DEFAULT_OVERLAP, PAGE_SIZE
 from crm_pipeline.sql_models import Model, build_all, load_project
 from crm_pipeline.storage import ensure_raw_table
-from crm_pipeline.storage.tables import CURSORS, DELETED_AT_COLUMN, QUARANTINE, SYNCED_AT_COLUMN, TENANT_COLUMN
+from crm_pipeline.storage.tables import (
+    CURSORS, DELETED_AT_COLUMN, QUARANTINE, SYNCED_AT_COLUMN, TENANT_COLUMN, column_descriptions,
+)
 
 DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "TABLES.md"
 REGENERATE = ".venv/bin/python -m crm_pipeline.cli catalog --output docs/TABLES.md"
@@ -104,16 +106,12 @@ def freshness(ep: Endpoint) -> str:
 
 
 def _columns(ep: Endpoint) -> list[tuple[str, str, str]]:
-    """(column, DuckDB type, note) of a raw table, as `ensure_raw_table` creates it."""
-    carried = {child: f"parent id: `{ep.parent.table}`.`{col}`" for col, child in (ep.parent.params.values()
-                                                                                  if ep.parent else ())}
-    rows = [(TENANT_COLUMN, "VARCHAR", "pipeline: the tenant; part of every key")]
-    rows += [(n, t.duckdb, "; ".join(x for x in ("key" if n in ep.key else "", carried.get(n, "")) if x))
-             for n, t in ep.fields.items()]
-    rows.append((SYNCED_AT_COLUMN, "TIMESTAMPTZ", "pipeline: when this row was last written"))
-    if ep.kind == "list":
-        rows.append((DELETED_AT_COLUMN, "TIMESTAMPTZ", "pipeline: when a walk no longer found it (NULL: present)"))
-    return rows
+    """(column, DuckDB type, description) of a raw table, as `ensure_raw_table` creates and describes it."""
+    types = {TENANT_COLUMN: "VARCHAR", SYNCED_AT_COLUMN: "TIMESTAMPTZ", DELETED_AT_COLUMN: "TIMESTAMPTZ"}
+    types.update({name: ftype.duckdb for name, ftype in ep.fields.items()})
+    keys = (TENANT_COLUMN, *ep.key)
+    return [(name, types[name], ("**Key.** " if name in keys else "") + doc.replace("|", "\\|"))
+            for name, doc in column_descriptions(ep).items()]
 
 
 def model_columns(models: dict[str, Model]) -> dict[str, list[tuple[str, str]]]:
@@ -192,7 +190,7 @@ def render(database: str | Path | None = None) -> str:
             out += [f"### `{ep.qualified_table}`", "", ep.description, "",
                     f"- **Source:** `GET {ep.path}` ({ep.kind})", f"- **Key:** `{key_of(ep)}`",
                     f"- **Fresh:** {freshness(ep)}", *_live_line(facts, ep.qualified_table), ""]
-            out += _md_table(("column", "type", "note"), [(f"`{c}`", t, n) for c, t, n in _columns(ep)]) + [""]
+            out += _md_table(("column", "type", "description"), [(f"`{c}`", t, d) for c, t, d in _columns(ep)]) + [""]
 
     out += ["## `pipeline_state`: the pipeline's own state", "",
             "Written in the same transaction as the rows they describe.", ""] + _examples("pipeline_state")

@@ -15,9 +15,10 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_like_sql"
 MODEL_FOLDERS = ("staging", "marts")  # folder = DuckDB schema = asset key prefix = group
 MATERIALIZATIONS = ("view", "table")
-HEADER_KEYS = ("description", "materialized", "unique", "not_null", "severity")
+HEADER_KEYS = ("description", "materialized", "unique", "not_null", "severity", "columns")
 
 _HEADER = re.compile(r"^--\s*([a-z_]+):\s*(.*)$")
+_COLUMN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _REF = re.compile(r"\{\{[ \t]*ref\([ \t]*'(\w+)'[ \t]*\)[ \t]*\}\}")
 _SOURCE = re.compile(r"\{\{[ \t]*source\([ \t]*'(\w+)'[ \t]*,[ \t]*'(\w+)'[ \t]*\)[ \t]*\}\}")
 
@@ -53,6 +54,20 @@ class SqlFile:
         return [_columns(key) for key in self.header.get("unique", "").split(";") if key.strip()]
 
     @property
+    def column_docs(self) -> dict[str, str]:
+        """What each column means: `-- columns:` then one `--   name: description` line per column
+        (a line without `name:` continues the description above)."""
+        docs: dict[str, str] = {}
+        for line in self.header.get("columns", "").splitlines():
+            name, sep, text = line.partition(":")
+            if sep and _COLUMN_NAME.fullmatch(name.strip()):
+                docs[name.strip()] = text.strip()
+            elif docs and line.strip():
+                last = next(reversed(docs))
+                docs[last] += " " + line.strip()
+        return docs
+
+    @property
     def not_null(self) -> list[str]:
         return _columns(self.header.get("not_null", ""))
 
@@ -79,7 +94,7 @@ def read_file(path: Path) -> SqlFile:
         if match and match.group(1) in HEADER_KEYS:
             key, header[match.group(1)] = match.group(1), match.group(2).strip()
         elif key:
-            header[key] += " " + line.lstrip("-").strip()
+            header[key] += ("\n" if key == "columns" else " ") + line.lstrip("-").strip()
     item = SqlFile(path, sql, header)
     if not item.description:
         raise item.error("header lacks '-- description: ...'")

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from crm_pipeline.catalog import Endpoint
+from crm_pipeline.storage.history import write_history
 from crm_pipeline.storage.tables import (
     CURSORS, DELETED_AT_COLUMN, QUARANTINE, SYNCED_AT_COLUMN, TENANT_COLUMN, add_columns, column_names, quote,
 )
@@ -108,6 +109,7 @@ def _upsert_rows(
         f"SELECT ?, {values}, now(){deleted[1]} FROM {_PAGE_VIEW}",
         [tenant_id],
     )  # on an error the view stays registered until the transaction is rolled back (see transaction)
+    write_history(conn, endpoint, tenant_id, list(frame.columns), _PAGE_VIEW, extra_fields=page.extra_fields)
     conn.unregister(_PAGE_VIEW)
     return len(frame)
 
