@@ -7,12 +7,16 @@ import re
 import duckdb
 
 from crm_pipeline.storage.checkpoints import CHECKPOINT_BACKSTOP
+from crm_pipeline.storage.compat import storage_config
 
 RAW_TABLE_MEMORY_LIMIT = "32MB"
 _MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*[KMGT]i?B", re.IGNORECASE)
 
-# DuckDB settings for the pipeline's connections: freed memory given back to the system.
-WRITER_CONFIG = {"allocator_flush_threshold": "8MB", "allocator_bulk_deallocation_flush_threshold": "8MB"}
+# DuckDB settings for the pipeline's connections: freed memory given back to the system, and a new file
+# created in a storage format the analysts' tools read (crm_pipeline.storage.compat).
+WRITER_CONFIG = {
+    "allocator_flush_threshold": "8MB", "allocator_bulk_deallocation_flush_threshold": "8MB", **storage_config(),
+}
 
 
 def tune_for_raw_tables(conn: duckdb.DuckDBPyConnection, memory_limit: str | None = None) -> None:
