@@ -8,6 +8,7 @@ from pydantic import Field
 
 from crm_pipeline.catalog import LIST_ENDPOINTS, Endpoint
 from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB, ServiceTitanResource
+from crm_pipeline.defs.servicetitan.freshness import freshness_policy
 from crm_pipeline.defs.servicetitan.metadata import definition_metadata
 from crm_pipeline.defs.servicetitan.runs import materialize_stream
 from crm_pipeline.defs.servicetitan.tenants import tenant_partitions
@@ -49,6 +50,7 @@ def build_list_asset(endpoint: Endpoint) -> AssetsDefinition:
         deps=[AssetKey(endpoint.parent.asset_key_path)] if endpoint.parent else [],
         description=_description(endpoint),
         metadata=definition_metadata(endpoint),
+        freshness_policy=freshness_policy(endpoint),
     )
     def _list_asset(
         context: AssetExecutionContext, config: ListConfig, servicetitan: ServiceTitanResource, duckdb: CrmDuckDB
