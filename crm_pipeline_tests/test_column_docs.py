@@ -11,6 +11,7 @@ from crm_pipeline.catalog import ENDPOINTS, EXPORT_FEEDS, LIST_ENDPOINTS
 from crm_pipeline.defs.servicetitan.metadata import column_schema
 from crm_pipeline.list_sync import sync_list
 from crm_pipeline.schemas import spec_fields
+from crm_pipeline.sql_models import build_all, load_project
 from crm_pipeline.storage import ensure_raw_table
 from crm_pipeline.sync import sync_export
 from crm_pipeline.table_catalog import DOC_PATH
@@ -65,3 +66,15 @@ def test_every_column_is_described_in_the_ui_schema_and_the_table_catalog():
         for column in column_schema(ep).columns:
             assert column.description.strip(), f"{ep.qualified_table}.{column.name}"
             assert f"| `{column.name}` | {column.type} | " in tables
+
+
+def test_every_sql_model_column_is_described_in_duckdb(conn):
+    for ep in ENDPOINTS:
+        ensure_raw_table(conn, ep)
+    models = load_project()
+    build_all(conn, models)
+    rows = conn.execute("SELECT schema_name, table_name, column_name, comment FROM duckdb_columns() "
+                        "WHERE schema_name IN ('staging', 'marts')").fetchall()
+    assert {f"{s}.{t}" for s, t, _, _ in rows} == {m.relation for m in models.values()}
+    assert [f"{s}.{t}.{c}" for s, t, c, comment in rows if not (comment or "").strip()] == []
+    assert models["lead_status_history"].column_docs["valid_to"].startswith("When the lead left it")
