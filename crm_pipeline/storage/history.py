@@ -54,9 +54,7 @@ def ensure_history_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, ex
     cols = [f"{TENANT_COLUMN} VARCHAR NOT NULL"]
     cols += [f"{quote(n)} {t}{' NOT NULL' if n in key else ''}" for n, t in columns.items()]
     cols.append(f"{SYNCED_AT_COLUMN} TIMESTAMPTZ NOT NULL")
-    conn.execute(
-        f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(cols)}, PRIMARY KEY ({', '.join(map(quote, key))}))"
-    )
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(cols)})")
     have = {c.lower() for c in column_names(conn, table)}
     for name in (n for n in columns if n.lower() not in have):
         conn.execute(f"ALTER TABLE {table} ADD COLUMN {quote(name)} {columns[name]}")
@@ -70,19 +68,29 @@ def write_history(
     *, extra_fields: Sequence[str] = (),
 ) -> None:
     """Insert the page's versions (the registered view `page_view`, columns c0, c1, ... named by `sent`)
-    that the history lacks, in the caller's transaction."""
+    that the history lacks, in the caller's transaction.
+
+    No primary key finds the versions kept already: its index, on top of the raw table's, made loads
+    run out of their memory limit at checkpoints (docs/PERFORMANCE.md). Instead the versions of the
+    page's ids are looked up (a semi-join that hashes the page, not the history) and left out."""
     if not has_history(endpoint) or VERSION_COLUMN not in sent or not history_enabled():
         return
     table = history_table(endpoint)
     if extra_fields:
         ensure_history_table(conn, endpoint, extra_fields)
     names = ", ".join(quote(c) for c in sent)
-    values = ", ".join(f"c{i}" for i in range(len(sent)))
-    version = f"c{list(sent).index(VERSION_COLUMN)}"
+    values = ", ".join(f"p.c{i}" for i in range(len(sent)))
+    position = {name: f"c{i}" for i, name in enumerate(sent)}
+    key = [k for k in history_key(endpoint) if k != TENANT_COLUMN]
+    first = position[endpoint.key[0]]
+    matches = " AND ".join(f"h.{quote(k)} IS NOT DISTINCT FROM p.{position[k]}" for k in key)
     conn.execute(
-        f"INSERT OR IGNORE INTO {table} ({TENANT_COLUMN}, {names}, {SYNCED_AT_COLUMN}) "
-        f"SELECT ?, {values}, now() FROM {page_view} WHERE {version} IS NOT NULL",
-        [tenant_id],
+        f"INSERT INTO {table} ({TENANT_COLUMN}, {names}, {SYNCED_AT_COLUMN}) "
+        f"SELECT ?, {values}, now() FROM (SELECT DISTINCT ON ({', '.join(position[k] for k in key)}) * "
+        f"FROM {page_view} WHERE {position[VERSION_COLUMN]} IS NOT NULL) AS p "
+        f"ANTI JOIN (SELECT {', '.join(quote(k) for k in key)} FROM {table} WHERE {TENANT_COLUMN} = ? "
+        f"AND {quote(endpoint.key[0])} IN (SELECT {first} FROM {page_view})) AS h ON {matches}",
+        [tenant_id, tenant_id],
     )
 
 
