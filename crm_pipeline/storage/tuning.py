@@ -22,14 +22,13 @@ WRITER_CONFIG = {
 def tune_for_raw_tables(conn: duckdb.DuckDBPyConnection, memory_limit: str | None = None) -> None:
     """Set DuckDB up for the steps of one raw table: its load and its checks. SQL models keep DuckDB's
     defaults (their joins ran out of memory under the cap). The settings end with the connection's
-    database instance, closed after the step. Measured with scripts/benchmark.py; see the README's
-    Performance section.
+    database instance, closed after the step. Measured with scripts/benchmark.py (docs/PERFORMANCE.md).
 
     - Memory capped (CRM_DUCKDB_MEMORY_LIMIT, default 32MB), so that a run's memory stays the same
       however big the tables grow: beyond it DuckDB evicts cached blocks, and the key check's
-      aggregation spills to disk (uncapped, it took 90 MB more at 1,000,000 rows; capped, 35 MB and no slower).
+      aggregation spills to disk (capped, no slower: docs/PERFORMANCE.md).
     - One thread: a page's insert is small, and DuckDB's worker threads would take the second core
-      from the thread that fetches and validates the next page (a tenth faster at 300,000 records).
+      from the thread that fetches and validates the next page.
     - DuckDB's own checkpoints only past CHECKPOINT_BACKSTOP of log: the loads checkpoint once per row
       group themselves (crm_pipeline.storage.checkpoints)."""
     limit = memory_limit or RAW_TABLE_MEMORY_LIMIT
