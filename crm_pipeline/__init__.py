@@ -4,6 +4,5 @@ with the Dagster layer in `crm_pipeline.defs` and the definitions in `crm_pipeli
 import pyarrow
 
 # Arrow's bundled allocator keeps the memory of freed pages per thread; the system allocator hands it
-# back. A run's pages pass through Arrow, and this keeps its peak memory about 30 MB lower
-# (measured with scripts/benchmark.py; see the README's Performance section).
+# back. A run's pages pass through Arrow, and this keeps its peak memory lower (docs/PERFORMANCE.md).
 pyarrow.set_memory_pool(pyarrow.system_memory_pool())

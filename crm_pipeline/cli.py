@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 import duckdb
 
 from crm_pipeline.catalog import endpoint
-from crm_pipeline.settings import Settings, SettingsError
+from crm_pipeline.settings import DEFAULT_DUCKDB_PATH, Settings, SettingsError
 from crm_pipeline.storage import ensure_state_tables, reset_position
+from crm_pipeline.storage.compat import storage_config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,9 +24,14 @@ def main(argv: list[str] | None = None) -> int:
     tables = sub.add_parser("catalog", help="write the Markdown catalog of tables (docs/TABLES.md)")
     tables.add_argument("--database", help="add live row counts and last writes from this DuckDB file (read-only)")
     tables.add_argument("--output", help="write to this file (default: print)")
+    rewrite = sub.add_parser("rewrite-storage", help="rewrite the DuckDB file in CRM_DUCKDB_STORAGE_VERSION's format "
+                             "(once, for a file created in a newer format; no run may hold it)")
+    rewrite.add_argument("--database", help="the file (default: CRM_DUCKDB_PATH)")
     args = parser.parse_args(argv)
     if args.command == "catalog":
         return catalog(args.database, args.output)
+    if args.command == "rewrite-storage":
+        return rewrite_storage(args.database or os.environ.get("CRM_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH)
 
     try:
         stream = endpoint(args.stream).path if args.command == "reset-cursor" else None
@@ -32,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyError, SettingsError) as exc:
         parser.error(str(exc.args[0]))
     try:
-        conn = duckdb.connect(settings.duckdb_path)
+        conn = duckdb.connect(settings.duckdb_path, config=storage_config())
     except duckdb.IOException as exc:  # e.g. a running materialization holds the file
         print(f"crm-pipeline: cannot open {settings.duckdb_path} for writing: {exc}", file=sys.stderr)
         return 1
@@ -47,6 +54,23 @@ def main(argv: list[str] | None = None) -> int:
             ).fetchall()
             for row in rows:
                 print(*row, sep="\t")
+    return 0
+
+
+def rewrite_storage(database: str) -> int:
+    """`crm-pipeline rewrite-storage`: the file rewritten in the configured storage format, if it is not."""
+    from crm_pipeline.storage import compat
+
+    before = compat.file_storage_number(database)
+    if before is None:
+        print(f"crm-pipeline: no DuckDB file at {database}", file=sys.stderr)
+        return 1
+    try:
+        after = compat.rewrite(database)
+    except duckdb.IOException as exc:  # a run or a session holds it
+        print(f"crm-pipeline: cannot rewrite {database} ({exc}); stop the runs and sessions using it", file=sys.stderr)
+        return 1
+    print(f"{database}: storage {before} -> {after}")
     return 0
 
 

@@ -91,3 +91,27 @@ class Settings:
             auth_url=env.get("SERVICETITAN_AUTH_URL") or DEFAULT_AUTH_URL,
             duckdb_path=env.get("CRM_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH,
         )
+
+
+HISTORY_VAR = "CRM_HISTORY"
+
+
+def history_enabled(env: dict[str, str] | None = None) -> bool:
+    """CRM_HISTORY: `on` (default) keeps every delivered version in `raw_history`; `off` keeps none."""
+    value = ((os.environ if env is None else env).get(HISTORY_VAR) or "on").strip().lower()
+    if value not in ("on", "off"):
+        raise SettingsError(f"{HISTORY_VAR} must be `on` or `off`, not {value!r}")
+    return value == "on"
+
+
+STORAGE_VERSION_VAR = "CRM_DUCKDB_STORAGE_VERSION"
+DEFAULT_STORAGE_VERSION = "v1.1.0"  # storage 64: read by every DuckDB 1.x (CLI, Python, JDBC/DBeaver) and later
+
+
+def duckdb_storage_version(env: dict[str, str] | None = None) -> str:
+    """CRM_DUCKDB_STORAGE_VERSION: the DuckDB release whose readers a newly created file must suit
+    (`v1.1.0`, ...; `latest`: the running DuckDB's own format, which older readers refuse)."""
+    value = ((os.environ if env is None else env).get(STORAGE_VERSION_VAR) or DEFAULT_STORAGE_VERSION).strip()
+    if value != "latest" and not (value.startswith("v") and value[1:].replace(".", "").isdigit()):
+        raise SettingsError(f"{STORAGE_VERSION_VAR} must be a DuckDB release such as v1.1.0, or latest; not {value!r}")
+    return value

@@ -17,7 +17,10 @@ from crm_pipeline.catalog import ENDPOINTS, Endpoint
 from crm_pipeline.ingest import DEFAULT_OVERLAP, PAGE_SIZE
 from crm_pipeline.sql_models import Model, build_all, load_project
 from crm_pipeline.storage import ensure_raw_table
-from crm_pipeline.storage.tables import CURSORS, DELETED_AT_COLUMN, QUARANTINE, SYNCED_AT_COLUMN, TENANT_COLUMN
+from crm_pipeline.storage.history import has_history, history_key, history_table
+from crm_pipeline.storage.tables import (
+    CURSORS, DELETED_AT_COLUMN, QUARANTINE, SYNCED_AT_COLUMN, TENANT_COLUMN, column_descriptions,
+)
 
 DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "TABLES.md"
 REGENERATE = ".venv/bin/python -m crm_pipeline.cli catalog --output docs/TABLES.md"
@@ -104,16 +107,12 @@ def freshness(ep: Endpoint) -> str:
 
 
 def _columns(ep: Endpoint) -> list[tuple[str, str, str]]:
-    """(column, DuckDB type, note) of a raw table, as `ensure_raw_table` creates it."""
-    carried = {child: f"parent id: `{ep.parent.table}`.`{col}`" for col, child in (ep.parent.params.values()
-                                                                                  if ep.parent else ())}
-    rows = [(TENANT_COLUMN, "VARCHAR", "pipeline: the tenant; part of every key")]
-    rows += [(n, t.duckdb, "; ".join(x for x in ("key" if n in ep.key else "", carried.get(n, "")) if x))
-             for n, t in ep.fields.items()]
-    rows.append((SYNCED_AT_COLUMN, "TIMESTAMPTZ", "pipeline: when this row was last written"))
-    if ep.kind == "list":
-        rows.append((DELETED_AT_COLUMN, "TIMESTAMPTZ", "pipeline: when a walk no longer found it (NULL: present)"))
-    return rows
+    """(column, DuckDB type, description) of a raw table, as `ensure_raw_table` creates and describes it."""
+    types = {TENANT_COLUMN: "VARCHAR", SYNCED_AT_COLUMN: "TIMESTAMPTZ", DELETED_AT_COLUMN: "TIMESTAMPTZ"}
+    types.update({name: ftype.duckdb for name, ftype in ep.fields.items()})
+    keys = (TENANT_COLUMN, *ep.key)
+    return [(name, types[name], ("**Key.** " if name in keys else "") + doc.replace("|", "\\|"))
+            for name, doc in column_descriptions(ep).items()]
 
 
 def model_columns(models: dict[str, Model]) -> dict[str, list[tuple[str, str]]]:
@@ -163,6 +162,24 @@ def _examples(family: str) -> list[str]:
     return lines + ["```", ""]
 
 
+def _history_section(facts: dict | None) -> list[str]:
+    """`raw_history`: one table per export feed and incremental list endpoint (crm_pipeline.storage.history)."""
+    kept = [ep for ep in ENDPOINTS if has_history(ep)]
+    out = ["## `raw_history`: every version delivered", "",
+           "Every version of a record that a load received, one row per key and `modifiedOn`, with the same "
+           "columns (and comments) as its raw table except `_deleted_at`; `_synced_at` is when the version was "
+           "first stored. Written in the page's transaction; a version delivered again is stored once; "
+           "`CRM_HISTORY=off` writes none. History begins with the first load.", "",
+           "```sql", "-- Versions of one lead, oldest first",
+           "SELECT \"modifiedOn\", status, priority FROM raw_history.leads WHERE id = 8300000003 ORDER BY 1;",
+           "```", ""]
+    rows = [(f"`{history_table(ep)}`", f"`({', '.join(history_key(ep))})`", f"`{ep.qualified_table}`",
+             *([facts.get(history_table(ep), ("not in the file yet",))[0]] if facts is not None else []))
+            for ep in kept]
+    header = ("table", "key", "versions of", *(["rows"] if facts is not None else []))
+    return out + _md_table(header, rows) + [""]
+
+
 def render(database: str | Path | None = None) -> str:
     """The catalog as Markdown; with `database`, live row counts and last writes from that file."""
     facts = live_facts(database) if database is not None else None
@@ -172,7 +189,7 @@ def render(database: str | Path | None = None) -> str:
     out = ["# Tables of the DuckDB file", "",
            f"Generated from `crm_pipeline/catalog.py`, `crm_pipeline/schemas/` and the headers of `dbt_like_sql/`: "
            f"do not edit; regenerate with `{REGENERATE}`.",
-           "Query the read-only copy while the pipeline runs: `duckdb -readonly data/crm_readonly.duckdb`.", ""]
+           "Query the read-only copy while the pipeline runs: `.venv/bin/duckdb -readonly data/crm_readonly.duckdb`.", ""]
     if facts is not None:
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         out += [f"Live facts from `{database}`, read {stamp}.", ""]
@@ -181,6 +198,8 @@ def render(database: str | Path | None = None) -> str:
             "arrives as an extra `JSON` column. Every key starts with `tenant_id`.", "",
             "## Summary", ""]
     summary = [(f"`{ep.qualified_table}`", f"`{key_of(ep)}`", ep.kind) for ep in ENDPOINTS]
+    summary += [(f"`{history_table(ep)}`", f"`({', '.join(history_key(ep))})`", "history")
+                for ep in ENDPOINTS if has_history(ep)]
     summary += [(f"`{rel}`", desc[1], "pipeline state") for rel, desc in STATE_TABLES.items()]
     summary += [(f"`{m.relation}`", "; ".join(f"`({', '.join(k)})`" for k in m.unique) or "none declared",
                  f"SQL model ({m.materialized})") for m in models.values()]
@@ -192,8 +211,9 @@ def render(database: str | Path | None = None) -> str:
             out += [f"### `{ep.qualified_table}`", "", ep.description, "",
                     f"- **Source:** `GET {ep.path}` ({ep.kind})", f"- **Key:** `{key_of(ep)}`",
                     f"- **Fresh:** {freshness(ep)}", *_live_line(facts, ep.qualified_table), ""]
-            out += _md_table(("column", "type", "note"), [(f"`{c}`", t, n) for c, t, n in _columns(ep)]) + [""]
+            out += _md_table(("column", "type", "description"), [(f"`{c}`", t, d) for c, t, d in _columns(ep)]) + [""]
 
+    out += _history_section(facts)
     out += ["## `pipeline_state`: the pipeline's own state", "",
             "Written in the same transaction as the rows they describe.", ""] + _examples("pipeline_state")
     for relation, (holds, key, _) in STATE_TABLES.items():
@@ -213,7 +233,8 @@ def render(database: str | Path | None = None) -> str:
                     *(["- **Tests:** " + "; ".join(f"`{t.check_name}`: {t.description}" for t in m.tests)]
                       if m.tests else []),
                     *_live_line(facts, m.relation), ""]
-            out += _md_table(("column", "type"), [(f"`{c}`", t) for c, t in described[m.name]]) + [""]
+            out += _md_table(("column", "type", "description"),
+                             [(f"`{c}`", t, m.column_docs.get(c, "")) for c, t in described[m.name]]) + [""]
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -4,16 +4,17 @@ against the sandbox."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 import pytest
 from dagster._core.test_utils import create_run_for_test
 
-from crm_pipeline.catalog import EXPORT_FEEDS
+from crm_pipeline.catalog import ENDPOINTS, EXPORT_FEEDS
 from crm_pipeline.definitions import defs
 from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
 from crm_pipeline.defs.servicetitan.export_assets import export_assets
+from crm_pipeline.defs.servicetitan.freshness import freshness_policy
 from crm_pipeline.defs.servicetitan.list_assets import LIST_OP
 from crm_pipeline.defs.servicetitan.jobs import EXPORT_KEYS, LIST_KEYS, export_job, list_job
 from crm_pipeline.defs.servicetitan.schedules import build_list_schedules
@@ -44,11 +45,25 @@ def test_definitions_hold_the_sensors_schedules_and_jobs_switched_on():
         "servicetitan_export_sensor": dg.DefaultSensorStatus.RUNNING,
         "servicetitan_list_walk_sensor": dg.DefaultSensorStatus.RUNNING,
         "sql_models_automation": dg.DefaultSensorStatus.RUNNING,
-        "freshness_checks_sensor": dg.DefaultSensorStatus.RUNNING,
     }
     assert {s.name: s.cron_schedule for s in repo.schedule_defs} == {
         "servicetitan_list_incremental": "0 * * * *", "servicetitan_list_full_walk": "0 3 * * 0"}
     assert {"servicetitan_export_job", "servicetitan_list_job"} <= set(repo.job_names)
+
+
+def test_every_raw_asset_has_a_freshness_policy_from_the_same_settings():
+    graph = defs.resolve_asset_graph()
+    default = AutomationSettings.from_env({})
+    slower = AutomationSettings.from_env({"CRM_EXPORT_INTERVAL_SECONDS": "900", "CRM_LIST_SCHEDULE": "0 */6 * * *"})
+    for ep in ENDPOINTS:
+        policy = graph.get(dg.AssetKey(ep.asset_key_path)).freshness_policy
+        assert policy == freshness_policy(ep, default), ep.path
+        changed = freshness_policy(ep, slower)
+        warn = timedelta(minutes=30) if ep.kind == "export" else timedelta(hours=12)  # two intervals
+        assert (changed.warn_window.to_timedelta(), changed.fail_window.to_timedelta()) == (warn, 2 * warn)
+    export = freshness_policy(EXPORT_FEEDS[0], default)  # 5 minutes: at least 10 minutes, not two intervals
+    assert (export.warn_window.to_timedelta(), export.fail_window.to_timedelta()) == (
+        timedelta(minutes=10), timedelta(minutes=20))
 
 
 def test_settings_can_ship_them_off_and_change_the_crons():

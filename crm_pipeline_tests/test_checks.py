@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
+from dagster._core.definitions.freshness import FreshnessState
 from dagster._core.test_utils import freeze_time
 
 from crm_pipeline.definitions import defs
-from crm_pipeline.defs.servicetitan.automation import freshness_checks
 from crm_pipeline.defs.servicetitan.checks import raw_checks
 from crm_pipeline.defs.servicetitan.export_assets import export_assets
 from crm_pipeline.defs.servicetitan.list_assets import LIST_OP, list_assets
 from crm_pipeline_tests.dagster_helpers import check_results, env, instance, run  # noqa: F401 (fixtures)
 
+REPO = Path(__file__).resolve().parents[1]
 EXPORT_CUSTOMERS = dg.AssetKey(["raw_export", "customers"])
 LIST_CUSTOMERS = dg.AssetKey(["raw_list", "customers"])
 
 
 def parts(key: dg.AssetKey) -> list:
-    """The asset and its check ops (raw checks and freshness)."""
+    """The asset and its check ops."""
     asset = next(a for a in [*export_assets, *list_assets] if key in a.keys)
-    checks = [c for c in [*raw_checks, *freshness_checks] if any(k.asset_key == key for k in c.check_keys)]
+    checks = [c for c in raw_checks if any(k.asset_key == key for k in c.check_keys)]
     return [asset, *checks]
 
 
@@ -48,7 +50,7 @@ def test_every_raw_table_has_its_checks_in_the_definitions():
     names = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     for key in [key for assets in [*export_assets, *list_assets] for key in assets.keys]:
         user = key.to_user_string()
-        wanted = {"no_quarantined_rows", "primary_key_unique_not_null", "freshness_check"}
+        wanted = {"no_quarantined_rows", "primary_key_unique_not_null"}
         assert {(user, name) for name in wanted} <= names
     assert ("raw_list/customers", "row_count_matches_api") in names
     assert ("raw_list/customers_notes", "row_count_matches_api") not in names  # no totalCount across parents
@@ -83,18 +85,31 @@ def test_primary_key_check_fails_on_duplicated_or_null_keys(settings, env, insta
     assert all(row["rows"] == "2" for row in failed.metadata["sample"].value)
 
 
-@pytest.mark.parametrize("key, fresh, late", [
-    (EXPORT_CUSTOMERS, 4 * 60, 11 * 60),  # the sensor's 5-minute interval: overdue after 10 minutes
-    (LIST_CUSTOMERS, 90 * 60, 3 * 3600),  # the hourly schedule: overdue after two hours
+def freshness_states(instance, key: dg.AssetKey) -> FreshnessState:
+    """One iteration of Dagster's freshness daemon over the code location, then the asset's state."""
+    from dagster._core.test_utils import create_test_daemon_workspace_context
+    from dagster._core.workspace.load_target import ModuleTarget
+    from dagster._daemon.freshness import FreshnessDaemon
+
+    target = ModuleTarget("crm_pipeline.definitions", None, str(REPO), None)
+    with create_test_daemon_workspace_context(target, instance) as context:
+        list(FreshnessDaemon().run_iteration(context))
+    return instance.get_freshness_state_records([key])[key].freshness_state
+
+
+@pytest.mark.parametrize("key, warn, fail", [
+    (EXPORT_CUSTOMERS, 11 * 60, 21 * 60),  # the sensor's 5-minute interval: WARN after 10 minutes, FAIL after 20
+    (LIST_CUSTOMERS, 2 * 3600 + 60, 4 * 3600 + 60),  # the hourly schedule: WARN after 2 hours, FAIL after 4
 ], ids=["export", "list"])
-def test_freshness_check_fails_once_two_intervals_passed_without_a_load(settings, env, instance, key, fresh, late):
-    name = f"{key.to_user_string()}:freshness_check"
-    assert load(key, settings, instance)[name].passed
-    with freeze_time(time.time() + fresh):
-        assert checks_only(key, settings, instance)[name].passed
-    with freeze_time(time.time() + late):
-        failed = checks_only(key, settings, instance)[name]
-    assert not failed.passed and "overdue" in failed.description
+def test_freshness_policy_warns_then_fails_without_a_load(settings, env, instance, key, warn, fail):
+    policy = defs.resolve_asset_graph().get(key).freshness_policy
+    assert isinstance(policy, dg.FreshnessPolicy)
+    load(key, settings, instance)
+    assert freshness_states(instance, key) == FreshnessState.PASS
+    with freeze_time(time.time() + warn):
+        assert freshness_states(instance, key) == FreshnessState.WARN
+    with freeze_time(time.time() + fail):
+        assert freshness_states(instance, key) == FreshnessState.FAIL
 
 
 @pytest.mark.parametrize("full_walk", [False, True])

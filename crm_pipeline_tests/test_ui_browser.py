@@ -35,6 +35,16 @@ ERROR_MARKERS = (
     "Something went wrong", "Unexpected GraphQL error", "An unexpected error occurred", "Error loading",
     "Unable to load", "PythonError", "Traceback (most recent call last)", "Asset not found",
 )
+# One iteration of the daemon that evaluates FreshnessPolicy (`dagster dev` runs it every 30 s) on the instance.
+EVALUATE_FRESHNESS = """
+from dagster import DagsterInstance
+from dagster._core.test_utils import create_test_daemon_workspace_context
+from dagster._core.workspace.load_target import ModuleTarget
+from dagster._daemon.freshness import FreshnessDaemon
+with DagsterInstance.get() as instance, create_test_daemon_workspace_context(
+        ModuleTarget("crm_pipeline.definitions", None, None, None), instance) as context:
+    list(FreshnessDaemon().run_iteration(context))
+"""
 WAIT = 90  # seconds for a page to settle on a slow 2-core machine; explicit conditions, polled
 
 _MISSING = browser_missing()
@@ -68,6 +78,9 @@ def ui(tmp_path_factory):
             env=env, cwd=tmp, capture_output=True, text=True, timeout=180,
         )
         assert done.returncode == 0, done.stderr[-3000:]
+        evaluated = subprocess.run([venv_bin("python"), "-c", EVALUATE_FRESHNESS], env=env, cwd=REPO,
+                                   capture_output=True, text=True, timeout=180)
+        assert evaluated.returncode == 0, evaluated.stderr[-3000:]
         log = ARTIFACTS / "dagster-webserver.log"
         with dagster_webserver(env, log, cwd=tmp) as url, chromium(tmp / "chromium-profile") as browser:
             browser.set_window_size(1600, 2000)  # tall enough for the whole export group at 100 %
@@ -159,6 +172,8 @@ def test_asset_page_shows_description_latest_metadata_and_columns(ui):
         wait_until(browser, lambda d: columns.keys() <= table_rows(d, "Column name").keys(), WAIT, "the columns")
         wait_until(browser, lambda d: re.search(rf"Row count\s+{served}\b", page_text(d)), WAIT,
                    f"row count {served}")
+        wait_until(browser, lambda d: re.search(r"Freshness policy\s+Passing", page_text(d)), WAIT,
+                   "the freshness policy's state, evaluated by Dagster's freshness daemon")
     finally:
         shoot(browser, "asset_raw_export_customers.png")
     text = page_text(browser)
@@ -175,4 +190,11 @@ def test_asset_page_shows_description_latest_metadata_and_columns(ui):
     assert {name: cells[1].split()[0] for name, cells in shown.items()} == columns
     assert "non-nullable" in shown["tenant_id"][1] and "non-nullable" in shown["id"][1]
     assert "non-nullable" not in shown["name"][1]
+    described = {c.name: c.description for c in column_schema(CUSTOMERS).columns}
+    assert {name: cells[2] for name, cells in shown.items()} == described  # from the OpenAPI description
+    assert described["name"] == "Name of the customer"
+    # The policy from CRM_EXPORT_INTERVAL_SECONDS (300 s): WARN after two intervals (10 minutes), FAIL after 20.
+    text = page_text(browser)
+    assert "Fails if more than 20 minutes since last materialization" in text
+    assert "Warns if more than 10 minutes since last materialization" in text
     assert_no_errors(browser)

@@ -9,6 +9,9 @@ For each N it starts the sandbox in its own process and measures:
   project   `dagster asset materialize --select raw_export/customers` (the step's duration as Dagster
             records it, and the command's peak RSS);
   tail      the same command after 100 changed records;
+  history   `project` with CRM_HISTORY=off against on (each into a new file, twice, the faster kept): on/off;
+  storage   `project` in the newest storage format (CRM_DUCKDB_STORAGE_VERSION=latest) against the
+            default older one that the analysts' DuckDB CLI reads: default/latest;
 and once, the parent-scoped collections against a sandbox rate limit (requests/s versus the limit).
 """
 
@@ -86,13 +89,14 @@ def baseline(settings: Settings, workdir: Path) -> int:
             params = {"from": cont[1].decode()}
 
 
-def project(env: dict, workdir: Path, home: Path) -> tuple[float, float]:
-    """Materialize raw_export/customers with the Dagster CLI; (step seconds, peak RSS MB of the command)."""
+def project(env: dict, workdir: Path, home: Path, database: str = "project.duckdb") -> tuple[float, float]:
+    """Materialize raw_export/customers with the Dagster CLI into `database` (in `workdir`), with `env`
+    over the environment; (step seconds, peak RSS MB of the command)."""
     wrapper = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
                "print('MAXRSS', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)")
     command = [sys.executable, "-c", wrapper, sys.executable, "-m", "dagster", "asset", "materialize",
                "-m", "crm_pipeline.definitions", "--select", "raw_export/customers"]
-    run_env = {**os.environ, **env, "CRM_DUCKDB_PATH": str(workdir / "project.duckdb"), "DAGSTER_HOME": str(home)}
+    run_env = {**os.environ, **env, "CRM_DUCKDB_PATH": str(workdir / database), "DAGSTER_HOME": str(home)}
     done = subprocess.run(command, env=run_env, cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])
@@ -132,13 +136,30 @@ def bench_size(n: int, page_size: int) -> dict:
             project_s, peak_mb = project(env, work, home)
             httpx.post(f"{settings.api_url}/_sandbox/change", json={"feed": "export/customers", "n": 100})
             tail_s, _ = project(env, work, home)
+            variants = variant_seconds(env, work, home)
     finally:
         proc.terminate()
         proc.wait()
     return {"n": records, "floor_rps": records / floor_s, "baseline_rps": base_records / base_s,
             "project_rps": records / project_s, "project_s": project_s, "baseline_s": base_s, "floor_s": floor_s,
             "project_vs_baseline": project_s / base_s, "project_vs_floor": project_s / floor_s,
-            "peak_rss_mb": peak_mb, "tail_s": tail_s}
+            "peak_rss_mb": peak_mb, "tail_s": tail_s,
+            "history_on_vs_off": variants["history on"] / variants["history off"],
+            "default_vs_latest_storage": variants["history on"] / variants["latest storage"]}
+
+
+VARIANTS = {"history on": {"CRM_HISTORY": "on"}, "history off": {"CRM_HISTORY": "off"},
+            "latest storage": {"CRM_HISTORY": "on", "CRM_DUCKDB_STORAGE_VERSION": "latest"}}
+
+
+def variant_seconds(env: dict, work: Path, home: Path, rounds: int = 2) -> dict[str, float]:
+    """A whole load of the same data into a new file per variant, the variants alternating; each one's fastest."""
+    best: dict[str, float] = {}
+    for r in range(rounds):
+        for name, extra in VARIANTS.items():
+            seconds, _ = project({**env, **extra}, work, home, database=f"{name.replace(' ', '_')}_{r}.duckdb")
+            best[name] = min(seconds, best.get(name, seconds))
+    return best
 
 
 def bench_parents(customers: int, limit: float) -> dict:
@@ -170,7 +191,8 @@ def main() -> None:
         print(f"N={r['n']:>9,}  floor {r['floor_rps']:>9,.0f} rec/s | baseline {r['baseline_rps']:>9,.0f} rec/s | "
               f"project {r['project_rps']:>9,.0f} rec/s | project/baseline {r['project_vs_baseline']:.2f} | "
               f"project/floor {r['project_vs_floor']:.2f} | peak RSS {r['peak_rss_mb']:.0f} MB | "
-              f"100 changes {r['tail_s']:.2f} s", flush=True)
+              f"100 changes {r['tail_s']:.2f} s | history on/off {r['history_on_vs_off']:.2f} | "
+              f"storage default/latest {r['default_vs_latest_storage']:.2f}", flush=True)
     if args.parents:
         p = bench_parents(args.parents, args.rate_limit)
         print(f"parent-scoped: {p['parents_requests']} requests at {p['requests_per_s']:.1f}/s "

@@ -8,7 +8,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/python -m pip install --quiet -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
+# The DuckDB CLI for analysts (`.venv/bin/duckdb -readonly data/crm_readonly.duckdb`): a release of its own,
+# which reads the file because the pipeline writes it in an older storage format (crm_pipeline/storage/compat.py).
+.venv/bin/python -m pip install --quiet "duckdb-cli>=1.5" 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/python -c "import crm_pipeline.definitions" # fails loudly if the install did not work
+test -x .venv/bin/duckdb || { echo "setup: the DuckDB CLI (duckdb-cli) did not install" >&2; exit 1; }
 # The browser test of the Dagster UI needs Debian's chromium and chromium-driver. `setup.sh --browser`
 # (scripts/test.sh) installs them when missing and possible (Debian, root); otherwise that test is
 # skipped outside CI, with a note. The demo does not need them.

@@ -23,6 +23,7 @@ from dagster import (
 
 from crm_pipeline.defs.conditions import rebuild_when_sources_change
 from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB
+from crm_pipeline.storage.history import written_by
 from crm_pipeline.sql_models import Model, build_model, load_project, model_checks, run_check
 
 
@@ -33,7 +34,7 @@ def model_key(model: Model) -> AssetKey:
 
 def build_model_asset(model: Model, models: dict[str, Model]) -> AssetsDefinition:
     """The asset that creates or replaces the model's view or table."""
-    deps = [AssetKey([schema, table]) for schema, table in model.sources] + [model_key(models[r]) for r in model.refs]
+    deps = [AssetKey(list(written_by(*source))) for source in model.sources] + [model_key(models[r]) for r in model.refs]
 
     @asset(
         key=model_key(model),
@@ -59,7 +60,7 @@ def build_model_asset(model: Model, models: dict[str, Model]) -> AssetsDefinitio
                 [model.schema, model.name],
             ).fetchall()
         context.log.info(f"{model.relation}: {rows} rows")
-        schema = TableSchema(columns=[TableColumn(name, kind) for name, kind in columns])
+        schema = TableSchema(columns=[TableColumn(name, kind, model.column_docs.get(name, "")) for name, kind in columns])
         return MaterializeResult(metadata={"dagster/row_count": rows, "dagster/column_schema": schema})
 
     return _model

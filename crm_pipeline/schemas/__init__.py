@@ -15,6 +15,6 @@ def build_schema(
     """A lazy-validatable schema: keys required and non-null, other fields nullable, unknown columns kept.
 
     `coerce=False` gives the same checks without coercion, for frames whose columns have their dtypes
-    already (the fast path's): coercing them would change nothing and costs a third of the validation."""
+    already (the fast path's): coercing them would change nothing and costs much of the validation."""
     columns = {field: ftype.column(key=field in key, coerce=coerce) for field, ftype in fields.items()}
     return pa.DataFrameSchema(columns, name=name, strict=False, coerce=coerce)

@@ -1,42 +1,29 @@
-"""Fields of the CRM v2 GET collection endpoints, from the OpenAPI description's response schemas.
-
-Where a list endpoint answers with the same shape as an export feed, the export declaration is
-reused. Contacts and contact methods have GUID (text) ids. Rows of parent-scoped endpoints also
+"""Fields of the CRM v2 GET collection endpoints, generated from the OpenAPI description's response schemas
+(see `declared`). Contacts and contact methods have GUID (text) ids. Rows of parent-scoped endpoints also
 carry their parent's ids (the columns named in the catalog's `Parent`).
 """
 
-from crm_pipeline.schemas import export
-from crm_pipeline.schemas.types import BOOL, INT, JSON, TEXT, TIMESTAMP
+from crm_pipeline.schemas.declared import fields_of
+from crm_pipeline.schemas.types import INT
 
-BOOKING_PROVIDER_TAGS = {
-    "id": INT, "tagName": TEXT, "description": TEXT, "type": TEXT,
-    "createdOn": TIMESTAMP, "modifiedOn": TIMESTAMP, "active": BOOL,
-}
-BOOKINGS = {name: t for name, t in export.BOOKINGS.items() if name != "active"}
-CONTACTS = {
-    "id": TEXT, "referenceId": TEXT, "name": TEXT, "title": TEXT, "isArchived": BOOL,
-    "createdOn": TIMESTAMP, "createdBy": INT, "modifiedOn": TIMESTAMP, "modifiedBy": INT,
-}
-CONTACT_METHODS = {
-    "id": TEXT, "contactId": TEXT, "referenceId": TEXT, "type": TEXT, "value": TEXT, "memo": TEXT,
-    "createdOn": TIMESTAMP, "createdBy": INT, "modifiedOn": TIMESTAMP, "modifiedBy": INT,
-}
-CONTACT_PREFERENCE_TYPES = {"id": TEXT, "name": TEXT, "description": TEXT, "dataType": TEXT}
-CUSTOMERS = export.CUSTOMERS
-CUSTOMER_CONTACTS = {name: t for name, t in export.CUSTOMER_CONTACTS.items() if name != "active"}
-CUSTOM_FIELD_TYPES = {
-    "id": INT, "name": TEXT, "dataType": TEXT, "dataTypeOptions": JSON, "createdOn": TIMESTAMP, "modifiedOn": TIMESTAMP,
-}
-LEADS = {name: t for name, t in export.LEADS.items() if name != "active"}
-LOCATIONS = export.LOCATIONS
-LOCATION_CONTACTS = {name: t for name, t in export.LOCATION_CONTACTS.items() if name != "active"}
-NOTES = {
-    "id": INT, "text": TEXT, "isPinned": BOOL, "createdById": INT, "createdOn": TIMESTAMP, "modifiedOn": TIMESTAMP,
-}
-BOOKING_CONTACTS = {"id": INT, "type": TEXT, "value": TEXT, "memo": TEXT, "modifiedOn": TIMESTAMP}
-CONTACT_RELATIONSHIPS = {
-    "id": TEXT, "relatedEntityId": INT, "typeName": TEXT, "typeSlug": TEXT, "createdOn": TIMESTAMP, "createdBy": INT,
-}
+BOOKING_PROVIDER_TAGS = fields_of("booking-provider-tags")
+BOOKINGS = fields_of("bookings")
+CONTACTS = fields_of("contacts")
+CONTACT_METHODS = fields_of("contacts/contact-methods")
+CONTACT_PREFERENCE_TYPES = fields_of("contacts/preferences")
+CUSTOMERS = fields_of("customers")
+CUSTOMER_CONTACTS = fields_of("customers/contacts")
+CUSTOMER_CUSTOM_FIELD_TYPES = fields_of("customers/custom-fields")
+LEADS = fields_of("leads")
+LOCATIONS = fields_of("locations")
+LOCATION_CONTACTS = fields_of("locations/contacts")
+LOCATION_CUSTOM_FIELD_TYPES = fields_of("locations/custom-fields")
+CUSTOMER_NOTES = fields_of("customers/{id}/notes")
+LOCATION_NOTES = fields_of("locations/{id}/notes")
+LEAD_NOTES = fields_of("leads/{id}/notes")
+BOOKING_CONTACTS = fields_of("bookings/{id}/contacts")
+CONTACT_RELATIONSHIPS = fields_of("contacts/{contactId}/relationships")
 # `locations/{id}/preferredtechnician` answers a bare technician id (or null): one row per location.
+# The spec names no field for it, so the pipeline names the column (described in `declared`).
 PREFERRED_TECHNICIAN = {"technicianId": INT}
-CONTACT_METHOD_PREFERENCES = {"name": TEXT, "dataType": TEXT, "value": TEXT}
+CONTACT_METHOD_PREFERENCES = fields_of("contacts/{contactId}/contact-methods/{contactMethodId}/preferences")

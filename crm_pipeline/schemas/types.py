@@ -17,7 +17,7 @@ class ArrowText(pandas_engine.STRING):
     """pandera's `string[pyarrow]` dtype, whose check answers once for a column that has that dtype.
 
     pandera's own answers value by value then, and formats a failure report even when every value
-    passes (about 1 ms a column a page). Any other column is checked by pandera's own check."""
+    passes. Any other column is checked by pandera's own check."""
 
     def check(self, pandera_dtype, data_container=None):
         try:

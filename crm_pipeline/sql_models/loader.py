@@ -15,9 +15,10 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_like_sql"
 MODEL_FOLDERS = ("staging", "marts")  # folder = DuckDB schema = asset key prefix = group
 MATERIALIZATIONS = ("view", "table")
-HEADER_KEYS = ("description", "materialized", "unique", "not_null", "severity")
+HEADER_KEYS = ("description", "materialized", "unique", "not_null", "severity", "columns")
 
 _HEADER = re.compile(r"^--\s*([a-z_]+):\s*(.*)$")
+_COLUMN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _REF = re.compile(r"\{\{[ \t]*ref\([ \t]*'(\w+)'[ \t]*\)[ \t]*\}\}")
 _SOURCE = re.compile(r"\{\{[ \t]*source\([ \t]*'(\w+)'[ \t]*,[ \t]*'(\w+)'[ \t]*\)[ \t]*\}\}")
 
@@ -34,6 +35,7 @@ class SqlFile:
     sql: str
     header: dict[str, str]
     tests: list[SqlFile] = field(default_factory=list)  # a model's data tests
+    shared_docs: dict[str, str] = field(default_factory=dict)  # the project's columns.txt
 
     name = property(lambda self: self.path.stem)
     schema = property(lambda self: self.path.parent.name)  # DuckDB schema, asset key prefix, group
@@ -51,6 +53,21 @@ class SqlFile:
     def unique(self) -> list[list[str]]:
         """Keys that must be unique: `-- unique: a, b` (several keys: `a, b; c`)."""
         return [_columns(key) for key in self.header.get("unique", "").split(";") if key.strip()]
+
+    @property
+    def column_docs(self) -> dict[str, str]:
+        """What each column means: the project's shared `columns.txt`, overridden by the header's
+        `-- columns:` then one `--   name: description` line per column (a line without `name:`
+        continues the description above)."""
+        docs: dict[str, str] = {}
+        for line in self.header.get("columns", "").splitlines():
+            name, sep, text = line.partition(":")
+            if sep and _COLUMN_NAME.fullmatch(name.strip()):
+                docs[name.strip()] = text.strip()
+            elif docs and line.strip():
+                last = next(reversed(docs))
+                docs[last] += " " + line.strip()
+        return {**self.shared_docs, **docs}
 
     @property
     def not_null(self) -> list[str]:
@@ -79,16 +96,25 @@ def read_file(path: Path) -> SqlFile:
         if match and match.group(1) in HEADER_KEYS:
             key, header[match.group(1)] = match.group(1), match.group(2).strip()
         elif key:
-            header[key] += " " + line.lstrip("-").strip()
+            header[key] += ("\n" if key == "columns" else " ") + line.lstrip("-").strip()
     item = SqlFile(path, sql, header)
     if not item.description:
         raise item.error("header lacks '-- description: ...'")
     return item
 
 
+def shared_column_docs(project_dir: Path = PROJECT_DIR) -> dict[str, str]:
+    """`columns.txt`: `name: description` lines for columns that mean the same in every model."""
+    path = project_dir / "columns.txt"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    pairs = (line.partition(":") for line in lines if line.strip() and not line.startswith("#"))
+    return {name.strip(): text.strip() for name, _, text in pairs}
+
+
 def load_project(project_dir: Path = PROJECT_DIR) -> dict[str, Model]:
     """All models of the project by name, each with its data tests, in dependency order."""
     models: dict[str, Model] = {}
+    shared = shared_column_docs(project_dir)
     for folder in MODEL_FOLDERS:
         for path in sorted((project_dir / folder).glob("*.sql")):
             model = read_file(path)
@@ -96,6 +122,7 @@ def load_project(project_dir: Path = PROJECT_DIR) -> dict[str, Model]:
                 raise model.error(f"model name {model.name!r} is also {models[model.name].where}")
             if model.materialized not in MATERIALIZATIONS:
                 raise model.error(f"materialized must be one of {MATERIALIZATIONS}, not {model.materialized!r}")
+            model.shared_docs = shared
             models[model.name] = model
     for path in sorted((project_dir / "tests").glob("*.sql")):
         test = read_file(path)

@@ -34,7 +34,18 @@ def build_model(conn: duckdb.DuckDBPyConnection, model: Model, models: dict[str,
         conn.execute(f"DROP {'VIEW' if found[0] == 'VIEW' else 'TABLE'} {model.relation}")
     # Same line: the compiled SQL keeps the file's line numbers.
     execute(model, conn, f"CREATE OR REPLACE {kind} {model.relation} AS {sql}")
+    describe_model_columns(conn, model)
     return execute(model, conn, f"SELECT count(*) FROM {model.relation}").fetchone()[0]
+
+
+def describe_model_columns(conn: duckdb.DuckDBPyConnection, model: Model) -> None:
+    """`COMMENT ON COLUMN` from the model's header and `columns.txt`, so that `duckdb_columns()` and
+    database tools show them (a rebuilt model starts without comments)."""
+    columns = [d[0] for d in conn.execute(f"SELECT * FROM {model.relation} LIMIT 0").description]
+    docs = model.column_docs
+    for column in (c for c in columns if docs.get(c)):
+        text = docs[column].replace("'", "''")
+        conn.execute(f'COMMENT ON COLUMN {model.relation}."{column}" IS \'{text}\'')
 
 
 def build_all(conn: duckdb.DuckDBPyConnection, models: dict[str, Model]) -> dict[str, int]:

@@ -1,15 +1,14 @@
 """When a load writes its committed pages into the DuckDB file: once per row group of rows.
 
 DuckDB keeps committed rows in its write-ahead log until a checkpoint writes them, compressed, into
-the file; by default it checkpoints whenever the log passes 16 MB (every 45,000 customers). Each
-checkpoint writes the table's last row group (122,880 rows) whole, filled or not, so most rows were
-compressed and written three times over. Loads therefore raise the threshold (`CHECKPOINT_BACKSTOP`,
-for very wide records only) and checkpoint themselves every `ROW_GROUP` rows they write. Committing
-1,000,000 customers in pages of 5,000: 45 ms of commit and checkpoint a page instead of 88.
+the file; by default it checkpoints whenever the log passes 16 MB. Each checkpoint writes the table's
+last row group (`ROW_GROUP` rows) whole, filled or not, so most rows were compressed and written
+several times over. Loads therefore raise the threshold (`CHECKPOINT_BACKSTOP`, for very wide records
+only) and checkpoint themselves every `ROW_GROUP` rows they write (measured: docs/PERFORMANCE.md).
 
 Rows, not bytes: the key index's entries added since the last checkpoint stay in memory and cannot be
-evicted under the memory cap (about 1.7 MB per 100,000 keys); left to grow, they ran a 1,000,000-row
-load out of its 32 MB at 785,000 rows. A checkpoint per row group bounds them at about 2 MB.
+evicted under the memory cap; left to grow, they ran a large load out of its memory limit. A
+checkpoint per row group bounds them.
 """
 
 from __future__ import annotations

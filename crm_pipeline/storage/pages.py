@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from crm_pipeline.catalog import Endpoint
+from crm_pipeline.storage.history import write_history
 from crm_pipeline.storage.tables import (
     CURSORS, DELETED_AT_COLUMN, QUARANTINE, SYNCED_AT_COLUMN, TENANT_COLUMN, add_columns, column_names, quote,
 )
@@ -54,7 +55,7 @@ def page_table(frame: pd.DataFrame, json_columns: Collection[str] = ()) -> pa.Ta
     Timestamps become microseconds here, cut toward zero, as DuckDB cuts the nanoseconds of a
     pandas frame it scans (Arrow nanoseconds it would round instead): either way the same rows.
     The `json_columns` (JSON texts the validation wrote or checked) are marked as Arrow's JSON type,
-    which DuckDB stores as JSON as they are, rather than parsing each text again (5 ms a page)."""
+    which DuckDB stores as JSON as they are, rather than parsing each text again."""
     table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)  # a thread pool costs more here
     table = table.rename_columns([f"c{i}" for i in range(table.num_columns)])  # any field name, even "\0"
     for i, (name, column) in enumerate(zip(frame.columns, table.columns)):
@@ -108,6 +109,7 @@ def _upsert_rows(
         f"SELECT ?, {values}, now(){deleted[1]} FROM {_PAGE_VIEW}",
         [tenant_id],
     )  # on an error the view stays registered until the transaction is rolled back (see transaction)
+    write_history(conn, endpoint, tenant_id, list(frame.columns), _PAGE_VIEW, extra_fields=page.extra_fields)
     conn.unregister(_PAGE_VIEW)
     return len(frame)
 
@@ -153,7 +155,7 @@ def write_rows(
 def store_position(
     conn: duckdb.DuckDBPyConnection, tenant_id: str, stream: str, position: StreamPosition, run_id: str | None
 ) -> None:
-    """Store the stream's position: an UPDATE of its row (on every page: a third of the cost of an
+    """Store the stream's position: an UPDATE of its row (on every page: far cheaper than an
     INSERT OR REPLACE in DuckDB), or an INSERT the first time."""
     updated = conn.execute(
         f"UPDATE {CURSORS} SET position = ?, has_more = ?, updated_at = now(), run_id = ? "

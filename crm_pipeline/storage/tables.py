@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from crm_pipeline.catalog import Endpoint
+from crm_pipeline.schemas.declared import descriptions_of
 
 STATE_SCHEMA = "pipeline_state"
 CURSORS = f"{STATE_SCHEMA}.cursors"
@@ -15,6 +16,18 @@ TENANT_COLUMN = "tenant_id"
 SYNCED_AT_COLUMN = "_synced_at"
 # List tables only: set when a full walk no longer finds the record; cleared if it comes back.
 DELETED_AT_COLUMN = "_deleted_at"
+
+# What the pipeline's own columns mean (in the Dagster column schema, DuckDB comments and docs/TABLES.md).
+PIPELINE_COLUMN_DOCS = {
+    TENANT_COLUMN: "ServiceTitan tenant the row belongs to (first column of every key).",
+    SYNCED_AT_COLUMN: "When the pipeline stored this version of the row (UTC).",
+    DELETED_AT_COLUMN: "When a full walk of the endpoint no longer found the record (NULL while the API returns it).",
+}
+# Columns the pipeline names itself, for values the API sends without a field name.
+NAMED_COLUMN_DOCS = {
+    "technicianId": "ID of the location's preferred technician: the endpoint's bare answer (NULL when none).",
+}
+UNKNOWN_FIELD_DOC = "A field the API sent that no declaration knows yet, kept as sent (JSON)."
 
 
 def quote(name: str) -> str:
@@ -42,8 +55,47 @@ def column_names(conn: duckdb.DuckDBPyConnection, qualified_table: str) -> list[
     return [d[0] for d in conn.execute(f"SELECT * FROM {qualified_table} LIMIT 0").description]
 
 
+def column_descriptions(endpoint: Endpoint) -> dict[str, str]:
+    """What each column of the endpoint's raw table means, in table order: the pipeline's columns, the
+    parent ids a parent-scoped endpoint carries, and the API's fields as the OpenAPI description has them."""
+    fields = descriptions_of(endpoint.path)
+    parents = {}
+    if endpoint.parent is not None:
+        for param, (parent_column, column) in endpoint.parent.params.items():
+            parents[column] = (
+                f"`{parent_column}` of the parent row in {endpoint.parent.table}: the path parameter "
+                f"{{{param}}} this row was fetched under (added by the pipeline)."
+            )
+    docs = {TENANT_COLUMN: PIPELINE_COLUMN_DOCS[TENANT_COLUMN]}
+    for name in endpoint.fields:
+        docs[name] = parents.get(name) or fields.get(name) or NAMED_COLUMN_DOCS.get(name, "")
+    docs[SYNCED_AT_COLUMN] = PIPELINE_COLUMN_DOCS[SYNCED_AT_COLUMN]
+    if endpoint.kind == "list":
+        docs[DELETED_AT_COLUMN] = PIPELINE_COLUMN_DOCS[DELETED_AT_COLUMN]
+    return docs
+
+
+def describe_columns(conn: duckdb.DuckDBPyConnection, qualified_table: str, docs: dict[str, str]) -> int:
+    """`COMMENT ON COLUMN` for each column of `docs` whose comment is missing or different (one catalog
+    read when nothing changed); a column the table lacks is left out. Returns how many were set."""
+    schema, table = qualified_table.split(".")
+    have = dict(conn.execute(
+        "SELECT column_name, comment FROM duckdb_columns() WHERE schema_name = ? AND table_name = ?", [schema, table]
+    ).fetchall())
+    stale = [name for name, text in docs.items() if text and name in have and have[name] != text]
+    for name in stale:
+        conn.execute(f"COMMENT ON COLUMN {qualified_table}.{quote(name)} IS {sql_literal(docs[name])}")
+    return len(stale)
+
+
+def sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def ensure_raw_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> None:
-    """Create the raw table (and state tables) if missing; add declared fields it lacks."""
+    """Create the raw table (and state tables, and its history table) if missing; add declared fields it
+    lacks; describe its columns (`COMMENT ON COLUMN`) where their comment is missing or outdated."""
+    from crm_pipeline.storage.history import ensure_history_table, history_table  # history builds on this module
     ensure_state_tables(conn)
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {endpoint.schema_name}")
     key_sql = ", ".join(quote(c) for c in (TENANT_COLUMN, *endpoint.key))
@@ -59,6 +111,10 @@ def ensure_raw_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> Non
         f"CREATE TABLE IF NOT EXISTS {endpoint.qualified_table} ({', '.join(cols)}, PRIMARY KEY ({key_sql}))"
     )
     add_columns(conn, endpoint, {n: t.duckdb for n, t in endpoint.fields.items()})
+    docs = column_descriptions(endpoint)
+    describe_columns(conn, endpoint.qualified_table, docs)
+    if ensure_history_table(conn, endpoint):
+        describe_columns(conn, history_table(endpoint), docs)
 
 
 def add_columns(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, wanted: dict[str, str]) -> list[str]:
@@ -67,4 +123,6 @@ def add_columns(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, wanted: dic
     added = [name for name in wanted if name.lower() not in have]
     for name in added:
         conn.execute(f"ALTER TABLE {endpoint.qualified_table} ADD COLUMN {quote(name)} {wanted[name]}")
+        if name not in endpoint.fields:
+            conn.execute(f"COMMENT ON COLUMN {endpoint.qualified_table}.{quote(name)} IS {sql_literal(UNKNOWN_FIELD_DOC)}")
     return added

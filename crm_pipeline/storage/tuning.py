@@ -7,26 +7,29 @@ import re
 import duckdb
 
 from crm_pipeline.storage.checkpoints import CHECKPOINT_BACKSTOP
+from crm_pipeline.storage.compat import storage_config
 
 RAW_TABLE_MEMORY_LIMIT = "32MB"
 _MEMORY_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B)", re.IGNORECASE)
 
-# DuckDB settings for the pipeline's connections: freed memory given back to the system.
-WRITER_CONFIG = {"allocator_flush_threshold": "8MB", "allocator_bulk_deallocation_flush_threshold": "8MB"}
+# DuckDB settings for the pipeline's connections: freed memory given back to the system, and a new file
+# created in a storage format the analysts' tools read (crm_pipeline.storage.compat).
+WRITER_CONFIG = {
+    "allocator_flush_threshold": "8MB", "allocator_bulk_deallocation_flush_threshold": "8MB", **storage_config(),
+}
 
 
 def tune_for_raw_tables(conn: duckdb.DuckDBPyConnection, memory_limit: str | None = None, tables: int = 1) -> None:
     """Set DuckDB up for the steps of one raw table: its load and its checks. SQL models keep DuckDB's
     defaults (their joins ran out of memory under the cap). The settings end with the connection's
-    database instance, closed after the step. Measured with scripts/benchmark.py; see the README's
-    Performance section.
+    database instance, closed after the step. Measured with scripts/benchmark.py (docs/PERFORMANCE.md).
 
     - Memory capped (CRM_DUCKDB_MEMORY_LIMIT, default 32MB, for each of the `tables` a step loads at
       once: each table being loaded keeps its unwritten column segments in memory), so that a run's memory stays the same
       however big the tables grow: beyond it DuckDB evicts cached blocks, and the key check's
-      aggregation spills to disk (uncapped, it took 90 MB more at 1,000,000 rows; capped, 35 MB and no slower).
+      aggregation spills to disk (capped, no slower: docs/PERFORMANCE.md).
     - One thread: a page's insert is small, and DuckDB's worker threads would take the second core
-      from the thread that fetches and validates the next page (a tenth faster at 300,000 records).
+      from the thread that fetches and validates the next page.
     - DuckDB's own checkpoints only past CHECKPOINT_BACKSTOP of log: the loads checkpoint once per row
       group themselves (crm_pipeline.storage.checkpoints)."""
     limit = (memory_limit or RAW_TABLE_MEMORY_LIMIT).strip()

@@ -4,6 +4,13 @@
 -- materialized: table
 -- unique: tenant_id, booking_month, source, campaign_id
 -- not_null: tenant_id, source, bookings
+-- columns:
+--   booking_month: First day of the month the bookings were created in.
+--   status_new: Bookings with status New.
+--   status_accepted: Bookings with status Accepted.
+--   status_dismissed: Bookings with status Dismissed.
+--   status_converted: Bookings with status Converted.
+--   first_time_clients: Bookings from first-time clients.
 select
     tenant_id,
     date_trunc('month', created_on)::date as booking_month,

@@ -7,6 +7,16 @@
 -- materialized: table
 -- unique: tenant_id, customer_id, channel, contact_value
 -- not_null: tenant_id, channel, contact_value, is_active
+-- columns:
+--   contact_value: The normalized phone number or e-mail address (the key with channel).
+--   display_value: The point as written on its oldest active record.
+--   is_mobile: Any record of the point is a mobile phone.
+--   marketing_opt_out: Any record of the point turned marketing updates off.
+--   customers_sharing: Customers that list the same point.
+--   contact_records: Contact records (customer's and its locations') folded into this row.
+--   location_ids: Locations whose contacts list the point, sorted.
+--   first_created_on: When the oldest record of the point was created.
+--   last_modified_on: When a record of the point was last modified.
 with points as (
     select tenant_id, customer_id, null::bigint as location_id, contact_type, channel, normalized_value,
         value, do_not_text, marketing_updates_enabled, is_active, created_on, modified_on

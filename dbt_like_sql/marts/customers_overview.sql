@@ -5,6 +5,20 @@
 -- materialized: table
 -- unique: tenant_id, customer_id
 -- not_null: tenant_id, customer_id, is_active, location_count, phone_count, email_count
+-- columns:
+--   billing_street: Street of the customer's (billing) address.
+--   billing_city: City of the customer's (billing) address.
+--   billing_state: State of the customer's (billing) address.
+--   billing_zip: ZIP of the customer's (billing) address.
+--   primary_location_id: The primary location: the oldest active one, else the oldest.
+--   primary_location_name: Name of the primary location.
+--   primary_location_street: Street of the primary location.
+--   primary_location_city: City of the primary location.
+--   primary_location_state: State of the primary location.
+--   primary_location_zip: ZIP of the primary location.
+--   primary_phone: The oldest active phone number of the customer or its locations.
+--   primary_email: The oldest active e-mail address of the customer or its locations.
+--   merged_record_count: Customer records merged into this one.
 with locations as (
     select
         *,

@@ -5,6 +5,12 @@
 -- materialized: table
 -- unique: tenant_id, lead_id
 -- not_null: tenant_id, lead_id, funnel_stage, is_booked, has_job
+-- columns:
+--   booking_found: The lead's booking is in the bookings feed.
+--   booking_status: Status of the lead's booking.
+--   booking_source: Source of the lead's booking.
+--   funnel_stage: Furthest stage reached: job, booked, converted, dismissed or open.
+--   days_to_booking: Days from the lead's creation to its booking's creation.
 select
     l.tenant_id,
     l.lead_id,

@@ -4,6 +4,16 @@
 -- materialized: table
 -- unique: tenant_id, created_month, campaign_id
 -- not_null: tenant_id, leads
+-- columns:
+--   status_open: Leads with status Open.
+--   status_dismissed: Leads with status Dismissed.
+--   status_converted: Leads with status Converted.
+--   booked: Leads that were booked.
+--   stage_open: Leads whose furthest stage is open.
+--   stage_dismissed: Leads whose furthest stage is dismissed.
+--   stage_converted: Leads whose furthest stage is converted.
+--   stage_booked: Leads whose furthest stage is booked.
+--   stage_job: Leads whose furthest stage is a job.
 select
     tenant_id,
     created_month,

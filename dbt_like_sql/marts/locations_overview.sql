@@ -4,6 +4,8 @@
 -- materialized: table
 -- unique: tenant_id, location_id
 -- not_null: tenant_id, location_id, is_active, phone_count, email_count, lead_count
+-- columns:
+--   is_primary_location: The location is its customer's primary location (customers_overview).
 with contacts as (
     select
         tenant_id,

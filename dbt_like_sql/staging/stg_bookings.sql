@@ -5,6 +5,13 @@
 -- materialized: view
 -- unique: tenant_id, booking_id
 -- not_null: tenant_id, booking_id, is_active
+-- columns:
+--   booking_name: Name of the booking's customer, trimmed (NULL when empty).
+--   start_on: When the booked work is to start.
+--   external_id: The booking's ID in the booking provider's system.
+--   is_first_time_client: The booking is from a client new to the business.
+--   send_confirmation_email: A confirmation e-mail is to be sent for the booking.
+--   uploaded_image_count: Images uploaded with the booking.
 select
     b.tenant_id,
     b.id as booking_id,

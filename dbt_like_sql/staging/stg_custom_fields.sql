@@ -3,6 +3,10 @@
 --   stay text). `entity_type` says which table `entity_id` belongs to.
 -- materialized: view
 -- not_null: tenant_id, entity_type, entity_id
+-- columns:
+--   custom_field_type_id: ID of the custom field type (customers/custom-fields, locations/custom-fields).
+--   field_name: Name (label) of the custom field, trimmed.
+--   field_value: Value of the custom field, as text, trimmed (NULL when empty).
 select
     tenant_id,
     entity_type,

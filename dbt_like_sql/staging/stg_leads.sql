@@ -4,6 +4,18 @@
 -- materialized: view
 -- unique: tenant_id, lead_id
 -- not_null: tenant_id, lead_id, is_active
+-- columns:
+--   lead_url: Link to the lead in ServiceTitan.
+--   lead_customer_name: Customer name given on the lead (before a customer record exists).
+--   lead_phone: Phone given on the lead.
+--   lead_email: E-mail given on the lead, lower-cased.
+--   lead_street: Street given on the lead.
+--   lead_unit: Unit given on the lead.
+--   lead_city: City given on the lead.
+--   lead_state: State given on the lead.
+--   lead_zip: ZIP or postal code given on the lead.
+--   lead_country: Country given on the lead.
+--   follow_up_on: When to follow the lead up.
 select
     l.tenant_id,
     l.id as lead_id,

@@ -1,5 +1,5 @@
 """Everything that makes the pipeline run itself: jobs, the export sensor, the list schedules, the SQL
-models' declarative automation, the raw tables' checks and the freshness sensor.
+models' declarative automation and the raw tables' checks (freshness: each raw asset's FreshnessPolicy).
 
 Sensors and schedules start switched on (CRM_AUTOMATION=on, the default): the pipeline exists to keep
 the copy fresh, and they only tick where a Dagster daemon runs (`dagster dev`, `dagster-daemon run`).
@@ -11,14 +11,13 @@ from __future__ import annotations
 from dagster import AssetSelection, AutomationConditionSensorDefinition
 
 from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
-from crm_pipeline.defs.servicetitan.checks import build_freshness_checks, build_freshness_sensor, raw_checks
+from crm_pipeline.defs.servicetitan.checks import raw_checks
 from crm_pipeline.defs.servicetitan.jobs import export_job, list_job
 from crm_pipeline.defs.servicetitan.schedules import build_list_schedules
 from crm_pipeline.defs.servicetitan.sensors import build_export_sensor, build_walk_sensor
 
 settings = AutomationSettings.from_env()
 
-freshness_checks = build_freshness_checks(settings)
 sql_models_sensor = AutomationConditionSensorDefinition(
     "sql_models_automation", target=AssetSelection.groups("staging", "marts"), minimum_interval_seconds=30,
     default_status=settings.sensor_status,
@@ -28,7 +27,6 @@ sql_models_sensor = AutomationConditionSensorDefinition(
 
 automation_jobs = [export_job, list_job]
 automation_sensors = [build_export_sensor(settings.sensor_status), build_walk_sensor(settings.sensor_status),
-                      sql_models_sensor,
-                      build_freshness_sensor(settings, freshness_checks)]
+                      sql_models_sensor]
 automation_schedules = build_list_schedules(settings)
-automation_checks = [*raw_checks, *freshness_checks]
+automation_checks = raw_checks

@@ -1,4 +1,4 @@
-"""Settings of the sensors, schedules and freshness checks, from the environment (README, Settings)."""
+"""Settings of the sensors, schedules and freshness policies, from the environment (README, Settings)."""
 
 from __future__ import annotations
 

@@ -3,22 +3,17 @@
 - `no_quarantined_rows`: no record of the latest run failed validation (WARN; the rows wait in quarantine).
 - `primary_key_unique_not_null`: one row per (tenant_id, key), no null key column (ERROR).
 - `row_count_matches_api` (top-level list endpoints): stored rows against the API's `totalCount` (ERROR).
-- `freshness_check`: time since the last successful load against the sensor's or schedule's interval;
-  also evaluated by the `freshness_checks_sensor` between runs (WARN).
+Freshness is not a check here: each raw asset has a Dagster `FreshnessPolicy` (freshness.py).
 """
 # No `from __future__ import annotations` here: Dagster reads the check functions' annotations at runtime.
 
-import warnings
-
 from dagster import (
     AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetChecksDefinition,
-    AssetKey, MetadataValue, build_last_update_freshness_checks, build_sensor_for_freshness_checks,
-    multi_asset_check,
+    AssetKey, MetadataValue, multi_asset_check,
 )
 
 from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS, Endpoint
 from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB, ServiceTitanResource
-from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
 from crm_pipeline.defs.servicetitan.check_queries import key_problems, quarantined, reconcile, table_exists
 
 QUARANTINE_CHECK = "no_quarantined_rows"
@@ -110,36 +105,6 @@ def build_raw_checks(endpoint: Endpoint) -> AssetChecksDefinition:
                     yield _reconciliation_result(context, conn, endpoint, key, event, _tenant(servicetitan, event))
 
     return _checks
-
-
-def build_freshness_checks(settings: AutomationSettings) -> list[AssetChecksDefinition]:
-    """`freshness_check` on every raw table: loaded within two intervals of its sensor or schedule.
-
-    Dagster 1.13 marks these checks superseded by the new `FreshnessPolicy`, which is still a preview (off
-    unless dagster.yaml enables it) and is not an asset check; the checks stay supported and show as checks.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*superseded.*")
-        return _freshness_checks(settings)
-
-
-def _freshness_checks(settings: AutomationSettings) -> list[AssetChecksDefinition]:
-    return [
-        *build_last_update_freshness_checks(
-            assets=[AssetKey(ep.asset_key_path) for ep in EXPORT_FEEDS], lower_bound_delta=settings.export_freshness),
-        *build_last_update_freshness_checks(
-            assets=[AssetKey(ep.asset_key_path) for ep in LIST_ENDPOINTS], lower_bound_delta=settings.list_freshness),
-    ]
-
-
-def build_freshness_sensor(settings: AutomationSettings, freshness_checks: list[AssetChecksDefinition]):
-    """Evaluates the freshness checks between runs, when one may have become overdue (no DuckDB access)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*superseded.*")
-        return build_sensor_for_freshness_checks(
-            freshness_checks=freshness_checks, name="freshness_checks_sensor", minimum_interval_seconds=60,
-            default_status=settings.sensor_status,
-        )
 
 
 raw_checks = [build_raw_checks(ep) for ep in (*EXPORT_FEEDS, *LIST_ENDPOINTS)]

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from crm_pipeline.catalog import EXPORT_FEEDS, Endpoint
 from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB, ServiceTitanResource
+from crm_pipeline.defs.servicetitan.freshness import freshness_policy
 from crm_pipeline.defs.servicetitan.metadata import definition_metadata
 from crm_pipeline.defs.servicetitan.runs import materialize_endpoints, selected
 from crm_pipeline.defs.servicetitan.tenants import tenant_partitions
@@ -39,6 +40,7 @@ def export_spec(endpoint: Endpoint) -> AssetSpec:
         description=f"{endpoint.description}\n\nRaw table `{endpoint.qualified_table}`: one row per "
         f"(tenant_id, id), current version, every field as sent. Resumes from the stored continueFrom cursor.",
         metadata=definition_metadata(endpoint),
+        freshness_policy=freshness_policy(endpoint),
     )
 
 

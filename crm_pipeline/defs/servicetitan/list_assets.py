@@ -10,6 +10,7 @@ from pydantic import Field
 
 from crm_pipeline.catalog import LIST_ENDPOINTS, Endpoint
 from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB, ServiceTitanResource
+from crm_pipeline.defs.servicetitan.freshness import freshness_policy
 from crm_pipeline.defs.servicetitan.metadata import definition_metadata
 from crm_pipeline.defs.servicetitan.runs import materialize_endpoints, selected
 from crm_pipeline.defs.servicetitan.tenants import tenant_partitions
@@ -53,6 +54,7 @@ def list_spec(endpoint: Endpoint) -> AssetSpec:
         deps=[AssetKey(endpoint.parent.asset_key_path)] if endpoint.parent else [],
         description=_description(endpoint),
         metadata=definition_metadata(endpoint),
+        freshness_policy=freshness_policy(endpoint),
     )
 
 

@@ -5,21 +5,21 @@ from __future__ import annotations
 from dagster import MetadataValue, TableColumn, TableColumnConstraints, TableSchema
 
 from crm_pipeline.catalog import Endpoint
-from crm_pipeline.storage.tables import DELETED_AT_COLUMN, SYNCED_AT_COLUMN, TENANT_COLUMN
 from crm_pipeline.ingest import SyncResult
+from crm_pipeline.storage.tables import DELETED_AT_COLUMN, SYNCED_AT_COLUMN, TENANT_COLUMN, column_descriptions
 
 
 def column_schema(endpoint: Endpoint) -> TableSchema:
-    """The raw table's columns, from the endpoint's declared fields (the pandera schema's source)."""
-    columns = [TableColumn(TENANT_COLUMN, "VARCHAR", "ServiceTitan tenant id", TableColumnConstraints(nullable=False))]
-    for name, ftype in endpoint.fields.items():
-        is_key = name in endpoint.key
-        columns.append(
-            TableColumn(name, ftype.duckdb, "key" if is_key else "", TableColumnConstraints(nullable=not is_key))
-        )
-    columns.append(TableColumn(SYNCED_AT_COLUMN, "TIMESTAMPTZ", "when the pipeline stored this version"))
-    if endpoint.kind == "list":
-        columns.append(TableColumn(DELETED_AT_COLUMN, "TIMESTAMPTZ", "set when a full walk no longer finds the record"))
+    """The raw table's columns, from the endpoint's declared fields (the pandera schema's source), each
+    described as in the OpenAPI description (or, for the pipeline's own columns, by the pipeline)."""
+    docs = column_descriptions(endpoint)
+    types = {TENANT_COLUMN: "VARCHAR", SYNCED_AT_COLUMN: "TIMESTAMPTZ", DELETED_AT_COLUMN: "TIMESTAMPTZ"}
+    types.update({name: ftype.duckdb for name, ftype in endpoint.fields.items()})
+    columns = []
+    for name, doc in docs.items():
+        required = name in (TENANT_COLUMN, SYNCED_AT_COLUMN, *endpoint.key)
+        description = f"Key. {doc}" if name in (TENANT_COLUMN, *endpoint.key) else doc
+        columns.append(TableColumn(name, types[name], description, TableColumnConstraints(nullable=not required)))
     return TableSchema(columns=columns)
 
 
