@@ -65,10 +65,11 @@ def ensure_history_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, ex
 
 def write_history(
     conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, sent: Sequence[str], page_view: str,
-    *, extra_fields: Sequence[str] = (),
+    *, extra_fields: Sequence[str] = (), new_keys: bool = False,
 ) -> None:
     """Insert the page's versions (the registered view `page_view`, columns c0, c1, ... named by `sent`)
-    that the history lacks, in the caller's transaction.
+    that the history lacks, in the caller's transaction. `new_keys`: no id of the page is stored yet (a
+    first load's plain insert), so the history holds none of their versions and is not looked up.
 
     No primary key finds the versions kept already: its index, on top of the raw table's, made loads
     run out of their memory limit at checkpoints (docs/PERFORMANCE.md). Instead the versions of the
@@ -84,10 +85,14 @@ def write_history(
     key = [k for k in history_key(endpoint) if k != TENANT_COLUMN]
     first = position[endpoint.key[0]]
     matches = " AND ".join(f"h.{quote(k)} IS NOT DISTINCT FROM p.{position[k]}" for k in key)
+    versions = (f"SELECT DISTINCT ON ({', '.join(position[k] for k in key)}) * "
+                f"FROM {page_view} WHERE {position[VERSION_COLUMN]} IS NOT NULL")
+    insert = f"INSERT INTO {table} ({TENANT_COLUMN}, {names}, {SYNCED_AT_COLUMN}) SELECT ?, {values}, now() "
+    if new_keys:
+        conn.execute(f"{insert} FROM ({versions}) AS p", [tenant_id])
+        return
     conn.execute(
-        f"INSERT INTO {table} ({TENANT_COLUMN}, {names}, {SYNCED_AT_COLUMN}) "
-        f"SELECT ?, {values}, now() FROM (SELECT DISTINCT ON ({', '.join(position[k] for k in key)}) * "
-        f"FROM {page_view} WHERE {position[VERSION_COLUMN]} IS NOT NULL) AS p "
+        f"{insert} FROM ({versions}) AS p "
         f"ANTI JOIN (SELECT {', '.join(quote(k) for k in key)} FROM {table} WHERE {TENANT_COLUMN} = ? "
         f"AND {quote(endpoint.key[0])} IN (SELECT {first} FROM {page_view})) AS h ON {matches}",
         [tenant_id, tenant_id],

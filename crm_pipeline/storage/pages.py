@@ -109,7 +109,8 @@ def _upsert_rows(
         f"SELECT ?, {values}, now(){deleted[1]} FROM {_PAGE_VIEW}",
         [tenant_id],
     )  # on an error the view stays registered until the transaction is rolled back (see transaction)
-    write_history(conn, endpoint, tenant_id, list(frame.columns), _PAGE_VIEW, extra_fields=page.extra_fields)
+    write_history(conn, endpoint, tenant_id, list(frame.columns), _PAGE_VIEW, extra_fields=page.extra_fields,
+                  new_keys=not replace)
     conn.unregister(_PAGE_VIEW)
     return len(frame)
 
