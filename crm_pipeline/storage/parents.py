@@ -19,10 +19,10 @@ PARENTS = f"{STATE_SCHEMA}.parents"
 
 def ensure_parents_table(conn: duckdb.DuckDBPyConnection) -> None:
     ensure_state_tables(conn)
-    conn.execute(
+    conn.execute(  # no key constraint (a DuckLake has none): planning adds only parents not known yet
         f"""CREATE TABLE IF NOT EXISTS {PARENTS} (
             tenant_id VARCHAR NOT NULL, stream VARCHAR NOT NULL, p1 VARCHAR NOT NULL, p2 VARCHAR NOT NULL,
-            pending BOOLEAN NOT NULL, visited_at TIMESTAMPTZ, PRIMARY KEY (tenant_id, stream, p1, p2))"""
+            pending BOOLEAN NOT NULL, visited_at TIMESTAMPTZ)"""
     )
 
 
@@ -53,8 +53,9 @@ def plan_walk(
     parent, stream = endpoint.parent, endpoint.path
     p1, p2 = _as_text([col for _, col, _ in _param_columns(endpoint)])
     conn.execute(
-        f"INSERT OR IGNORE INTO {PARENTS} SELECT DISTINCT ?, ?, {p1}, {p2}, false, NULL "
-        f"FROM {parent.table} WHERE {TENANT_COLUMN} = ?", [tenant_id, stream, tenant_id],
+        f"INSERT INTO {PARENTS} SELECT ?, ?, p1, p2, false, NULL FROM (SELECT DISTINCT {p1} AS p1, {p2} AS p2 "
+        f"FROM {parent.table} WHERE {TENANT_COLUMN} = ?) AS stored ANTI JOIN (SELECT p1, p2 FROM {PARENTS} "
+        "WHERE tenant_id = ? AND stream = ?) AS known USING (p1, p2)", [tenant_id, stream, tenant_id, tenant_id, stream],
     )
     mine = "tenant_id = ? AND stream = ?"
     if whole:

@@ -65,8 +65,10 @@ class SharedFile:
     def __init__(
         self, database: str, *, config: dict | None = None, timeout: float = DEFAULT_LOCK_TIMEOUT,
         on_wait: Callable[[str, float], None] | None = None,
+        connect: Callable[[], duckdb.DuckDBPyConnection] | None = None,
     ) -> None:
         self.database, self.config, self.timeout, self.on_wait = database, dict(config or {}), timeout, on_wait
+        self._connect = connect  # a database that is not a local file (a DuckLake): how to open it
         self._mutex = threading.RLock()
         self._conn: duckdb.DuckDBPyConnection | None = None
         self._setup: Setup | None = None
@@ -110,9 +112,12 @@ class SharedFile:
         if self._gave_up_at is not None and self._want is not None:
             self._want.wait_until_free(TURN_SECONDS - (time.monotonic() - self._gave_up_at))
         self._gave_up_at = None
-        self._conn = connect_waiting(  # says it waits (the .want lock) while another process has the file
-            self.database, timeout=self.timeout, config=self.config, on_wait=self.on_wait, cap=0.25,
-        )
+        if self._connect is not None:
+            self._conn = self._connect()
+        else:
+            self._conn = connect_waiting(  # says it waits (the .want lock) while another process has the file
+                self.database, timeout=self.timeout, config=self.config, on_wait=self.on_wait, cap=0.25,
+            )
         self._setup, self._opened_at = None, time.monotonic()
         self.stats["opens"] += 1
         if self._want is not None and (self._watcher is None or not self._watcher.is_alive()):
