@@ -56,7 +56,8 @@ def test_a_load_creates_the_folder_file_and_copy_for_the_owner_only(sandbox, env
     monkeypatch.delenv(GROUP_SETTING, raising=False)
     database, copy = loaded_into_new_folder(sandbox, tmp_path, instance)
     assert mode(database.parent) == 0o700
-    assert {p.name: mode(p) for p in database.parent.iterdir()} == {p.name: 0o600 for p in database.parent.iterdir()}
+    everything = list(database.parent.rglob("*"))
+    assert {str(p): mode(p) for p in everything} == {str(p): 0o700 if p.is_dir() else 0o600 for p in everything}
     assert mode(database) == 0o600 and mode(copy) == 0o600
 
 

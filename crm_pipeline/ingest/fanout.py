@@ -26,6 +26,7 @@ from crm_pipeline.ingest.keys import no_keys, page_keys
 from crm_pipeline.ingest.result import ProgressCallback, SyncResult
 from crm_pipeline.ingest.rotation import rotation_extra, rotation_report
 from crm_pipeline.servicetitan import errors
+from crm_pipeline.servicetitan.errors import scope_hint
 from crm_pipeline.storage import StreamPosition, mark_deleted, store_position, transaction, write_rows
 from crm_pipeline.storage import parents as plan
 from crm_pipeline.storage.checkpoints import Checkpoints
@@ -76,8 +77,8 @@ def sync_children(
         visit.undo()
         raise AllParentsNotFound(
             f"GET {endpoint.path}: every one of the {visit.visited} parents visited answered 404. That is not "
-            f"'no children': the app probably lacks the API scope of {endpoint.path.split('/')[0]} "
-            "(or a gateway refuses the whole path). The parents stay pending for the next run.",
+            f"'no children': {scope_hint(endpoint.path)} (or a gateway refuses the whole path). The parents "
+            "stay pending for the next run.",
             status=404, path=endpoint.path)
     if finished:
         visit.finish()
