@@ -33,6 +33,9 @@ from crm_pipeline.storage.checkpoints import Checkpoints
 from crm_pipeline.validation import validate_page
 
 COMMIT_SECONDS = 0.25  # children are committed about this often: what a kill can lose
+# parents handed to the pool ahead, per worker: enough to keep the workers requesting while a commit waits
+# for the file (another process may hold it for a second), so that runs sharing the file keep their pace
+QUEUED_PER_WORKER = 4
 PLAN_CHUNK = 2048  # pending parents read from the plan at a time (keys only)
 CHILD_PAGE_SIZE = 5000
 
@@ -126,7 +129,7 @@ class _Visit:
             try:
                 while True:
                     in_budget = deadline is None or time.monotonic() < deadline
-                    while in_budget and not exhausted and len(inflight) < 2 * options.workers:
+                    while in_budget and not exhausted and len(inflight) < QUEUED_PER_WORKER * options.workers:
                         parent = next(parents, None)
                         exhausted = parent is None
                         if parent is not None:
