@@ -7,7 +7,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-.venv/bin/python -m pip install --quiet -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
+.venv/bin/python -m pip install --quiet -e ".[test,lake]" 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/python -c "import crm_pipeline.definitions" # fails loudly if the install did not work
 # The browser test of the Dagster UI needs Debian's chromium and chromium-driver. `setup.sh --browser`
 # (scripts/test.sh) installs them when missing and possible (Debian, root); otherwise that test is
