@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import duckdb
 
+from crm_pipeline.storage.backend import backend_of
+
 ROW_GROUP = 122_880  # DuckDB's rows per row group
 CHECKPOINT_BACKSTOP = "256MB"  # the log size that still triggers DuckDB's own checkpoint during a load
 
@@ -25,9 +27,12 @@ class Checkpoints:
 
     def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
         self.conn, self.pending = conn, 0
+        self.enabled = backend_of(conn).checkpoints  # a DuckLake compacts in its maintenance asset instead
 
     def committed(self, rows: int) -> None:
         """Note `rows` just committed; checkpoint once ROW_GROUP have been since the last checkpoint."""
+        if not self.enabled:
+            return
         self.pending += rows
         if self.pending >= ROW_GROUP:
             self.conn.execute("CHECKPOINT")

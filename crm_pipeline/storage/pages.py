@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from crm_pipeline.catalog import Endpoint
+from crm_pipeline.storage.backend import backend_of, retrying
 from crm_pipeline.storage.tables import (
     CURSORS, DELETED_AT_COLUMN, QUARANTINE, SYNCED_AT_COLUMN, TENANT_COLUMN, add_columns, column_names, quote,
 )
@@ -102,6 +103,9 @@ def _upsert_rows(
     deleted = (f", {DELETED_AT_COLUMN}", ", NULL") if endpoint.kind == "list" else ("", "")
     table = page.table if page.table is not None else page_table(frame, json_columns(endpoint, page))
     conn.register(_PAGE_VIEW, table)
+    if not backend_of(conn).key_constraints:  # a lake: no index to replace by, so delete the page's keys first
+        _delete_keys(conn, endpoint, tenant_id, list(frame.columns))
+        replace = False
     conn.execute(
         f"INSERT {'OR REPLACE ' if replace else ''}INTO {endpoint.qualified_table} "
         f"({TENANT_COLUMN}, {names}, {SYNCED_AT_COLUMN}{deleted[0]}) "
@@ -110,6 +114,17 @@ def _upsert_rows(
     )  # on an error the view stays registered until the transaction is rolled back (see transaction)
     conn.unregister(_PAGE_VIEW)
     return len(frame)
+
+
+def _delete_keys(conn, endpoint: Endpoint, tenant_id: str, page_columns: list[str]) -> None:
+    """Delete the stored rows whose keys the registered page holds (the lake's half of an upsert)."""
+    keys = ", ".join(quote(k) for k in endpoint.key)
+    page_keys = ", ".join(f"c{page_columns.index(k)}" for k in endpoint.key)
+    conn.execute(
+        f"DELETE FROM {endpoint.qualified_table} WHERE {TENANT_COLUMN} = ? "
+        f"AND ({keys}) IN (SELECT {page_keys} FROM {_PAGE_VIEW})",
+        [tenant_id],
+    )
 
 
 def _quarantine(conn, endpoint: Endpoint, tenant_id: str, page: ValidatedPage, run_id: str | None) -> int:
@@ -180,11 +195,15 @@ def commit_page(
     """Upsert the page's rows, quarantine its rejects and store `position`, atomically.
 
     `replace=False` inserts plainly (see `commit_new_page`). Returns (rows upserted, records quarantined).
+    A commit that conflicts with another writer's (a DuckLake only) is run again (see storage.backend).
     """
-    with transaction(conn):
-        counts = write_rows(conn, endpoint, tenant_id, page, run_id, replace=replace)
-        store_position(conn, tenant_id, endpoint.path, position, run_id)
-    return counts
+    def attempt() -> tuple[int, int]:
+        with transaction(conn):
+            counts = write_rows(conn, endpoint, tenant_id, page, run_id, replace=replace)
+            store_position(conn, tenant_id, endpoint.path, position, run_id)
+        return counts
+
+    return retrying(conn, attempt)
 
 
 def commit_new_page(

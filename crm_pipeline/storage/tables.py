@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from crm_pipeline.catalog import Endpoint
+from crm_pipeline.storage.backend import backend_of, retrying
 
 STATE_SCHEMA = "pipeline_state"
 CURSORS = f"{STATE_SCHEMA}.cursors"
@@ -21,13 +22,22 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _key(conn: duckdb.DuckDBPyConnection, key_sql: str) -> str:
+    """The PRIMARY KEY clause, where the backend has key constraints (a DuckLake has none)."""
+    return f", PRIMARY KEY ({key_sql})" if backend_of(conn).key_constraints else ""
+
+
 def ensure_state_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    retrying(conn, lambda: _create_state_tables(conn))  # two lake writers may create them at once
+
+
+def _create_state_tables(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA}")
     conn.execute(
         f"""CREATE TABLE IF NOT EXISTS {CURSORS} (
             tenant_id VARCHAR NOT NULL, stream VARCHAR NOT NULL, position VARCHAR,
-            has_more BOOLEAN, updated_at TIMESTAMPTZ NOT NULL, run_id VARCHAR,
-            PRIMARY KEY (tenant_id, stream))"""
+            has_more BOOLEAN, updated_at TIMESTAMPTZ NOT NULL, run_id VARCHAR
+            {_key(conn, "tenant_id, stream")})"""
     )
     conn.execute(
         f"""CREATE TABLE IF NOT EXISTS {QUARANTINE} (
@@ -45,6 +55,10 @@ def column_names(conn: duckdb.DuckDBPyConnection, qualified_table: str) -> list[
 def ensure_raw_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> None:
     """Create the raw table (and state tables) if missing; add declared fields it lacks."""
     ensure_state_tables(conn)
+    retrying(conn, lambda: _create_raw_table(conn, endpoint))
+
+
+def _create_raw_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> None:
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {endpoint.schema_name}")
     key_sql = ", ".join(quote(c) for c in (TENANT_COLUMN, *endpoint.key))
     cols = [f"{TENANT_COLUMN} VARCHAR NOT NULL"]
@@ -56,7 +70,7 @@ def ensure_raw_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> Non
     if endpoint.kind == "list":
         cols.append(f"{DELETED_AT_COLUMN} TIMESTAMPTZ")
     conn.execute(
-        f"CREATE TABLE IF NOT EXISTS {endpoint.qualified_table} ({', '.join(cols)}, PRIMARY KEY ({key_sql}))"
+        f"CREATE TABLE IF NOT EXISTS {endpoint.qualified_table} ({', '.join(cols)}{_key(conn, key_sql)})"
     )
     add_columns(conn, endpoint, {n: t.duckdb for n, t in endpoint.fields.items()})
 
