@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 from dagster import ConfigurableResource, InitResourceContext, get_dagster_logger
@@ -16,6 +16,7 @@ from crm_pipeline.settings import DEFAULT_DUCKDB_PATH, Settings
 from crm_pipeline.storage.locking import (
     DEFAULT_LOCK_TIMEOUT, DuckDBLockTimeout, connect_waiting, publish_copy, readonly_copy_path,
 )
+from crm_pipeline.storage.lake import LAKE_PREFIX, connect_lake, is_lake_path
 from crm_pipeline.storage.tuning import RAW_TABLE_MEMORY_LIMIT, WRITER_CONFIG, tune_for_raw_tables
 
 # The concurrency pool of every step that opens the DuckDB file (no limit in the shipped dagster_home/dagster.yaml:
@@ -60,6 +61,11 @@ class CrmDuckDB(DuckDBResource):
 
     @contextmanager
     def get_connection(self):
+        if is_lake_path(self.database):  # a DuckLake: no file, no lock, no copy (see storage/lake.py)
+            conn = connect_lake(self.database, config={"custom_user_agent": "dagster", **self.connection_config})
+            with closing(conn):
+                yield conn
+            return
         if not self.database.startswith("md:"):
             Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         config = {"custom_user_agent": "dagster", **self.connection_config}
@@ -103,7 +109,8 @@ def _duckdb_from_env(env: Mapping[str, str]) -> CrmDuckDB:
     """CRM_DUCKDB_PATH, CRM_DUCKDB_READONLY_PATH (`off`: no copy) and CRM_DUCKDB_LOCK_TIMEOUT_SECONDS."""
     database = env.get("CRM_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH
     # A MotherDuck database (`md:name`) is a shared service that readers query directly: no copy to publish.
-    copy = env.get("CRM_DUCKDB_READONLY_PATH") or ("off" if database.startswith("md:") else readonly_copy_path(database))
+    copy = env.get("CRM_DUCKDB_READONLY_PATH") or (
+        "off" if database.startswith(("md:", LAKE_PREFIX)) else readonly_copy_path(database))
     return CrmDuckDB(
         database=database,
         lock_timeout_seconds=float(env.get("CRM_DUCKDB_LOCK_TIMEOUT_SECONDS") or DEFAULT_LOCK_TIMEOUT),
