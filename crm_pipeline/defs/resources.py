@@ -16,7 +16,7 @@ from crm_pipeline.settings import DEFAULT_DUCKDB_PATH, Settings
 from crm_pipeline.storage.locking import (
     DEFAULT_LOCK_TIMEOUT, DuckDBLockTimeout, connect_waiting, publish_copy, readonly_copy_path,
 )
-from crm_pipeline.storage.lake import LAKE_PREFIX, connect_lake, is_lake_path
+from crm_pipeline.storage.lake import DATA_PATH_SETTING, LAKE_PREFIX, connect_lake, is_lake_path
 from crm_pipeline.storage.tuning import RAW_TABLE_MEMORY_LIMIT, WRITER_CONFIG, tune_for_raw_tables
 
 # The concurrency pool of every step that opens the DuckDB file (no limit in the shipped dagster_home/dagster.yaml:
@@ -57,12 +57,16 @@ class CrmDuckDB(DuckDBResource):
         default=None,
         description=f"DuckDB's memory limit while a raw table loads or is checked (None: {RAW_TABLE_MEMORY_LIMIT}).",
     )
+    lake_data_path: str | None = Field(
+        default=None, description="A DuckLake's data folder or bucket (CRM_DUCKLAKE_DATA_PATH); DuckLake paths only."
+    )
     _opened: bool = PrivateAttr(default=False)
 
     @contextmanager
     def get_connection(self):
         if is_lake_path(self.database):  # a DuckLake: no file, no lock, no copy (see storage/lake.py)
-            conn = connect_lake(self.database, config={"custom_user_agent": "dagster", **self.connection_config})
+            config = {"custom_user_agent": "dagster", **self.connection_config}
+            conn = connect_lake(self.database, self.lake_data_path, config)
             with closing(conn):
                 yield conn
             return
@@ -117,6 +121,7 @@ def _duckdb_from_env(env: Mapping[str, str]) -> CrmDuckDB:
         readonly_copy=None if copy.lower() in ("off", "none") else copy,
         connection_config=WRITER_CONFIG,
         raw_table_memory_limit=env.get("CRM_DUCKDB_MEMORY_LIMIT") or None,
+        lake_data_path=env.get(DATA_PATH_SETTING) or None,
     )
 
 
