@@ -27,6 +27,7 @@ from crm_pipeline.servicetitan import ListPage, ServiceTitanClient, errors
 from crm_pipeline.storage import (
     StreamPosition, ensure_raw_table, mark_deleted, read_position, store_position, transaction, write_rows,
 )
+from crm_pipeline.storage.backend import retrying
 from crm_pipeline.storage.checkpoints import Checkpoints
 from crm_pipeline.storage.tables import quote
 from crm_pipeline.sync import ProgressCallback, SyncResult
@@ -96,9 +97,20 @@ def sync_list(
     full: bool = False, overlap: timedelta = DEFAULT_OVERLAP, page_size: int = PAGE_SIZE, workers: int = 16,
     run_id: str | None = None, on_page: ProgressCallback | None = None,
 ) -> SyncResult:
-    """Bring `endpoint`'s raw table up to date; `full` forces a whole walk (and deletion marking)."""
+    """Bring `endpoint`'s raw table up to date; `full` forces a whole walk (and deletion marking).
+    On a DuckLake, a commit refused for conflicting with another writer's runs the sync again from its
+    stored position (storage.backend.retrying); on the file it runs once."""
     ensure_raw_table(conn, endpoint)
     began, requests_before = time.monotonic(), client.stats["requests"]
+    result = retrying(conn, lambda: _walk(client, conn, endpoint, tenant_id, full, overlap, page_size, workers,
+                                          run_id, on_page))
+    result.seconds = time.monotonic() - began
+    result.requests = client.stats["requests"] - requests_before
+    result.has_more = False
+    return result
+
+
+def _walk(client, conn, endpoint, tenant_id, full, overlap, page_size, workers, run_id, on_page) -> SyncResult:
     watermark = _watermark(conn, tenant_id, endpoint)
     result = SyncResult(stream=endpoint.path, started_from=watermark)
     if endpoint.parent is not None:
@@ -106,9 +118,6 @@ def sync_list(
                        run_id, on_page, result)
     else:
         _sync_top(client, conn, endpoint, tenant_id, full, watermark, overlap, page_size, run_id, on_page, result)
-    result.seconds = time.monotonic() - began
-    result.requests = client.stats["requests"] - requests_before
-    result.has_more = False
     return result
 
 
