@@ -7,6 +7,7 @@ PORT="${CRM_TEST_POSTGRES_PORT:-55432}"
 DIR="${CRM_TEST_POSTGRES_DIR:-/tmp/crm-pipeline-postgres}"
 find_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
 BIN="$(find_bin)"
+if [ "${1:-}" = stop ] && [ -z "$BIN" ]; then exit 0; fi
 if [ -z "$BIN" ]; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
