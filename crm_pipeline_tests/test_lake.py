@@ -7,12 +7,15 @@ import signal
 import time
 
 import pytest
+from dagster import materialize
 
 from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS
 from crm_pipeline.defs.resources import _duckdb_from_env
+from crm_pipeline.defs.sql_models import sql_model_assets, sql_model_checks
 from crm_pipeline.list_sync import sync_list
 from crm_pipeline.sandbox import Sandbox
 from crm_pipeline.settings import Settings
+from crm_pipeline.sql_models import load_project, model_checks
 from crm_pipeline.storage.lake import LakeUnavailable, connect_lake
 from crm_pipeline.sync import sync_export
 from crm_pipeline_tests.compare import differences, served
@@ -48,6 +51,16 @@ def test_export_and_list_load_exactly_and_upsert(sandbox, lake):
     streams = {s for (s,) in conn.execute("SELECT stream FROM pipeline_state.cursors").fetchall()}
     assert streams == {e.path for e in [*EXPORT_FEEDS, *LIST_ENDPOINTS]}
     assert conn.execute("SELECT count(*) FROM pipeline_state.cursors").fetchone()[0] == len(streams)
+    # The SQL models and their checks, through Dagster, on the lake.
+    result = materialize([*sql_model_assets, *sql_model_checks], resources={"duckdb": _duckdb_from_env(lake.env())})
+    assert result.success
+    for model in load_project().values():
+        assert conn.execute(f"SELECT count(*) FROM {model.relation}").fetchone()[0] > 0, model.relation
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == sum(len(model_checks(m, load_project())) for m in load_project().values())
+    assert [e.check_name for e in evaluations if not e.passed and e.severity.value == "ERROR"] == []
+    assert (conn.execute("SELECT count(*) FROM staging.stg_customers").fetchone()
+            == conn.execute("SELECT count(*) FROM raw_export.customers").fetchone())
 
 
 def test_a_wrong_or_unreachable_catalog_fails_fast_naming_the_setting_without_the_password(lake):
