@@ -118,3 +118,21 @@ def test_export_and_list_runs_write_at_once_while_a_reader_queries(lake):
         assert counts == sorted(counts)  # a reader never sees a page's delete without its insert
         conn = lake.connect()
         assert_exact(conn, sandbox, [*EXPORT_FEEDS, *LIST_ENDPOINTS], sandbox.tenant_id)
+
+
+def test_two_tenants_load_and_upsert_the_same_tables_at_once(lake):
+    with Sandbox(seed=3, sizes={"customers": 200}, page_size=40, tenant_id="1001") as first, \
+            Sandbox(seed=4, sizes={"customers": 200}, page_size=40, tenant_id="1002") as second:
+        envs = [{**sb.env(), **lake.env()} for sb in (first, second)]
+        for changed in (False, True):  # a first load; then changed records upserted; both tenants at once
+            if changed:
+                for sb in (first, second):
+                    for endpoint in EXPORT_FEEDS:
+                        sb.change(endpoint.path, n=30)
+            writers = [start_worker("export", env) for env in envs]
+            for writer in writers:
+                out, err = writer.communicate(timeout=600)
+                assert writer.returncode == 0 and out.splitlines()[-1] == "done", err[-3000:]
+        conn = lake.connect()
+        for sb in (first, second):
+            assert_exact(conn, sb, EXPORT_FEEDS, sb.tenant_id)
