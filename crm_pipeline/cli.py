@@ -13,6 +13,7 @@ from crm_pipeline.catalog import endpoint
 from crm_pipeline.settings import DEFAULT_DUCKDB_PATH, Settings, SettingsError
 from crm_pipeline.storage import ensure_state_tables, reset_position
 from crm_pipeline.storage.compat import storage_config
+from crm_pipeline.storage.lake import LakeUnavailable, connect_lake, is_lake_path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyError, SettingsError) as exc:
         parser.error(str(exc.args[0]))
     try:
-        conn = duckdb.connect(settings.duckdb_path, config=storage_config())
+        if is_lake_path(settings.duckdb_path):
+            conn = connect_lake(settings.duckdb_path)  # CRM_DUCKLAKE_DATA_PATH from the environment
+        else:
+            conn = duckdb.connect(settings.duckdb_path, config=storage_config())
+    except LakeUnavailable as exc:  # its message names the setting, the password hidden
+        print(f"crm-pipeline: {exc}", file=sys.stderr)
+        return 1
     except duckdb.IOException as exc:  # e.g. a running materialization holds the file
         print(f"crm-pipeline: cannot open {settings.duckdb_path} for writing: {exc}", file=sys.stderr)
         return 1

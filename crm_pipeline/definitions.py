@@ -2,6 +2,7 @@
 
 from dagster import Definitions, in_process_executor
 
+from crm_pipeline.defs.lake_maintenance import lake_maintenance_definitions
 from crm_pipeline.defs.resources import default_resources
 from crm_pipeline.defs.servicetitan.automation import (
     automation_checks, automation_jobs, automation_schedules, automation_sensors,
@@ -21,3 +22,5 @@ defs = Definitions(
     # one client per tenant (one token, one rate limit) and one handle on the DuckDB file.
     executor=in_process_executor,
 )
+# With CRM_DUCKDB_PATH=ducklake:...: the lake's maintenance asset and its schedule (nothing for the file).
+defs = Definitions.merge(defs, lake_maintenance_definitions())

@@ -12,6 +12,8 @@ For each N it starts the sandbox in its own process and measures:
   history   `project` with CRM_HISTORY=off against on (each into a new file, twice, the faster kept): on/off;
   storage   `project` in the newest storage format (CRM_DUCKDB_STORAGE_VERSION=latest) against the
             default older one that the analysts' DuckDB CLI reads: default/latest;
+  lake      with --lake-server (a libpq string of a PostgreSQL server, e.g. `"$(bash scripts/postgres.sh)"`):
+            project and tail again into a DuckLake whose catalog is a new database on that server;
 and once, the parent-scoped collections against a sandbox rate limit (requests/s versus the limit).
 """
 
@@ -89,14 +91,17 @@ def baseline(settings: Settings, workdir: Path) -> int:
             params = {"from": cont[1].decode()}
 
 
-def project(env: dict, workdir: Path, home: Path, database: str = "project.duckdb") -> tuple[float, float]:
+def project(env: dict, workdir: Path, home: Path, database: str = "project.duckdb",
+            storage: dict | None = None) -> tuple[float, float]:
     """Materialize raw_export/customers with the Dagster CLI into `database` (in `workdir`), with `env`
-    over the environment; (step seconds, peak RSS MB of the command)."""
+    over the environment; (step seconds, peak RSS MB of the command). `storage`: CRM_DUCKDB_PATH (and
+    CRM_DUCKLAKE_DATA_PATH) instead of a DuckDB file in `workdir`."""
     wrapper = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
                "print('MAXRSS', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)")
     command = [sys.executable, "-c", wrapper, sys.executable, "-m", "dagster", "asset", "materialize",
                "-m", "crm_pipeline.definitions", "--select", "raw_export/customers"]
-    run_env = {**os.environ, **env, "CRM_DUCKDB_PATH": str(workdir / database), "DAGSTER_HOME": str(home)}
+    run_env = {**os.environ, **env, "CRM_DUCKDB_PATH": str(workdir / database), "DAGSTER_HOME": str(home),
+               **(storage or {})}
     done = subprocess.run(command, env=run_env, cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])
@@ -123,7 +128,27 @@ def timed(fn, *args):
     return value, time.perf_counter() - began
 
 
-def bench_size(n: int, page_size: int) -> dict:
+def lake_storage(server: str, workdir: Path) -> dict:
+    """A new catalog database on `server` and a data folder in `workdir`, as the lake's settings."""
+    import psycopg2
+
+    name = f"crm_bench_{int(time.time())}"
+    admin = psycopg2.connect(f"{server} dbname=postgres")
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE DATABASE {name}")
+    admin.close()
+    return {"CRM_DUCKDB_PATH": f"ducklake:postgres:{server} dbname={name}", "CRM_DUCKLAKE_DATA_PATH": str(workdir / "lake")}
+
+
+def bench_lake(env: dict, settings: Settings, server: str, work: Path, home: Path) -> dict:
+    storage = lake_storage(server, work)
+    lake_s, lake_mb = project(env, work, home, storage)
+    httpx.post(f"{settings.api_url}/_sandbox/change", json={"feed": "export/customers", "n": 100})
+    lake_tail_s, _ = project(env, work, home, storage)
+    return {"lake_s": lake_s, "lake_peak_rss_mb": lake_mb, "lake_tail_s": lake_tail_s}
+
+
+def bench_size(n: int, page_size: int, lake_server: str | None = None) -> dict:
     proc, env = start_sandbox(n, page_size)
     try:
         settings = Settings.from_env(env)
@@ -137,13 +162,14 @@ def bench_size(n: int, page_size: int) -> dict:
             httpx.post(f"{settings.api_url}/_sandbox/change", json={"feed": "export/customers", "n": 100})
             tail_s, _ = project(env, work, home)
             variants = variant_seconds(env, work, home)
+            lake = bench_lake(env, settings, lake_server, work, home) if lake_server else {}
     finally:
         proc.terminate()
         proc.wait()
     return {"n": records, "floor_rps": records / floor_s, "baseline_rps": base_records / base_s,
             "project_rps": records / project_s, "project_s": project_s, "baseline_s": base_s, "floor_s": floor_s,
             "project_vs_baseline": project_s / base_s, "project_vs_floor": project_s / floor_s,
-            "peak_rss_mb": peak_mb, "tail_s": tail_s,
+            "peak_rss_mb": peak_mb, "tail_s": tail_s, **lake,
             "history_on_vs_off": variants["history on"] / variants["history off"],
             "default_vs_latest_storage": variants["history on"] / variants["latest storage"]}
 
@@ -185,14 +211,19 @@ def main() -> None:
     parser.add_argument("--page-size", type=int, default=5000)
     parser.add_argument("--parents", type=int, default=2000, help="customers for the parent-scoped measure (0: skip)")
     parser.add_argument("--rate-limit", type=float, default=60.0)
+    parser.add_argument("--lake-server", help="libpq string of a PostgreSQL server: adds the DuckLake leg")
     args = parser.parse_args()
     for n in args.sizes:
-        r = bench_size(n, args.page_size)
+        r = bench_size(n, args.page_size, args.lake_server)
         print(f"N={r['n']:>9,}  floor {r['floor_rps']:>9,.0f} rec/s | baseline {r['baseline_rps']:>9,.0f} rec/s | "
               f"project {r['project_rps']:>9,.0f} rec/s | project/baseline {r['project_vs_baseline']:.2f} | "
               f"project/floor {r['project_vs_floor']:.2f} | peak RSS {r['peak_rss_mb']:.0f} MB | "
               f"100 changes {r['tail_s']:.2f} s | history on/off {r['history_on_vs_off']:.2f} | "
               f"storage default/latest {r['default_vs_latest_storage']:.2f}", flush=True)
+        if "lake_s" in r:
+            print(f"  DuckLake: project {r['n'] / r['lake_s']:>9,.0f} rec/s ({r['lake_s']:.1f} s, file "
+                  f"{r['project_s']:.1f} s) | peak RSS {r['lake_peak_rss_mb']:.0f} MB | "
+                  f"100 changes {r['lake_tail_s']:.2f} s", flush=True)
     if args.parents:
         p = bench_parents(args.parents, args.rate_limit)
         print(f"parent-scoped: {p['parents_requests']} requests at {p['requests_per_s']:.1f}/s "

@@ -7,7 +7,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-.venv/bin/python -m pip install --quiet -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
+.venv/bin/python -m pip install --quiet -e ".[test,lake]" 2>&1 | grep -v "^WARNING: Location" || true
 # The DuckDB CLI for analysts (`.venv/bin/duckdb -readonly data/crm_readonly.duckdb`): a release of its own,
 # which reads the file because the pipeline writes it in an older storage format (crm_pipeline/storage/compat.py).
 .venv/bin/python -m pip install --quiet "duckdb-cli>=1.5" 2>&1 | grep -v "^WARNING: Location" || true

@@ -18,6 +18,7 @@ from crm_pipeline.ingest import SharedFileStore
 from crm_pipeline.storage.locking import DEFAULT_LOCK_TIMEOUT, DuckDBLockTimeout, publish_copy, readonly_copy_path
 from crm_pipeline.storage.privacy import secure_database
 from crm_pipeline.storage.sharing import Setup, SharedFile, is_shareable
+from crm_pipeline.storage.lake import DATA_PATH_SETTING, LAKE_PREFIX, connect_lake, is_lake_path, lake_cursor
 from crm_pipeline.storage.tuning import RAW_TABLE_MEMORY_LIMIT, WRITER_CONFIG, tune_for_raw_tables
 
 _SECURED: set[str] = set()  # the files this process made private already
@@ -65,6 +66,9 @@ class CrmDuckDB(DuckDBResource):
         default=None,
         description=f"DuckDB's memory limit while a raw table loads or is checked (None: {RAW_TABLE_MEMORY_LIMIT}).",
     )
+    lake_data_path: str | None = Field(
+        default=None, description="A DuckLake's data folder or bucket (CRM_DUCKLAKE_DATA_PATH); DuckLake paths only."
+    )
     _opened: bool = PrivateAttr(default=False)
 
     def shared_file(self) -> SharedFile:
@@ -74,9 +78,13 @@ class CrmDuckDB(DuckDBResource):
             secure_database(self.database)  # folder created private, umask narrowed for the WAL, files tightened
             _SECURED.add(self.database)
         self._opened = True
+        config = {"custom_user_agent": "dagster", **self.connection_config}
+        lake = {}
+        if is_lake_path(self.database):  # a DuckLake: no file, no lock, no copy; writers at once (storage/lake.py)
+            lake = {"connect": lambda: connect_lake(self.database, self.lake_data_path, config), "cursor": lake_cursor}
         return SharedFile.of(
-            self.database, config={"custom_user_agent": "dagster", **self.connection_config},
-            timeout=self.lock_timeout_seconds, on_wait=lambda message, _: get_dagster_logger().info(message),
+            self.database, config=config, timeout=self.lock_timeout_seconds,
+            on_wait=lambda message, _: get_dagster_logger().info(message), **lake,
         )
 
     @contextmanager
@@ -127,13 +135,15 @@ def _duckdb_from_env(env: Mapping[str, str]) -> CrmDuckDB:
     """CRM_DUCKDB_PATH, CRM_DUCKDB_READONLY_PATH (`off`: no copy) and CRM_DUCKDB_LOCK_TIMEOUT_SECONDS."""
     database = env.get("CRM_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH
     # A MotherDuck database (`md:name`) is a shared service that readers query directly: no copy to publish.
-    copy = env.get("CRM_DUCKDB_READONLY_PATH") or ("off" if database.startswith("md:") else readonly_copy_path(database))
+    copy = env.get("CRM_DUCKDB_READONLY_PATH") or (
+        "off" if database.startswith(("md:", LAKE_PREFIX)) else readonly_copy_path(database))
     return CrmDuckDB(
         database=database,
         lock_timeout_seconds=float(env.get("CRM_DUCKDB_LOCK_TIMEOUT_SECONDS") or DEFAULT_LOCK_TIMEOUT),
         readonly_copy=None if copy.lower() in ("off", "none") else copy,
         connection_config=WRITER_CONFIG,
         raw_table_memory_limit=env.get("CRM_DUCKDB_MEMORY_LIMIT") or None,
+        lake_data_path=env.get(DATA_PATH_SETTING) or None,
     )
 
 

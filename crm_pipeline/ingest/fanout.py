@@ -27,7 +27,7 @@ from crm_pipeline.ingest.result import ProgressCallback, SyncResult
 from crm_pipeline.ingest.rotation import rotation_extra, rotation_report
 from crm_pipeline.servicetitan import errors
 from crm_pipeline.servicetitan.errors import scope_hint
-from crm_pipeline.storage import StreamPosition, mark_deleted, store_position, transaction, write_rows
+from crm_pipeline.storage import StreamPosition, committed, mark_deleted, store_position, write_rows
 from crm_pipeline.storage import parents as plan
 from crm_pipeline.storage.checkpoints import Checkpoints
 from crm_pipeline.validation import validate_page
@@ -93,13 +93,15 @@ def _plan(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, *
     watermark = state.get("watermark")
     whole = full or watermark is None
     started = conn.execute("SELECT now()::VARCHAR").fetchone()[0]
-    with transaction(conn):
+
+    def work() -> dict:
         planned = plan.plan_walk(conn, endpoint, tenant_id, whole=whole, since=None if whole else watermark,
                                  extra=extra)
         walk = {"started": started, "whole": whole, "planned": planned}
-        position = {**state, "walk": walk}
-        store_position(conn, tenant_id, endpoint.path, StreamPosition(_json(position), True), None)
-    return walk
+        store_position(conn, tenant_id, endpoint.path, StreamPosition(_json({**state, "walk": walk}), True), None)
+        return walk
+
+    return committed(conn, work)
 
 
 def _json(position: dict) -> str:
@@ -190,43 +192,54 @@ class _Visit:
         self.result.parents_not_found = self.not_found
         views = {"_crm_batch_parents": pa.table({"p1": [p["p1"] for p, _ in batch], "p2": [p["p2"] for p, _ in batch]}),
                  "_crm_batch_seen": page_keys(self.endpoint, page)}
+        done = (self.result.parents_done or 0) + len(batch)
+        progress = StreamPosition(_json({**self.state, "walk": {**self.walk, "done": done}}), True)
+        endpoint, tenant_id, run_id = self.endpoint, self.tenant_id, self.run_id
+
+        def work() -> tuple[int, int, int]:
+            upserted, quarantined = write_rows(conn, endpoint, tenant_id, page, run_id)
+            deleted = mark_deleted(conn, endpoint, tenant_id, "_crm_batch_seen",  # children no longer returned
+                                   plan.children_scope(endpoint, "_crm_batch_parents"))
+            plan.mark_visited(conn, endpoint, tenant_id, "_crm_batch_parents")
+            store_position(conn, tenant_id, endpoint.path, progress, run_id)
+            return upserted, quarantined, deleted
+
         with self.store.lease() as conn:
             for name, table in views.items():
                 conn.register(name, table)
             try:
-                with transaction(conn):
-                    upserted, quarantined = write_rows(conn, self.endpoint, self.tenant_id, page, self.run_id)
-                    self.result.deleted += mark_deleted(  # children the batch's parents no longer returned
-                        conn, self.endpoint, self.tenant_id, "_crm_batch_seen",
-                        plan.children_scope(self.endpoint, "_crm_batch_parents"))
-                    plan.mark_visited(conn, self.endpoint, self.tenant_id, "_crm_batch_parents")
-                    done = (self.result.parents_done or 0) + len(batch)
-                    progress = {**self.state, "walk": {**self.walk, "done": done}}
-                    store_position(conn, self.tenant_id, self.endpoint.path, StreamPosition(_json(progress), True),
-                                   self.run_id)
+                upserted, quarantined, deleted = committed(conn, work)
             finally:
                 for name in views:
                     conn.unregister(name)
             self.checkpoints.committed(conn, upserted)
-        self.result.parents_done = done
+        self.result.parents_done, self.result.deleted = done, self.result.deleted + deleted
         self.result.add_page(page, upserted, quarantined)
 
     def undo(self) -> None:
         """Every parent answered 404: put them back as pending (see AllParentsNotFound)."""
         with self.store.lease() as conn:
-            conn.execute(f"UPDATE {plan.PARENTS} SET pending = true WHERE tenant_id = ? AND stream = ? "
-                         "AND visited_at >= ?::TIMESTAMPTZ", [self.tenant_id, self.endpoint.path, self.walk["started"]])
+            committed(conn, lambda: conn.execute(
+                f"UPDATE {plan.PARENTS} SET pending = true WHERE tenant_id = ? AND stream = ? AND visited_at >= "
+                "?::TIMESTAMPTZ", [self.tenant_id, self.endpoint.path, self.walk["started"]]))
 
     def finish(self) -> None:
         """The walk is done: a whole walk stamps the children of parents it never visited; the
         watermark moves to the walk's start."""
         self.result.position = _json({"watermark": self.walk["started"], "parents": self.walk["planned"]})
-        with self.store.lease() as conn, transaction(conn):
-            if self.walk["whole"]:
-                conn.register("_crm_none_seen", no_keys(self.endpoint))
-                self.result.deleted += mark_deleted(
-                    conn, self.endpoint, self.tenant_id, "_crm_none_seen",
-                    plan.unvisited_scope(self.endpoint, self.tenant_id, self.walk["started"]))
+        endpoint, tenant_id, walk, position = self.endpoint, self.tenant_id, self.walk, self.result.position
+
+        def work() -> int:
+            deleted = 0
+            if walk["whole"]:
+                deleted = mark_deleted(conn, endpoint, tenant_id, "_crm_none_seen",
+                                       plan.unvisited_scope(endpoint, tenant_id, walk["started"]))
+            store_position(conn, tenant_id, endpoint.path, StreamPosition(position, False), self.run_id)
+            return deleted
+
+        with self.store.lease() as conn:
+            conn.register("_crm_none_seen", no_keys(endpoint))
+            try:
+                self.result.deleted += committed(conn, work)
+            finally:
                 conn.unregister("_crm_none_seen")
-            store_position(conn, self.tenant_id, self.endpoint.path, StreamPosition(self.result.position, False),
-                           self.run_id)

@@ -28,7 +28,7 @@ from crm_pipeline.ingest.result import ProgressCallback, SyncResult
 from crm_pipeline.ingest.store import Store, as_store
 from crm_pipeline.servicetitan import ListPage, ServiceTitanClient
 from crm_pipeline.storage import (
-    StreamPosition, ensure_raw_table, mark_deleted, read_position, store_position, transaction, write_rows,
+    StreamPosition, committed, ensure_raw_table, mark_deleted, read_position, store_position, write_rows,
 )
 from crm_pipeline.storage.checkpoints import Checkpoints
 from crm_pipeline.validation import ValidatedPage, validate_page
@@ -127,17 +127,20 @@ class _TopWalk:
     def _commit(self, pages: list[ValidatedPage], result: SyncResult, position: StreamPosition, *,
                 mark_deletions: bool = False) -> None:
         """Write `pages` and the position in one transaction; with `mark_deletions`, stamp the rows not seen."""
-        rows = 0
+        endpoint, tenant_id, run_id = self.endpoint, self.tenant_id, self.run_id
+
+        def work() -> tuple[list[tuple[int, int]], int]:
+            counts = [write_rows(conn, endpoint, tenant_id, page, run_id) for page in pages]
+            deleted = _mark_unseen(conn, endpoint, tenant_id, self._seen_table()) if mark_deletions else 0
+            store_position(conn, tenant_id, endpoint.path, position, run_id)
+            return counts, deleted
+
         with self.store.lease() as conn:
-            with transaction(conn):
-                for page in pages:
-                    upserted, quarantined = write_rows(conn, self.endpoint, self.tenant_id, page, self.run_id)
-                    result.add_page(page, upserted, quarantined)
-                    rows += upserted
-                if mark_deletions:
-                    result.deleted = _mark_unseen(conn, self.endpoint, self.tenant_id, self._seen_table())
-                store_position(conn, self.tenant_id, self.endpoint.path, position, self.run_id)
-            self.checkpoints.committed(conn, rows)
+            counts, deleted = committed(conn, work)
+            self.checkpoints.committed(conn, sum(upserted for upserted, _ in counts))
+        for page, (upserted, quarantined) in zip(pages, counts):
+            result.add_page(page, upserted, quarantined)
+        result.deleted = deleted if mark_deletions else result.deleted
 
 
 def _mark_unseen(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, seen: pa.Table) -> int:

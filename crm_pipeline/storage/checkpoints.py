@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import duckdb
 
+from crm_pipeline.storage.backend import backend_of
+
 ROW_GROUP = 122_880  # DuckDB's rows per row group
 CHECKPOINT_BACKSTOP = "256MB"  # the log size that still triggers DuckDB's own checkpoint during a load
 
@@ -26,7 +28,10 @@ class Checkpoints:
         self.pending = 0
 
     def committed(self, conn: duckdb.DuckDBPyConnection, rows: int) -> None:
-        """Note `rows` just committed on `conn`; checkpoint once ROW_GROUP have been since the last checkpoint."""
+        """Note `rows` just committed on `conn`; checkpoint once ROW_GROUP have been since the last checkpoint
+        (a DuckLake compacts in its maintenance asset instead)."""
+        if not backend_of(conn).checkpoints:
+            return
         self.pending += rows
         if self.pending >= ROW_GROUP:
             conn.execute("CHECKPOINT")

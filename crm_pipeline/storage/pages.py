@@ -6,9 +6,10 @@ resumes from the last committed cursor, and upsert by key makes a repeated page 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import duckdb
 import numpy as np
@@ -17,6 +18,7 @@ import pyarrow as pa
 
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.storage.history import write_history
+from crm_pipeline.storage.backend import backend_of, retrying
 from crm_pipeline.storage.tables import (
     CURSORS, DELETED_AT_COLUMN, QUARANTINE, SYNCED_AT_COLUMN, TENANT_COLUMN, add_columns, column_names, quote,
 )
@@ -46,6 +48,7 @@ def reset_position(conn: duckdb.DuckDBPyConnection, tenant_id: str, stream: str)
 
 
 _PAGE_VIEW = "_crm_page"
+T = TypeVar("T")
 
 
 def page_table(frame: pd.DataFrame, json_columns: Collection[str] = ()) -> pa.Table:
@@ -103,16 +106,30 @@ def _upsert_rows(
     deleted = (f", {DELETED_AT_COLUMN}", ", NULL") if endpoint.kind == "list" else ("", "")
     table = page.table if page.table is not None else page_table(frame, json_columns(endpoint, page))
     conn.register(_PAGE_VIEW, table)
+    keyed = backend_of(conn).key_constraints
+    if not keyed:  # a lake: no index to replace by, so delete the page's keys first
+        _delete_keys(conn, endpoint, tenant_id, list(frame.columns))
     conn.execute(
-        f"INSERT {'OR REPLACE ' if replace else ''}INTO {endpoint.qualified_table} "
+        f"INSERT {'OR REPLACE ' if replace and keyed else ''}INTO {endpoint.qualified_table} "
         f"({TENANT_COLUMN}, {names}, {SYNCED_AT_COLUMN}{deleted[0]}) "
         f"SELECT ?, {values}, now(){deleted[1]} FROM {_PAGE_VIEW}",
         [tenant_id],
     )  # on an error the view stays registered until the transaction is rolled back (see transaction)
     write_history(conn, endpoint, tenant_id, list(frame.columns), _PAGE_VIEW, extra_fields=page.extra_fields,
-                  new_keys=not replace)
+                  new_keys=keyed and not replace)  # a plain insert into a keyed table proved every id new
     conn.unregister(_PAGE_VIEW)
     return len(frame)
+
+
+def _delete_keys(conn, endpoint: Endpoint, tenant_id: str, page_columns: list[str]) -> None:
+    """Delete the stored rows whose keys the registered page holds (the lake's half of an upsert)."""
+    keys = ", ".join(quote(k) for k in endpoint.key)
+    page_keys = ", ".join(f"c{page_columns.index(k)}" for k in endpoint.key)
+    conn.execute(
+        f"DELETE FROM {endpoint.qualified_table} WHERE {TENANT_COLUMN} = ? "
+        f"AND ({keys}) IN (SELECT {page_keys} FROM {_PAGE_VIEW})",
+        [tenant_id],
+    )
 
 
 def _quarantine(conn, endpoint: Endpoint, tenant_id: str, page: ValidatedPage, run_id: str | None) -> int:
@@ -143,6 +160,16 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
         conn.unregister(_PAGE_VIEW)  # if a failed upsert left it (a no-op otherwise)
         raise
     conn.execute("COMMIT")
+
+
+def committed(conn: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
+    """`work()` in one transaction, committed; on a DuckLake, run again from the start when the commit
+    conflicts with another writer's (storage.backend). `work` changes nothing outside the database."""
+    def attempt() -> T:
+        with transaction(conn):
+            return work()
+
+    return retrying(conn, attempt)
 
 
 def write_rows(
@@ -183,11 +210,15 @@ def commit_page(
     """Upsert the page's rows, quarantine its rejects and store `position`, atomically.
 
     `replace=False` inserts plainly (see `commit_new_page`). Returns (rows upserted, records quarantined).
+    A commit that conflicts with another writer's (a DuckLake only) is run again (see storage.backend).
     """
-    with transaction(conn):
-        counts = write_rows(conn, endpoint, tenant_id, page, run_id, replace=replace)
-        store_position(conn, tenant_id, endpoint.path, position, run_id)
-    return counts
+    def attempt() -> tuple[int, int]:
+        with transaction(conn):
+            counts = write_rows(conn, endpoint, tenant_id, page, run_id, replace=replace)
+            store_position(conn, tenant_id, endpoint.path, position, run_id)
+        return counts
+
+    return retrying(conn, attempt)
 
 
 def commit_new_page(

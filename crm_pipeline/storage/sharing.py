@@ -66,9 +66,11 @@ class SharedFile:
         self, database: str, *, config: dict | None = None, timeout: float = DEFAULT_LOCK_TIMEOUT,
         on_wait: Callable[[str, float], None] | None = None,
         connect: Callable[[], duckdb.DuckDBPyConnection] | None = None,
+        cursor: Callable[[duckdb.DuckDBPyConnection], duckdb.DuckDBPyConnection] | None = None,
     ) -> None:
         self.database, self.config, self.timeout, self.on_wait = database, dict(config or {}), timeout, on_wait
         self._connect = connect  # a database that is not a local file (a DuckLake): how to open it
+        self._cursor = cursor or (lambda conn: conn.cursor())  # and how to make a thread's own connection
         self._mutex = threading.RLock()
         self._conn: duckdb.DuckDBPyConnection | None = None
         self._setup: Setup | None = None
@@ -90,7 +92,7 @@ class SharedFile:
             if setup is not self._setup:
                 (setup or _defaults)(self._conn)
                 self._setup = setup
-            cursor = self._conn.cursor()  # a connection of its own: no result left pending by another thread
+            cursor = self._cursor(self._conn)  # a connection of its own: no result left pending by another thread
             try:
                 yield cursor
             finally:

@@ -6,6 +6,7 @@ import duckdb
 
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.schemas.declared import descriptions_of
+from crm_pipeline.storage.backend import backend_of, retrying
 
 STATE_SCHEMA = "pipeline_state"
 CURSORS = f"{STATE_SCHEMA}.cursors"
@@ -34,13 +35,22 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _key(conn: duckdb.DuckDBPyConnection, key_sql: str) -> str:
+    """The PRIMARY KEY clause, where the backend has key constraints (a DuckLake has none)."""
+    return f", PRIMARY KEY ({key_sql})" if backend_of(conn).key_constraints else ""
+
+
 def ensure_state_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    retrying(conn, lambda: _create_state_tables(conn))  # two lake writers may create them at once
+
+
+def _create_state_tables(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA}")
     conn.execute(
         f"""CREATE TABLE IF NOT EXISTS {CURSORS} (
             tenant_id VARCHAR NOT NULL, stream VARCHAR NOT NULL, position VARCHAR,
-            has_more BOOLEAN, updated_at TIMESTAMPTZ NOT NULL, run_id VARCHAR,
-            PRIMARY KEY (tenant_id, stream))"""
+            has_more BOOLEAN, updated_at TIMESTAMPTZ NOT NULL, run_id VARCHAR
+            {_key(conn, "tenant_id, stream")})"""
     )
     conn.execute(
         f"""CREATE TABLE IF NOT EXISTS {QUARANTINE} (
@@ -95,8 +105,12 @@ def sql_literal(text: str) -> str:
 def ensure_raw_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> None:
     """Create the raw table (and state tables, and its history table) if missing; add declared fields it
     lacks; describe its columns (`COMMENT ON COLUMN`) where their comment is missing or outdated."""
-    from crm_pipeline.storage.history import ensure_history_table, history_table  # history builds on this module
     ensure_state_tables(conn)
+    retrying(conn, lambda: _create_raw_table(conn, endpoint))  # two lake writers may create it at once
+
+
+def _create_raw_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> None:
+    from crm_pipeline.storage.history import ensure_history_table, history_table  # history builds on this module
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {endpoint.schema_name}")
     key_sql = ", ".join(quote(c) for c in (TENANT_COLUMN, *endpoint.key))
     cols = [f"{TENANT_COLUMN} VARCHAR NOT NULL"]
@@ -108,7 +122,7 @@ def ensure_raw_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> Non
     if endpoint.kind == "list":
         cols.append(f"{DELETED_AT_COLUMN} TIMESTAMPTZ")
     conn.execute(
-        f"CREATE TABLE IF NOT EXISTS {endpoint.qualified_table} ({', '.join(cols)}, PRIMARY KEY ({key_sql}))"
+        f"CREATE TABLE IF NOT EXISTS {endpoint.qualified_table} ({', '.join(cols)}{_key(conn, key_sql)})"
     )
     add_columns(conn, endpoint, {n: t.duckdb for n, t in endpoint.fields.items()})
     docs = column_descriptions(endpoint)

@@ -1,0 +1,68 @@
+"""What differs between the two storages, in one place: the DuckDB file (default) and a DuckLake (storage.lake).
+
+The file declares primary keys and upserts with INSERT OR REPLACE; it checkpoints itself once per row group
+(storage.checkpoints); one process writes at a time (the file lock), so a commit never conflicts.
+A DuckLake has no key constraints: an upsert deletes the page's keys and inserts the page in one
+transaction. Several processes write at once, and when two commits touch the same table's rows DuckLake
+refuses the later one: that transaction is run again from the start (its effects were rolled back), so
+nothing is lost or doubled. Compaction and cleanup are the maintenance asset's job, not the loads'.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import duckdb
+
+from crm_pipeline.storage.lake import is_lake
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    key_constraints: bool  # PRIMARY KEY declared, INSERT OR REPLACE; otherwise delete-then-insert
+    checkpoints: bool  # the loads checkpoint once per row group
+    commit_attempts: int  # how often a transaction is tried when its commit conflicts with another's
+
+
+FILE = Backend("file", key_constraints=True, checkpoints=True, commit_attempts=1)
+LAKE = Backend("ducklake", key_constraints=False, checkpoints=False, commit_attempts=12)
+RETRY_BASE_SECONDS = 0.05
+RETRY_CAP_SECONDS = 2.0
+
+
+def backend_of(conn: duckdb.DuckDBPyConnection) -> Backend:
+    return LAKE if is_lake(conn) else FILE
+
+
+def is_conflict(error: BaseException) -> bool:
+    """A commit refused because another transaction changed the same rows or tables first."""
+    return isinstance(error, duckdb.TransactionException) and "conflict" in str(error).lower()
+
+
+def retrying(conn: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
+    """`work()` (which opens and commits its own transaction), run again from the start after a conflicting
+    commit, with jittered exponential backoff, up to the backend's commit_attempts. The file: run once."""
+    attempts = backend_of(conn).commit_attempts
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except duckdb.TransactionException as error:
+            if attempt == attempts or not is_conflict(error):
+                raise
+            _rollback_if_open(conn)
+            time.sleep(random.uniform(0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt)))
+    raise AssertionError("unreachable")
+
+
+def _rollback_if_open(conn: duckdb.DuckDBPyConnection) -> None:
+    try:
+        conn.execute("ROLLBACK")
+    except duckdb.Error:
+        pass  # the failed commit ended the transaction already

@@ -1,0 +1,107 @@
+"""DuckLake with its catalog in PostgreSQL: the second storage, chosen by CRM_DUCKDB_PATH=ducklake:postgres:<libpq>.
+
+Tables are Parquet files under CRM_DUCKLAKE_DATA_PATH; the catalog (schemas, snapshots, file lists) lives in
+PostgreSQL, so several processes write at once (conflicting commits are retried, see storage.backend) and
+readers see committed snapshots without blocking anyone. DuckDB's `ducklake` and `postgres_scanner`
+extensions are loaded from their PyPI packages (extra `lake`), never downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import weakref
+from pathlib import Path
+
+import duckdb
+
+LAKE_PREFIX = "ducklake:"
+PATH_SETTING = "CRM_DUCKDB_PATH"
+DATA_PATH_SETTING = "CRM_DUCKLAKE_DATA_PATH"
+CATALOG = "lake"  # the name the lake is attached under; the connection's default database
+CONNECT_TIMEOUT_SECONDS = 10  # libpq's connect_timeout, unless the connection string sets one
+_EXTENSIONS = {"ducklake": "duckdb_extension_ducklake", "postgres_scanner": "duckdb_extension_postgres_scanner"}
+_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+_URI_PASSWORD = re.compile(r"(://[^:/@\s]+:)([^@\s]+)(@)")
+
+_lakes: weakref.WeakSet = weakref.WeakSet()  # the connections connect_lake opened (see is_lake)
+
+
+class LakeUnavailable(RuntimeError):
+    """The lake named by CRM_DUCKDB_PATH cannot be attached (wrong, unreachable, or extensions missing)."""
+
+
+def is_lake_path(database: str) -> bool:
+    return database.startswith(LAKE_PREFIX)
+
+
+def is_lake(conn: duckdb.DuckDBPyConnection) -> bool:
+    """Whether `conn` was opened by connect_lake (a set lookup: no query on the file path's hot loop)."""
+    return conn in _lakes
+
+
+def lake_cursor(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A cursor of a lake connection (one per thread), using the lake like its connection."""
+    cursor = conn.cursor()
+    cursor.execute(f"USE {CATALOG}")
+    _lakes.add(cursor)
+    return cursor
+
+
+def redact(text: str) -> str:
+    """`text` with any password of a libpq string or URI replaced by ***."""
+    return _URI_PASSWORD.sub(r"\1***\3", _PASSWORD.sub(r"\1***", text))
+
+
+def extension_file(name: str) -> Path:
+    """The extension binary shipped by its PyPI package for this DuckDB version."""
+    spec = importlib.util.find_spec(_EXTENSIONS[name])
+    if spec is None or spec.origin is None:
+        raise LakeUnavailable(
+            f"{PATH_SETTING} names a DuckLake, but the {_EXTENSIONS[name]} package is missing: "
+            "pip install 'crm-pipeline[lake]'"
+        )
+    path = Path(spec.origin).parent / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
+    if not path.exists():
+        raise LakeUnavailable(f"{path} missing: the {_EXTENSIONS[name]} package does not match duckdb {duckdb.__version__}")
+    return path
+
+
+def _with_timeout(conninfo: str) -> str:
+    """A key=value libpq string gets connect_timeout (an unreachable host fails in seconds, not minutes)."""
+    if "://" in conninfo or "connect_timeout" in conninfo:
+        return conninfo
+    return f"{conninfo} connect_timeout={CONNECT_TIMEOUT_SECONDS}"
+
+
+def connect_lake(
+    database: str, data_path: str | None = None, config: dict | None = None
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the lake attached as `lake` and in use, so that unqualified
+    names (raw_export.customers) resolve in the lake. `data_path` defaults to CRM_DUCKLAKE_DATA_PATH."""
+    data_path = data_path or os.environ.get(DATA_PATH_SETTING)
+    if not data_path:
+        raise LakeUnavailable(f"{PATH_SETTING} names a DuckLake: set {DATA_PATH_SETTING} to its data folder or bucket")
+    if not database.startswith(f"{LAKE_PREFIX}postgres:"):
+        raise LakeUnavailable(f"{PATH_SETTING}: only ducklake:postgres:<connection string> is supported as a lake")
+    target = _with_timeout(database)
+    if "://" not in data_path:
+        Path(data_path).mkdir(parents=True, exist_ok=True)
+    conn = duckdb.connect(config={**(config or {}), "autoinstall_known_extensions": False})
+    try:
+        for name in _EXTENSIONS:
+            conn.execute(f"LOAD '{extension_file(name)}'")
+        conn.execute(f"ATTACH '{_literal(target)}' AS {CATALOG} (DATA_PATH '{_literal(data_path)}')")
+        conn.execute(f"USE {CATALOG}")
+    except duckdb.Error as error:
+        conn.close()
+        raise LakeUnavailable(
+            f"{PATH_SETTING}: cannot attach the DuckLake {redact(database)}: {redact(str(error))}"
+        ) from None  # the original error repeats the connection string, password and all
+    _lakes.add(conn)
+    return conn
+
+
+def _literal(text: str) -> str:
+    return text.replace("'", "''")

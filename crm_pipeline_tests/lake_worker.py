@@ -1,0 +1,58 @@
+"""A writer or reader process of the lake tests, configured like a run: from the environment.
+
+    python -m crm_pipeline_tests.lake_worker export   # every export feed, one line per committed page
+    python -m crm_pipeline_tests.lake_worker list     # every list endpoint
+    python -m crm_pipeline_tests.lake_worker read <seconds>  # queries the lake until then; prints counts
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS
+from crm_pipeline.list_sync import sync_list
+from crm_pipeline.servicetitan import ServiceTitanClient
+from crm_pipeline.settings import Settings
+from crm_pipeline.storage.lake import connect_lake
+from crm_pipeline.sync import sync_export
+
+
+def write(role: str) -> None:
+    settings = Settings.from_env(os.environ)
+    conn = connect_lake(settings.duckdb_path)
+    with ServiceTitanClient(settings) as client:
+        for endpoint in EXPORT_FEEDS if role == "export" else LIST_ENDPOINTS:
+            on_page = lambda result: print(f"page {result.stream} {result.pages}", flush=True)  # noqa: E731
+            if role == "export":
+                sync_export(client, conn, endpoint, settings.tenant_id, on_page=on_page)
+            else:
+                sync_list(client, conn, endpoint, settings.tenant_id, on_page=on_page)
+    print("done", flush=True)
+
+
+def read(seconds: float) -> None:
+    """Count rows again and again; a failed query is printed as `error ...` (the test expects none)."""
+    conn = connect_lake(os.environ["CRM_DUCKDB_PATH"])
+    deadline, queries = time.monotonic() + seconds, 0
+    while time.monotonic() < deadline:
+        try:
+            tables = conn.execute(
+                "SELECT schema_name || '.' || table_name FROM duckdb_tables() "
+                "WHERE database_name = 'lake' AND schema_name IN ('raw_export', 'raw_list') ORDER BY 1"
+            ).fetchall()
+            counts = [conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for (t,) in tables]
+            queries += 1
+            print(f"counts {sum(counts)}", flush=True)
+        except Exception as error:  # noqa: BLE001 (reported to the test, which fails on it)
+            print(f"error {type(error).__name__}: {error}", flush=True)
+        time.sleep(0.05)
+    print(f"done {queries}", flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "read":
+        read(float(sys.argv[2]))
+    else:
+        write(sys.argv[1])
