@@ -18,6 +18,7 @@ from crm_pipeline.defs.servicetitan.progress import Progress
 from crm_pipeline.defs.servicetitan.versions import table_version
 from crm_pipeline.ingest import Store, SyncResult, table_row_count
 from crm_pipeline.servicetitan import ServiceTitanClient
+from crm_pipeline.storage.backend import backend_of
 from crm_pipeline.servicetitan.errors import CredentialsRejected
 
 TENANT_WIDE = (CredentialsRejected,)  # errors that stop every endpoint of the tenant alike
@@ -92,7 +93,8 @@ def _load(
     with store.lease() as conn:
         rows = table_row_count(conn, endpoint, tenant_id)
         version = table_version(conn, endpoint, tenant_id)  # moves only when rows changed: drives SQL models
-        conn.execute("CHECKPOINT")  # its rows into the file: their memory is free for the endpoints still loading
+        if backend_of(conn).checkpoints:  # its rows into the file: their memory is free for the endpoints loading
+            conn.execute("CHECKPOINT")
     progress.done(result, rows)
     return MaterializeResult(asset_key=AssetKey(endpoint.asset_key_path), metadata=run_metadata(result, rows),
                              data_version=version)
