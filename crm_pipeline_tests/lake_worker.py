@@ -12,11 +12,11 @@ import sys
 import time
 
 from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS
-from crm_pipeline.list_sync import sync_list
+from crm_pipeline.ingest import sync_list
 from crm_pipeline.servicetitan import ServiceTitanClient
 from crm_pipeline.settings import Settings
 from crm_pipeline.storage.lake import connect_lake
-from crm_pipeline.sync import sync_export
+from crm_pipeline.ingest import sync_export
 
 
 def write(role: str) -> None:

@@ -28,11 +28,13 @@ class Backend:
     name: str
     key_constraints: bool  # PRIMARY KEY declared, INSERT OR REPLACE; otherwise delete-then-insert
     checkpoints: bool  # the loads checkpoint once per row group
-    commit_attempts: int  # how often a transaction is tried when its commit conflicts with another's
+    retry_seconds: float  # how long a transaction is tried again while its commits conflict with others'
 
 
-FILE = Backend("file", key_constraints=True, checkpoints=True, commit_attempts=1)
-LAKE = Backend("ducklake", key_constraints=False, checkpoints=False, commit_attempts=12)
+# A long transaction (a list walk) conflicts with every commit another writer makes to a table it also
+# changes (the cursors) meanwhile: it may have to wait until that writer's run ends, so the budget is in time.
+FILE = Backend("file", key_constraints=True, checkpoints=True, retry_seconds=0.0)
+LAKE = Backend("ducklake", key_constraints=False, checkpoints=False, retry_seconds=900.0)
 RETRY_BASE_SECONDS = 0.05
 RETRY_CAP_SECONDS = 2.0
 
@@ -48,17 +50,17 @@ def is_conflict(error: BaseException) -> bool:
 
 def retrying(conn: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
     """`work()` (which opens and commits its own transaction), run again from the start after a conflicting
-    commit, with jittered exponential backoff, up to the backend's commit_attempts. The file: run once."""
-    attempts = backend_of(conn).commit_attempts
-    for attempt in range(1, attempts + 1):
+    commit, with jittered exponential backoff, for up to the backend's retry_seconds. The file: run once."""
+    budget, began, attempt = backend_of(conn).retry_seconds, time.monotonic(), 0
+    while True:
+        attempt += 1
         try:
             return work()
         except duckdb.TransactionException as error:
-            if attempt == attempts or not is_conflict(error):
+            if not is_conflict(error) or time.monotonic() - began >= budget:
                 raise
             _rollback_if_open(conn)
-            time.sleep(random.uniform(0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt)))
-    raise AssertionError("unreachable")
+            time.sleep(random.uniform(0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** min(attempt, 10))))
 
 
 def _rollback_if_open(conn: duckdb.DuckDBPyConnection) -> None:
