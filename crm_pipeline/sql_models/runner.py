@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from crm_pipeline.storage.lake import is_lake
+
 from crm_pipeline.sql_models.loader import Model, SqlFile, compile_sql
 
 _LINE = re.compile(r"LINE (\d+):")
@@ -40,7 +42,10 @@ def build_model(conn: duckdb.DuckDBPyConnection, model: Model, models: dict[str,
 
 def describe_model_columns(conn: duckdb.DuckDBPyConnection, model: Model) -> None:
     """`COMMENT ON COLUMN` from the model's header and `columns.txt`, so that `duckdb_columns()` and
-    database tools show them (a rebuilt model starts without comments)."""
+    database tools show them (a rebuilt model starts without comments). A DuckLake keeps no comments on
+    views: there the headers and docs/TABLES.md describe them."""
+    if is_lake(conn):
+        return
     columns = [d[0] for d in conn.execute(f"SELECT * FROM {model.relation} LIMIT 0").description]
     docs = model.column_docs
     for column in (c for c in columns if docs.get(c)):
