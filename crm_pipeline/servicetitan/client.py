@@ -156,8 +156,8 @@ class ServiceTitanClient:
         self, what: str, url: str, query: dict, state: dict, stop: threading.Event | None, parse: Callable[[bytes], Any]
     ) -> dict:
         while True:  # loops at most twice: once more after renewing a refused token
-            token = self._auth.token(stop)
             self._stats.throttled(self._limiter.acquire(stop))
+            token = self._auth.token(stop)  # after the wait for a slot, which can outlast a short-lived token
             if self._closed.is_set() or (stop is not None and stop.is_set()):
                 raise ClientClosed(f"{what}: the client was closed or the walk was stopped")
             headers = {"Authorization": f"Bearer {token}", "ST-App-Key": self.settings.app_key}
