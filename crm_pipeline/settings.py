@@ -105,7 +105,7 @@ def history_enabled(env: dict[str, str] | None = None) -> bool:
 
 
 STORAGE_VERSION_VAR = "CRM_DUCKDB_STORAGE_VERSION"
-DEFAULT_STORAGE_VERSION = "v1.1.0"  # storage 64: read by every DuckDB 1.x (CLI, Python, JDBC/DBeaver) and later
+DEFAULT_STORAGE_VERSION = "v1.2.0"  # storage 65: read by DuckDB 1.2 to 1.5 (CLI, Python, JDBC/DBeaver) and later
 
 
 def duckdb_storage_version(env: dict[str, str] | None = None) -> str:

@@ -13,7 +13,7 @@ import duckdb
 from crm_pipeline.cli import main as crm_pipeline
 from crm_pipeline.defs.resources import default_resources
 from crm_pipeline.defs.servicetitan.export_assets import export_assets
-from crm_pipeline.storage.compat import READABLE_BY_LAST_RELEASES, file_storage_number
+from crm_pipeline.storage.compat import DEFAULT_STORAGE_NUMBER, READABLE_BY_LAST_RELEASES, file_storage_number
 from crm_pipeline_tests.dagster_helpers import env  # noqa: F401 (fixture)
 
 DUCKDB_CLI = Path(sys.executable).parent / "duckdb"  # .venv/bin/duckdb
@@ -49,7 +49,7 @@ def test_a_file_in_the_newest_format_is_rewritten_once_for_older_readers(tmp_pat
         assert cli(database, "SELECT 1 FROM raw_export.t").returncode != 0
     monkeypatch.setenv("CRM_DUCKDB_PATH", database)
     assert crm_pipeline(["rewrite-storage"]) == 0
-    assert file_storage_number(database) == min(READABLE_BY_LAST_RELEASES) < newest  # v1.1.0: 1.1 to 1.5 read it
+    assert file_storage_number(database) == DEFAULT_STORAGE_NUMBER < newest  # v1.2.0: DuckDB 1.2 to 1.5 read it
     done = cli(database, "SELECT sum(id), any_value(comment) FROM raw_export.t, duckdb_columns() "
                "WHERE column_name = 'id' AND table_name = 't'")
     assert done.returncode == 0 and done.stdout.strip() == "3,the id", done.stderr

@@ -2,7 +2,7 @@
 of the last releases), not only the format of the DuckDB the pipeline runs.
 
 A file's format is fixed when it is created: connections open it with `storage_config()`
-(CRM_DUCKDB_STORAGE_VERSION, default v1.1.0), so a new file is written readable by every DuckDB 1.x,
+(CRM_DUCKDB_STORAGE_VERSION, default v1.2.0), so a new file is written readable by DuckDB 1.2 and later,
 and the read-only copy, a byte copy of it, too. A file created in a newer format stays in it: check
 it with `file_storage_number` and rewrite it once with `rewrite` (`crm-pipeline rewrite-storage`).
 """
@@ -18,6 +18,7 @@ from crm_pipeline.settings import duckdb_storage_version
 
 # Storage numbers the DuckDB 1.x readers of the last releases open (the DuckDB CLI 1.5 reads 64 to 68).
 READABLE_BY_LAST_RELEASES = range(64, 69)
+DEFAULT_STORAGE_NUMBER = 65  # what the default CRM_DUCKDB_STORAGE_VERSION (v1.2.0) writes
 _HEADER = slice(8, 20)  # after the checksum: magic "DUCK", then the storage number (little-endian uint64)
 
 
