@@ -110,15 +110,17 @@ def project(env: dict, workdir: Path, home: Path, database: str = "project.duckd
 
 
 def _step_seconds(home: Path) -> float:
-    """The duration Dagster recorded for the step (STEP_SUCCESS): the sync, the row count and
-    closing the DuckDB file (its last checkpoint) included."""
+    """The duration Dagster recorded for the step (STEP_SUCCESS) that loads the selected export feed: the
+    sync, the row count and its last checkpoint included."""
     from dagster import DagsterEventType, DagsterInstance
+
+    from crm_pipeline.defs.servicetitan.export_assets import EXPORT_OP  # the export feeds' step
 
     os.environ["DAGSTER_HOME"] = str(home)
     with DagsterInstance.get() as instance:
         run = instance.get_runs(limit=1)[0]
         events = instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_SUCCESS)
-        step = next(e for e in events if e.step_key == "raw_export__customers")
+        step = next(e for e in events if e.step_key == EXPORT_OP)
         return step.dagster_event.event_specific_data.duration_ms / 1000
 
 
