@@ -36,6 +36,7 @@ POLL_SECONDS = 0.1  # how often a holder looks whether another process wants the
 TURN_SECONDS = 10.0  # after giving the file up, wait at most this long for the others to get in
 
 Setup = Callable[[duckdb.DuckDBPyConnection], None]
+_UNKNOWN = object()  # the settings of a database just opened: whatever its instance had, applied again
 
 
 class SharedFile:
@@ -120,7 +121,7 @@ class SharedFile:
             self._conn = connect_waiting(  # says it waits (the .want lock) while another process has the file
                 self.database, timeout=self.timeout, config=self.config, on_wait=self.on_wait, cap=0.25,
             )
-        self._setup, self._opened_at = None, time.monotonic()
+        self._setup, self._opened_at = _UNKNOWN, time.monotonic()  # another connection may have kept its settings
         self.stats["opens"] += 1
         if self._want is not None and (self._watcher is None or not self._watcher.is_alive()):
             self._watcher = threading.Thread(target=self._watch, name="crm-duckdb-share", daemon=True)
@@ -160,8 +161,14 @@ class SharedFile:
 
 
 def _defaults(conn: duckdb.DuckDBPyConnection) -> None:
-    for setting in ("memory_limit", "threads", "checkpoint_threshold"):
+    """DuckDB's own settings again. The memory limit is SET to DuckDB's default (80% of the machine's
+    memory), not RESET: DuckDB 1.5.5 shows a RESET limit but keeps enforcing the old one."""
+    conn.execute(f"SET memory_limit = '{_DEFAULT_MEMORY_MB}MB'")
+    for setting in ("threads", "checkpoint_threshold"):
         conn.execute(f"RESET {setting}")
+
+
+_DEFAULT_MEMORY_MB = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 0.8 / 2**20)
 
 
 atexit.register(SharedFile.close_all)
