@@ -111,3 +111,19 @@ def test_two_busy_writers_take_turns(tmp_path):
     assert starved == [], f"fewer than 3 commits in these seconds: {starved}; per second: {sorted(counts.items())}"
     assert rows_of(path, "mine") == list(range(commits))
     assert rows_of(path, "other") == list(range(report["commits"]))
+
+
+def test_a_lease_with_default_settings_after_a_raw_table_lease_is_no_longer_capped(tmp_path):
+    """SQL models lease the file after raw-table work capped at 32MB: their queries get DuckDB's default
+    memory limit back (DuckDB 1.5.5 keeps enforcing a limit that was merely RESET)."""
+    from crm_pipeline.defs.resources import raw_table_setup
+    from crm_pipeline.storage.sharing import SharedFile
+
+    shared = SharedFile(str(tmp_path / "crm.duckdb"))
+    with shared.lease(raw_table_setup(None, 1)) as conn:
+        assert conn.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "30.5 MiB"
+    with shared.lease() as conn:  # a sort of about 300 MB: far beyond the raw tables' cap
+        rows = conn.execute("SELECT count(*) FROM (SELECT range::VARCHAR || repeat('x', 100) AS s "
+                            "FROM range(3000000) ORDER BY s)").fetchone()[0]
+    shared.close()
+    assert rows == 3_000_000
