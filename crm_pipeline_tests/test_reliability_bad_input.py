@@ -37,10 +37,8 @@ from crm_pipeline.validation import validate_page
 from crm_pipeline_tests.compare import differences
 from crm_pipeline_tests.conftest import make_client
 
-FIRST_FEED = dg.AssetKey(EXPORT_FEEDS[0].asset_key_path)  # export/customers
-
-CUSTOMERS = endpoint("export/customers")
-LEADS = endpoint("export/leads")
+CUSTOMERS, LEADS = endpoint("export/customers"), endpoint("export/leads")
+FIRST_FEED = dg.AssetKey(CUSTOMERS.asset_key_path)
 CLI = [sys.executable, "-m", "crm_pipeline.cli"]
 WRONG = "wrong-" + "secret-value-3b7"  # split: a traceback line showing this source must not count as a leak
 
