@@ -45,7 +45,10 @@ def backend_of(conn: duckdb.DuckDBPyConnection) -> Backend:
 
 def is_conflict(error: BaseException) -> bool:
     """A commit refused because another transaction changed the same rows or tables first."""
-    return isinstance(error, duckdb.TransactionException) and "conflict" in str(error).lower()
+    text = str(error).lower()
+    # DuckLake retries a commit itself first; when its own retries run out (two writers took the same
+    # snapshot id in the catalog), the whole transaction is ours to run again
+    return isinstance(error, duckdb.TransactionException) and ("conflict" in text or "ducklake_max_retry_count" in text)
 
 
 def retrying(conn: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:

@@ -94,6 +94,7 @@ def connect_lake(
             conn.execute(f"LOAD '{extension_file(name)}'")
         conn.execute(f"ATTACH '{_literal(target)}' AS {CATALOG} (DATA_PATH '{_literal(data_path)}')")
         conn.execute(f"USE {CATALOG}")
+        conn.execute("SET ducklake_max_retry_count = 100")  # writers at once: DuckLake's own commit retries
     except duckdb.Error as error:
         conn.close()
         raise LakeUnavailable(
