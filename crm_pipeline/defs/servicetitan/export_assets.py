@@ -4,14 +4,12 @@ subsettable multi-asset whose selected feeds load side by side on threads (see r
 
 from functools import partial
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec, Config, multi_asset
+from dagster import AssetExecutionContext, AssetsDefinition, AssetSpec, Config, multi_asset
 from pydantic import Field
 
 from crm_pipeline.catalog import EXPORT_FEEDS, Endpoint
 from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB, ServiceTitanResource
-from crm_pipeline.defs.servicetitan.freshness import freshness_policy
-from crm_pipeline.defs.servicetitan.metadata import definition_metadata
-from crm_pipeline.defs.servicetitan.runs import materialize_endpoints, selected
+from crm_pipeline.defs.servicetitan.runs import materialize_endpoints, raw_spec, selected
 from crm_pipeline.defs.servicetitan.tenants import tenant_partitions
 from crm_pipeline.ingest import sync_export
 
@@ -31,16 +29,10 @@ class ExportConfig(Config):
 
 
 def export_spec(endpoint: Endpoint) -> AssetSpec:
-    return AssetSpec(
-        key=AssetKey(endpoint.asset_key_path),
-        group_name=EXPORT_GROUP,
-        kinds={"servicetitan", "duckdb"},
-        partitions_def=tenant_partitions,
-        skippable=True,  # a feed that fails does not stop the others: it is just not materialized
-        description=f"{endpoint.description}\n\nRaw table `{endpoint.qualified_table}`: one row per "
-        f"(tenant_id, id), current version, every field as sent. Resumes from the stored continueFrom cursor.",
-        metadata=definition_metadata(endpoint),
-        freshness_policy=freshness_policy(endpoint),
+    return raw_spec(
+        endpoint, group=EXPORT_GROUP,
+        description=f"{endpoint.description}\n\nRaw table `{endpoint.qualified_table}`: one row per (tenant_id, id), "
+        "current version, every field as sent. Resumes from the stored continueFrom cursor.",
     )
 
 

@@ -5,14 +5,12 @@ parent-scoped endpoint after its parent; see runs.py)."""
 
 from functools import partial
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec, Config, multi_asset
+from dagster import AssetExecutionContext, AssetsDefinition, AssetSpec, Config, multi_asset
 from pydantic import Field
 
 from crm_pipeline.catalog import LIST_ENDPOINTS, Endpoint
 from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB, ServiceTitanResource
-from crm_pipeline.defs.servicetitan.freshness import freshness_policy
-from crm_pipeline.defs.servicetitan.metadata import definition_metadata
-from crm_pipeline.defs.servicetitan.runs import materialize_endpoints, selected
+from crm_pipeline.defs.servicetitan.runs import materialize_endpoints, raw_spec, selected
 from crm_pipeline.defs.servicetitan.tenants import tenant_partitions
 from crm_pipeline.defs.servicetitan.walk_settings import fan_out_options
 from crm_pipeline.ingest import sync_list
@@ -45,17 +43,7 @@ def _description(endpoint: Endpoint) -> str:
 
 
 def list_spec(endpoint: Endpoint) -> AssetSpec:
-    return AssetSpec(
-        key=AssetKey(endpoint.asset_key_path),
-        group_name=LIST_GROUP,
-        kinds={"servicetitan", "duckdb"},
-        partitions_def=tenant_partitions,
-        skippable=True,  # an endpoint that fails (a missing scope) does not stop the others
-        deps=[AssetKey(endpoint.parent.asset_key_path)] if endpoint.parent else [],
-        description=_description(endpoint),
-        metadata=definition_metadata(endpoint),
-        freshness_policy=freshness_policy(endpoint),
-    )
+    return raw_spec(endpoint, group=LIST_GROUP, description=_description(endpoint))
 
 
 def build_list_assets() -> AssetsDefinition:

@@ -9,12 +9,14 @@ yields its materialization, and the step then fails naming the endpoints that di
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, Failure, MaterializeResult
 
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.defs.resources import CrmDuckDB, ServiceTitanResource
-from crm_pipeline.defs.servicetitan.metadata import run_metadata
+from crm_pipeline.defs.servicetitan.freshness import freshness_policy
+from crm_pipeline.defs.servicetitan.metadata import definition_metadata, run_metadata
 from crm_pipeline.defs.servicetitan.progress import Progress
+from crm_pipeline.defs.servicetitan.tenants import tenant_partitions
 from crm_pipeline.defs.servicetitan.versions import table_version
 from crm_pipeline.ingest import Store, SyncResult, table_row_count
 from crm_pipeline.servicetitan import ServiceTitanClient
@@ -26,6 +28,21 @@ ENDPOINT_THREADS = 6  # endpoints loaded at once in a step; fan-outs add their o
 
 # (client, store, endpoint, tenant_id, run_id=, on_page=) -> SyncResult
 Sync = Callable[..., SyncResult]
+
+
+def raw_spec(endpoint: Endpoint, *, group: str, description: str) -> AssetSpec:
+    """The asset of one endpoint inside a raw multi-asset (after its parent's, for a parent-scoped one)."""
+    return AssetSpec(
+        key=AssetKey(endpoint.asset_key_path),
+        group_name=group,
+        kinds={"servicetitan", "duckdb"},
+        partitions_def=tenant_partitions,
+        skippable=True,  # an endpoint that fails (a missing scope) does not stop the others: it is not materialized
+        deps=[AssetKey(endpoint.parent.asset_key_path)] if endpoint.parent else [],
+        description=description,
+        metadata=definition_metadata(endpoint),
+        freshness_policy=freshness_policy(endpoint),
+    )
 
 
 def selected(context: AssetExecutionContext, endpoints: Sequence[Endpoint]) -> list[Endpoint]:
