@@ -91,18 +91,42 @@ class Endpoint:
 
 
 EXPORT_FEEDS: tuple[Endpoint, ...] = (
-    Endpoint("export/customers", "export", export.CUSTOMERS,
-             "Customers (active, inactive and merged) from the customers export feed."),
-    Endpoint("export/customers/contacts", "export", export.CUSTOMER_CONTACTS,
-             "Customer contact points (phone, e-mail, fax) from the customer contacts export feed."),
-    Endpoint("export/locations", "export", export.LOCATIONS,
-             "Service locations of customers from the locations export feed."),
-    Endpoint("export/locations/contacts", "export", export.LOCATION_CONTACTS,
-             "Location contact points from the location contacts export feed."),
-    Endpoint("export/leads", "export", export.LEADS,
-             "Leads with status, priority, campaign and follow-up from the leads export feed."),
-    Endpoint("export/bookings", "export", export.BOOKINGS,
-             "Bookings (from booking providers and the web) from the bookings export feed."),
+    Endpoint(
+        "export/customers",
+        "export",
+        export.CUSTOMERS,
+        "Customers (active, inactive and merged) from the customers export feed.",
+    ),
+    Endpoint(
+        "export/customers/contacts",
+        "export",
+        export.CUSTOMER_CONTACTS,
+        "Customer contact points (phone, e-mail, fax) from the customer contacts export feed.",
+    ),
+    Endpoint(
+        "export/locations",
+        "export",
+        export.LOCATIONS,
+        "Service locations of customers from the locations export feed.",
+    ),
+    Endpoint(
+        "export/locations/contacts",
+        "export",
+        export.LOCATION_CONTACTS,
+        "Location contact points from the location contacts export feed.",
+    ),
+    Endpoint(
+        "export/leads",
+        "export",
+        export.LEADS,
+        "Leads with status, priority, campaign and follow-up from the leads export feed.",
+    ),
+    Endpoint(
+        "export/bookings",
+        "export",
+        export.BOOKINGS,
+        "Bookings (from booking providers and the web) from the bookings export feed.",
+    ),
 )
 
 EVERYTHING = {"active": "Any"}  # /customers and /locations answer active records only without it
@@ -112,46 +136,127 @@ def _top(path: str, fields, description: str, *, key=("id",), query=None, increm
     return Endpoint(path, "list", fields, description, key, dict(query or {}), incremental, shape)
 
 
-def _child(path: str, fields, description: str, parent_table: str, params: dict, types: dict, *, key=("id",),
-           shape="paged", value_field=None) -> Endpoint:
+def _child(
+    path: str,
+    fields,
+    description: str,
+    parent_table: str,
+    params: dict,
+    types: dict,
+    *,
+    key=("id",),
+    shape="paged",
+    value_field=None,
+) -> Endpoint:
     carried = {child_col: types[param] for param, (_, child_col) in params.items()}
-    return Endpoint(path, "list", {**carried, **fields}, description, key, {}, False, shape,
-                    Parent(parent_table, params), value_field)
+    return Endpoint(
+        path,
+        "list",
+        {**carried, **fields},
+        description,
+        key,
+        {},
+        False,
+        shape,
+        Parent(parent_table, params),
+        value_field,
+    )
 
 
 LIST_ENDPOINTS: tuple[Endpoint, ...] = (
-    _top("booking-provider-tags", lists.BOOKING_PROVIDER_TAGS, "Tags that booking providers put on bookings."),
+    _top(
+        "booking-provider-tags", lists.BOOKING_PROVIDER_TAGS, "Tags that booking providers put on bookings."
+    ),
     _top("bookings", lists.BOOKINGS, "Bookings, as the bookings list endpoint serves them."),
     _top("contacts", lists.CONTACTS, "Contacts (people) of the new contacts model; GUID ids."),
-    _top("contacts/contact-methods", lists.CONTACT_METHODS, "Phones, e-mails and other methods of each contact."),
-    _top("contacts/preferences", lists.CONTACT_PREFERENCE_TYPES, "The contact preference types of the tenant.",
-         incremental=False, shape="array"),
+    _top(
+        "contacts/contact-methods",
+        lists.CONTACT_METHODS,
+        "Phones, e-mails and other methods of each contact.",
+    ),
+    _top(
+        "contacts/preferences",
+        lists.CONTACT_PREFERENCE_TYPES,
+        "The contact preference types of the tenant.",
+        incremental=False,
+        shape="array",
+    ),
     _top("customers", lists.CUSTOMERS, "Customers, active and inactive (active=Any).", query=EVERYTHING),
     _top("customers/contacts", lists.CUSTOMER_CONTACTS, "Contact points of all customers."),
-    _top("customers/custom-fields", lists.CUSTOMER_CUSTOM_FIELD_TYPES, "Custom field types defined for customers."),
+    _top(
+        "customers/custom-fields",
+        lists.CUSTOMER_CUSTOM_FIELD_TYPES,
+        "Custom field types defined for customers.",
+    ),
     _top("leads", lists.LEADS, "Leads, as the leads list endpoint serves them."),
     _top("locations", lists.LOCATIONS, "Locations, active and inactive (active=Any).", query=EVERYTHING),
     _top("locations/contacts", lists.LOCATION_CONTACTS, "Contact points of all locations."),
-    _top("locations/custom-fields", lists.LOCATION_CUSTOM_FIELD_TYPES, "Custom field types defined for locations."),
-    _child("customers/{id}/notes", lists.CUSTOMER_NOTES, "Notes on customers.",
-           "raw_list.customers", {"id": ("id", "customerId")}, {"id": INT}),
-    _child("locations/{id}/notes", lists.LOCATION_NOTES, "Notes on locations.",
-           "raw_list.locations", {"id": ("id", "locationId")}, {"id": INT}),
-    _child("leads/{id}/notes", lists.LEAD_NOTES, "Notes on leads.",
-           "raw_list.leads", {"id": ("id", "leadId")}, {"id": INT}),
-    _child("bookings/{id}/contacts", lists.BOOKING_CONTACTS, "Contact points given with each booking.",
-           "raw_list.bookings", {"id": ("id", "bookingId")}, {"id": INT}),
-    _child("contacts/{contactId}/relationships", lists.CONTACT_RELATIONSHIPS,
-           "How contacts relate to customers, locations and other records.",
-           "raw_list.contacts", {"contactId": ("id", "contactId")}, {"contactId": TEXT}),
-    _child("locations/{id}/preferredtechnician", lists.PREFERRED_TECHNICIAN,
-           "The preferred technician of each location (null when none).",
-           "raw_list.locations", {"id": ("id", "locationId")}, {"id": INT}, key=("locationId",), shape="value",
-           value_field="technicianId"),
-    _child("contacts/{contactId}/contact-methods/{contactMethodId}/preferences", lists.CONTACT_METHOD_PREFERENCES,
-           "Preferences (opt-ins) of each contact method.", "raw_list.contacts_contact_methods",
-           {"contactId": ("contactId", "contactId"), "contactMethodId": ("id", "contactMethodId")},
-           {"contactId": TEXT, "contactMethodId": TEXT}, key=("contactId", "contactMethodId", "name"), shape="array"),
+    _top(
+        "locations/custom-fields",
+        lists.LOCATION_CUSTOM_FIELD_TYPES,
+        "Custom field types defined for locations.",
+    ),
+    _child(
+        "customers/{id}/notes",
+        lists.CUSTOMER_NOTES,
+        "Notes on customers.",
+        "raw_list.customers",
+        {"id": ("id", "customerId")},
+        {"id": INT},
+    ),
+    _child(
+        "locations/{id}/notes",
+        lists.LOCATION_NOTES,
+        "Notes on locations.",
+        "raw_list.locations",
+        {"id": ("id", "locationId")},
+        {"id": INT},
+    ),
+    _child(
+        "leads/{id}/notes",
+        lists.LEAD_NOTES,
+        "Notes on leads.",
+        "raw_list.leads",
+        {"id": ("id", "leadId")},
+        {"id": INT},
+    ),
+    _child(
+        "bookings/{id}/contacts",
+        lists.BOOKING_CONTACTS,
+        "Contact points given with each booking.",
+        "raw_list.bookings",
+        {"id": ("id", "bookingId")},
+        {"id": INT},
+    ),
+    _child(
+        "contacts/{contactId}/relationships",
+        lists.CONTACT_RELATIONSHIPS,
+        "How contacts relate to customers, locations and other records.",
+        "raw_list.contacts",
+        {"contactId": ("id", "contactId")},
+        {"contactId": TEXT},
+    ),
+    _child(
+        "locations/{id}/preferredtechnician",
+        lists.PREFERRED_TECHNICIAN,
+        "The preferred technician of each location (null when none).",
+        "raw_list.locations",
+        {"id": ("id", "locationId")},
+        {"id": INT},
+        key=("locationId",),
+        shape="value",
+        value_field="technicianId",
+    ),
+    _child(
+        "contacts/{contactId}/contact-methods/{contactMethodId}/preferences",
+        lists.CONTACT_METHOD_PREFERENCES,
+        "Preferences (opt-ins) of each contact method.",
+        "raw_list.contacts_contact_methods",
+        {"contactId": ("contactId", "contactId"), "contactMethodId": ("id", "contactMethodId")},
+        {"contactId": TEXT, "contactMethodId": TEXT},
+        key=("contactId", "contactMethodId", "name"),
+        shape="array",
+    ),
 )
 
 ENDPOINTS: tuple[Endpoint, ...] = EXPORT_FEEDS + LIST_ENDPOINTS

@@ -23,10 +23,15 @@ def main(argv: list[str] | None = None) -> int:
     reset.add_argument("stream", help="endpoint path, e.g. export/customers")
     sub.add_parser("cursors", help="show every stored stream position")
     tables = sub.add_parser("catalog", help="write the Markdown catalog of tables (docs/TABLES.md)")
-    tables.add_argument("--database", help="add live row counts and last writes from this DuckDB file (read-only)")
+    tables.add_argument(
+        "--database", help="add live row counts and last writes from this DuckDB file (read-only)"
+    )
     tables.add_argument("--output", help="write to this file (default: print)")
-    rewrite = sub.add_parser("rewrite-storage", help="rewrite the DuckDB file in CRM_DUCKDB_STORAGE_VERSION's format "
-                             "(once, for a file created in a newer format; no run may hold it)")
+    rewrite = sub.add_parser(
+        "rewrite-storage",
+        help="rewrite the DuckDB file in CRM_DUCKDB_STORAGE_VERSION's format "
+        "(once, for a file created in a newer format; no run may hold it)",
+    )
     rewrite.add_argument("--database", help="the file (default: CRM_DUCKDB_PATH)")
     args = parser.parse_args(argv)
     if args.command == "catalog":
@@ -54,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         ensure_state_tables(conn)
         if args.command == "reset-cursor":
             found = reset_position(conn, settings.tenant_id, stream)
-            print(f"{stream}: cursor {'reset' if found else 'was not stored'}; the next run starts from the beginning")
+            print(
+                f"{stream}: cursor {'reset' if found else 'was not stored'}; the next run starts from the beginning"
+            )
         else:
             rows = conn.execute(
                 "SELECT tenant_id, stream, has_more, updated_at, position FROM pipeline_state.cursors ORDER BY 1, 2"
@@ -75,7 +82,10 @@ def rewrite_storage(database: str) -> int:
     try:
         after = compat.rewrite(database)
     except duckdb.IOException as exc:  # a run or a session holds it
-        print(f"crm-pipeline: cannot rewrite {database} ({exc}); stop the runs and sessions using it", file=sys.stderr)
+        print(
+            f"crm-pipeline: cannot rewrite {database} ({exc}); stop the runs and sessions using it",
+            file=sys.stderr,
+        )
         return 1
     print(f"{database}: storage {before} -> {after}")
     return 0
@@ -91,8 +101,11 @@ def catalog(database: str | None, output: str | None) -> int:
     try:
         text = table_catalog.render(database)
     except duckdb.IOException as exc:  # a writer holds the file: the read-only copy is meant for this
-        print(f"crm-pipeline: cannot open {database} read-only ({exc}); use the read-only copy the pipeline "
-              "publishes (CRM_DUCKDB_READONLY_PATH)", file=sys.stderr)
+        print(
+            f"crm-pipeline: cannot open {database} read-only ({exc}); use the read-only copy the pipeline "
+            "publishes (CRM_DUCKDB_READONLY_PATH)",
+            file=sys.stderr,
+        )
         return 1
     if output:
         Path(output).parent.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,10 @@ from dagster import Definitions, in_process_executor
 from crm_pipeline.defs.lake_maintenance import lake_maintenance_definitions
 from crm_pipeline.defs.resources import default_resources
 from crm_pipeline.defs.servicetitan.automation import (
-    automation_checks, automation_jobs, automation_schedules, automation_sensors,
+    automation_checks,
+    automation_jobs,
+    automation_schedules,
+    automation_sensors,
 )
 from crm_pipeline.defs.servicetitan.export_assets import export_assets
 from crm_pipeline.defs.servicetitan.list_assets import list_assets

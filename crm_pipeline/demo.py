@@ -28,12 +28,28 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     with Sandbox(seed=1, sizes={"customers": args.customers}, page_size=500) as sandbox:
-        env = {**os.environ, **sandbox.env(), "CRM_DUCKDB_PATH": args.database,
-               "DAGSTER_HOME": os.environ.get("DAGSTER_HOME", str(ROOT / "dagster_home"))}
+        env = {
+            **os.environ,
+            **sandbox.env(),
+            "CRM_DUCKDB_PATH": args.database,
+            "DAGSTER_HOME": os.environ.get("DAGSTER_HOME", str(ROOT / "dagster_home")),
+        }
         Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
-        print(f"sandbox API at {sandbox.api_url} (tenant {sandbox.tenant_id}); loading into {args.database}", flush=True)
-        command = [sys.executable, "-m", "dagster", "asset", "materialize",
-                   "-m", "crm_pipeline.definitions", "--select", args.select]
+        print(
+            f"sandbox API at {sandbox.api_url} (tenant {sandbox.tenant_id}); loading into {args.database}",
+            flush=True,
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "dagster",
+            "asset",
+            "materialize",
+            "-m",
+            "crm_pipeline.definitions",
+            "--select",
+            args.select,
+        ]
         print("$ " + " ".join(command[1:]), flush=True)
         done = subprocess.run(command, env=env, cwd=ROOT)
         if done.returncode != 0:
@@ -46,16 +62,21 @@ def main(argv: list[str] | None = None) -> int:
 def _summary(database: str) -> None:
     print("\nRows per table:")
     with duckdb.connect(database, read_only=True) as conn:
-        tables = {f"{s}.{t}" for s, t in conn.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()}
+        tables = {
+            f"{s}.{t}"
+            for s, t in conn.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()
+        }
         for ep in ENDPOINTS:
             if ep.qualified_table in tables:
                 count = conn.execute(f"SELECT count(*) FROM {ep.qualified_table}").fetchone()[0]
                 print(f"  {ep.qualified_table:<40} {count:>8}")
         quarantined = conn.execute("SELECT count(*) FROM pipeline_state.quarantine").fetchone()[0]
         print(f"  {'pipeline_state.quarantine':<40} {quarantined:>8}")
-        models = conn.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE schema_name IN "
-                              "('staging', 'marts') UNION ALL SELECT schema_name || '.' || view_name FROM duckdb_views() "
-                              "WHERE schema_name IN ('staging', 'marts') ORDER BY 1").fetchall()
+        models = conn.execute(
+            "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE schema_name IN "
+            "('staging', 'marts') UNION ALL SELECT schema_name || '.' || view_name FROM duckdb_views() "
+            "WHERE schema_name IN ('staging', 'marts') ORDER BY 1"
+        ).fetchall()
         if models:
             print("SQL models (dbt_like_sql/):")
         for (name,) in models:

@@ -51,7 +51,9 @@ _ENVELOPE = msgspec.json.Decoder(_ExportEnvelope)
 
 def _utf8(body: bytes) -> bool:
     """Whether `body` is valid UTF-8 (checked by Arrow in place: no copy, no str built)."""
-    text = pa.LargeStringArray.from_buffers(1, pa.py_buffer(struct.pack("<2q", 0, len(body))), pa.py_buffer(body))
+    text = pa.LargeStringArray.from_buffers(
+        1, pa.py_buffer(struct.pack("<2q", 0, len(body))), pa.py_buffer(body)
+    )
     try:
         text.validate(full=True)
     except pa.ArrowInvalid:

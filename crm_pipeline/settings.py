@@ -69,7 +69,7 @@ class Settings:
         return tuple(s for s in (self.client_secret, self.app_key) if s)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, tenant: str | None = None) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None, tenant: str | None = None) -> Settings:
         """The settings of the environment, or of one of its SERVICETITAN_TENANTS (per-tenant values first)."""
         env = dict(os.environ if env is None else env)
         if tenant is not None:
@@ -105,7 +105,9 @@ def history_enabled(env: dict[str, str] | None = None) -> bool:
 
 
 STORAGE_VERSION_VAR = "CRM_DUCKDB_STORAGE_VERSION"
-DEFAULT_STORAGE_VERSION = "v1.2.0"  # storage 65: read by DuckDB 1.2 to 1.5 (CLI, Python, JDBC/DBeaver) and later
+DEFAULT_STORAGE_VERSION = (
+    "v1.2.0"  # storage 65: read by DuckDB 1.2 to 1.5 (CLI, Python, JDBC/DBeaver) and later
+)
 
 
 def duckdb_storage_version(env: dict[str, str] | None = None) -> str:
@@ -113,5 +115,7 @@ def duckdb_storage_version(env: dict[str, str] | None = None) -> str:
     (`v1.1.0`, ...; `latest`: the running DuckDB's own format, which older readers refuse)."""
     value = ((os.environ if env is None else env).get(STORAGE_VERSION_VAR) or DEFAULT_STORAGE_VERSION).strip()
     if value != "latest" and not (value.startswith("v") and value[1:].replace(".", "").isdigit()):
-        raise SettingsError(f"{STORAGE_VERSION_VAR} must be a DuckDB release such as v1.1.0, or latest; not {value!r}")
+        raise SettingsError(
+            f"{STORAGE_VERSION_VAR} must be a DuckDB release such as v1.1.0, or latest; not {value!r}"
+        )
     return value

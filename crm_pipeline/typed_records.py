@@ -45,14 +45,23 @@ def _new_decoder(endpoint: Endpoint) -> msgspec.json.Decoder:
     fields = []
     for i, (name, ftype) in enumerate(endpoint.fields.items()):
         if ftype.name == "json":
-            fields.append((f"f{i}", msgspec.Raw, NULL))  # a missing field reads as null, as in the exact checks
+            fields.append(
+                (f"f{i}", msgspec.Raw, NULL)
+            )  # a missing field reads as null, as in the exact checks
         elif name in endpoint.key:
-            fields.append((f"f{i}", _TYPES[ftype.name]))  # required, never null: else the exact way quarantines it
+            fields.append(
+                (f"f{i}", _TYPES[ftype.name])
+            )  # required, never null: else the exact way quarantines it
         else:
             fields.append((f"f{i}", Optional[_TYPES[ftype.name]], None))
     rename = {f"f{i}": name for i, name in enumerate(endpoint.fields)}
     struct = msgspec.defstruct(
-        f"Typed_{endpoint.table}", fields, bases=(Typed,), forbid_unknown_fields=True, rename=rename, gc=False,
+        f"Typed_{endpoint.table}",
+        fields,
+        bases=(Typed,),
+        forbid_unknown_fields=True,
+        rename=rename,
+        gc=False,
         kw_only=True,
     )
     return msgspec.json.Decoder(struct)

@@ -70,7 +70,9 @@ class ValidatedPage:
     frame: pd.DataFrame
     rejected: list[Rejected] = field(default_factory=list)
     extra_fields: list[str] = field(default_factory=list)
-    table: pa_lib.Table | None = None  # `frame` as Arrow, when prepared ahead (crm_pipeline.storage.pages.page_table)
+    table: pa_lib.Table | None = (
+        None  # `frame` as Arrow, when prepared ahead (crm_pipeline.storage.pages.page_table)
+    )
     received: int = 0  # records on the page, good or bad
 
 
@@ -181,7 +183,12 @@ def _text(v: object) -> str | None:
 
 
 _CHECKS: dict[str, Callable[[object], object]] = {
-    "int": _int, "float": _float, "bool": _bool, "timestamp": _timestamp, "text": _text, "json": _json,
+    "int": _int,
+    "float": _float,
+    "bool": _bool,
+    "timestamp": _timestamp,
+    "text": _text,
+    "json": _json,
 }
 
 
@@ -194,8 +201,18 @@ _CHECKS: dict[str, Callable[[object], object]] = {
 _NONE = type(None)
 _NULL_BYTES = pa_lib.scalar(b"null", pa_lib.large_binary())
 _USUAL_INSTANT = r"^(1[7-9]|2[01])\d\d-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$"
-_INT_TYPES, _FLOAT_TYPES, _BOOL_TYPES, _STR_TYPES = {int, _NONE}, {int, float, _NONE}, {bool, _NONE}, {str, _NONE}
-_INT64, _FLOAT64, _BOOLEAN, _STRING = pd.Int64Dtype(), pd.Float64Dtype(), pd.BooleanDtype(), pd.StringDtype("pyarrow")
+_INT_TYPES, _FLOAT_TYPES, _BOOL_TYPES, _STR_TYPES = (
+    {int, _NONE},
+    {int, float, _NONE},
+    {bool, _NONE},
+    {str, _NONE},
+)
+_INT64, _FLOAT64, _BOOLEAN, _STRING = (
+    pd.Int64Dtype(),
+    pd.Float64Dtype(),
+    pd.BooleanDtype(),
+    pd.StringDtype("pyarrow"),
+)
 
 
 def _types(values) -> set[type]:
@@ -258,7 +275,9 @@ def _fast_json(values) -> object | None:
     try:
         if _types(values) == {msgspec.Raw}:  # raw texts only (see _as_raw): as they are, null as NULL
             array = _raw_texts(values)
-            array = pc.if_else(pc.equal(array, _NULL_BYTES), pa_lib.scalar(None, pa_lib.large_binary()), array)
+            array = pc.if_else(
+                pc.equal(array, _NULL_BYTES), pa_lib.scalar(None, pa_lib.large_binary()), array
+            )
         else:  # orjson refuses a raw text, an unpaired surrogate, an int beyond 64 bits
             texts = list(map(orjson.dumps, values))
             missing = np.fromiter((v is None for v in values), dtype=bool, count=len(texts))
@@ -278,12 +297,22 @@ def _raw_texts(values: list[msgspec.Raw]) -> pa_lib.Array:
 
 
 _FAST: dict[str, Callable[[list], object | None]] = {
-    "int": _fast_int, "float": _fast_float, "bool": _fast_bool, "timestamp": _fast_timestamp,
-    "text": _fast_text, "json": _fast_json,
+    "int": _fast_int,
+    "float": _fast_float,
+    "bool": _fast_bool,
+    "timestamp": _fast_timestamp,
+    "text": _fast_text,
+    "json": _fast_json,
 }
 # The value types each shortcut takes (json: any): a column with a few others has those checked one by
 # one, then goes through its shortcut with the checked values in their place.
-_FITS = {"int": _INT_TYPES, "float": _FLOAT_TYPES, "bool": _BOOL_TYPES, "timestamp": _STR_TYPES, "text": _STR_TYPES}
+_FITS = {
+    "int": _INT_TYPES,
+    "float": _FLOAT_TYPES,
+    "bool": _BOOL_TYPES,
+    "timestamp": _STR_TYPES,
+    "text": _STR_TYPES,
+}
 
 
 def _objects(values: list) -> np.ndarray:
@@ -313,7 +342,9 @@ def _name_problems(record: dict, declared: dict[str, str]) -> list[str]:
         if low in PIPELINE_COLUMNS:
             problems.append(f"field {name!r} has the name of a column the pipeline sets")
         elif low in seen:
-            problems.append(f"fields {seen[low]!r} and {name!r} differ only in case (DuckDB column names ignore case)")
+            problems.append(
+                f"fields {seen[low]!r} and {name!r} differ only in case (DuckDB column names ignore case)"
+            )
         elif low in declared and declared[low] != name:
             problems.append(f"field {name!r} differs only in case from the declared field {declared[low]!r}")
         seen.setdefault(low, name)
@@ -352,7 +383,10 @@ def _raw_columns(endpoint: Endpoint, objects: list, dicts: list[int]) -> list:
         return [[] for _ in names]
     if not dicts:  # a column at a time: faster than a tuple per record, then a transpose
         return [list(map(attrgetter(f"f{i}"), objects)) for i in range(len(names))]
-    by_attribute, by_key = msgspec.structs.astuple, _row_getter(itemgetter, names)  # a Struct's fields are in order
+    by_attribute, by_key = (
+        msgspec.structs.astuple,
+        _row_getter(itemgetter, names),
+    )  # a Struct's fields are in order
     if len(dicts) == len(objects):
         try:  # the usual case of parsed records, every field sent
             return list(zip(*map(by_key, objects)))
@@ -386,7 +420,11 @@ def _as_raw(values, rows: list[int]) -> list:
 
 
 def _frame(
-    endpoint: Endpoint, objects: list, extra: dict[str, list[str]], reasons: dict[int, list[str]], fast: bool = True
+    endpoint: Endpoint,
+    objects: list,
+    extra: dict[str, list[str]],
+    reasons: dict[int, list[str]],
+    fast: bool = True,
 ):
     """The page as a frame of checked values (declared fields, then extra ones as JSON); `reasons` gets the misfits.
 
@@ -398,7 +436,9 @@ def _frame(
     declared = list(endpoint.fields)
     parsed = [i for i, record in enumerate(objects) if type(record) is dict]
     mixed = 0 < len(parsed) < len(objects)  # typed and parsed records (see _as_raw)
-    raws = dict(zip(declared, _raw_columns(endpoint, objects, parsed)))  # extra fields: fetched as needed below
+    raws = dict(
+        zip(declared, _raw_columns(endpoint, objects, parsed))
+    )  # extra fields: fetched as needed below
     columns: dict[str, object] = {}
     for column, spellings, kind in fields:
         if column in raws:
@@ -406,8 +446,10 @@ def _frame(
         elif len(spellings) == 1:
             raw = [record.get(column) if type(record) is dict else None for record in objects]
         else:  # one column for names differing only in case across records (DuckDB cannot tell them apart)
-            raw = [next((record[s] for s in spellings if s in record), None) if type(record) is dict else None
-                   for record in objects]
+            raw = [
+                next((record[s] for s in spellings if s in record), None) if type(record) is dict else None
+                for record in objects
+            ]
         if not fast:
             values = None
         elif column in endpoint.fields:
@@ -415,7 +457,9 @@ def _frame(
         else:  # not in the schema: pandera leaves it as it is, object, as the checks below make it
             values = dumps_all(raw)
         if values is None:
-            values = _checked(kind, raw, fast and column in endpoint.fields, _Blame(column, spellings, objects, reasons))
+            values = _checked(
+                kind, raw, fast and column in endpoint.fields, _Blame(column, spellings, objects, reasons)
+            )
         columns[column] = _objects(values) if isinstance(values, (list, tuple)) else values
     return pd.DataFrame(columns, index=pd.RangeIndex(len(objects)), copy=False)
 
@@ -465,7 +509,9 @@ def _checked(kind: str, raw: list, fast: bool, blame: _Blame) -> object:
     return [done[i] if i in done else rest[i] for i in range(len(raw))]
 
 
-def _coerced(endpoint: Endpoint, frame: pd.DataFrame, parsed: Callable[[int], dict], reasons: dict[int, list[str]]):
+def _coerced(
+    endpoint: Endpoint, frame: pd.DataFrame, parsed: Callable[[int], dict], reasons: dict[int, list[str]]
+):
     """`frame` coerced by the pandera schema, less the rows that fail it (their reasons added to `reasons`)."""
     schema = _schema_for(endpoint, frame)
     try:  # a schema that does not coerce changes nothing: no copy of the frame for it to work on
@@ -502,7 +548,8 @@ def _schema_for(endpoint: Endpoint, frame: pd.DataFrame) -> pa.DataFrameSchema:
     its dtype already (coercing would change nothing): the same checks either way."""
     dtypes = frame.dtypes
     typed = all(
-        name in dtypes.index and dtypes[name] == column.dtype.type for name, column in endpoint.schema.columns.items()
+        name in dtypes.index and dtypes[name] == column.dtype.type
+        for name, column in endpoint.schema.columns.items()
     )
     return endpoint.typed_schema if typed else endpoint.schema
 
@@ -512,7 +559,10 @@ def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> list[str]:
         schema.validate(frame, lazy=True)
         return []
     except pa.errors.SchemaErrors as err:
-        return [f"{r.column}: {r.check} (got {_show(r.failure_case)})" for r in err.failure_cases.itertuples(index=False)]
+        return [
+            f"{r.column}: {r.check} (got {_show(r.failure_case)})"
+            for r in err.failure_cases.itertuples(index=False)
+        ]
 
 
 def _record_id(key: object) -> str | None:

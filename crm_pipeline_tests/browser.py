@@ -17,15 +17,25 @@ from contextlib import contextmanager
 from pathlib import Path
 
 CHROMIUM = os.environ.get("CRM_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = os.environ.get("CRM_TEST_CHROMEDRIVER") or shutil.which("chromedriver") or "/usr/bin/chromedriver"
+CHROMEDRIVER = (
+    os.environ.get("CRM_TEST_CHROMEDRIVER") or shutil.which("chromedriver") or "/usr/bin/chromedriver"
+)
 
 # Needed on a machine without internet: without them chromium stalls on lookups and updates.
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     # Only loopback is ever visited: never resolve or proxy anything else.
-    "--no-proxy-server", "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-    "--disable-dev-shm-usage", "--hide-scrollbars",
+    "--no-proxy-server",
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
 )
 
 
@@ -38,8 +48,10 @@ def browser_missing() -> str | None:
     """Why the browser test cannot run here (None: it can)."""
     missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not (os.path.isfile(p) and os.access(p, os.X_OK))]
     if missing:
-        return (f"{' and '.join(missing)} not found: install Debian's chromium and chromium-driver "
-                f"(apt-get install -y chromium chromium-driver)")
+        return (
+            f"{' and '.join(missing)} not found: install Debian's chromium and chromium-driver "
+            f"(apt-get install -y chromium chromium-driver)"
+        )
     try:
         import selenium  # noqa: F401
     except ImportError:
@@ -47,7 +59,9 @@ def browser_missing() -> str | None:
     return None
 
 
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only, whatever *_proxy says
+_NO_PROXY = urllib.request.build_opener(
+    urllib.request.ProxyHandler({})
+)  # loopback only, whatever *_proxy says
 
 
 def free_port() -> int:
@@ -62,15 +76,26 @@ def venv_bin(name: str) -> str:
 
 
 @contextmanager
-def dagster_webserver(env: dict, log_path: Path, *, cwd: Path | None = None, timeout: float = 120) -> Iterator[str]:
+def dagster_webserver(
+    env: dict, log_path: Path, *, cwd: Path | None = None, timeout: float = 120
+) -> Iterator[str]:
     """Serve the project with `dagster-webserver -m crm_pipeline.definitions` on a free loopback port;
     yields its base URL once `/server_info` answers. Its process group is killed at the end."""
     port = free_port()
-    command = [venv_bin("dagster-webserver"), "-m", "crm_pipeline.definitions", "-h", "127.0.0.1", "-p", str(port)]
+    command = [
+        venv_bin("dagster-webserver"),
+        "-m",
+        "crm_pipeline.definitions",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+    ]
     url = f"http://127.0.0.1:{port}"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             deadline = time.monotonic() + timeout
             while True:
@@ -83,7 +108,9 @@ def dagster_webserver(env: dict, log_path: Path, *, cwd: Path | None = None, tim
                 except (urllib.error.URLError, OSError):
                     pass
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"dagster-webserver did not answer within {timeout:.0f}s:\n{tail(log_path)}")
+                    raise TimeoutError(
+                        f"dagster-webserver did not answer within {timeout:.0f}s:\n{tail(log_path)}"
+                    )
                 time.sleep(0.5)
             yield url
         finally:
@@ -149,12 +176,16 @@ def wait_until(driver, condition: Callable[[object], object], timeout: float, wh
     try:
         return WebDriverWait(driver, timeout, poll_frequency=0.5).until(condition)
     except TimeoutException:
-        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; page shows:\n"
-                             f"{page_text(driver)[:3000]}") from None
+        raise AssertionError(
+            f"timed out after {timeout:.0f}s waiting for {what}; page shows:\n{page_text(driver)[:3000]}"
+        ) from None
 
 
 def severe_console_errors(driver, ignore: tuple[str, ...] = ()) -> list[str]:
     """The browser console's SEVERE entries since the last call (minus those containing an `ignore` text)."""
     entries = driver.get_log("browser")
-    return [e["message"] for e in entries
-            if e.get("level") == "SEVERE" and not any(text in e["message"] for text in ignore)]
+    return [
+        e["message"]
+        for e in entries
+        if e.get("level") == "SEVERE" and not any(text in e["message"] for text in ignore)
+    ]

@@ -33,13 +33,23 @@ def prepare_home(env: dict) -> None:
 
 
 def start(selection: str, env: dict, log: Path, *, full_walk: bool | None = None) -> subprocess.Popen:
-    command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "crm_pipeline.definitions",
-               "--select", selection]
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "crm_pipeline.definitions",
+        "--select",
+        selection,
+    ]
     if full_walk is not None:
         command += ["--config-json", json.dumps(list_run_config(full_walk=full_walk))]
     with open(log, "wb") as out:
-        return subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def finish(proc: subprocess.Popen, log: Path, timeout: float = RUN_TIMEOUT) -> None:

@@ -13,7 +13,11 @@ def _expected(ftype_name: str | None, value):
     if value is None:
         return None
     if ftype_name == "timestamp":
-        return pd.Timestamp(value).tz_localize("UTC") if pd.Timestamp(value).tzinfo is None else pd.Timestamp(value)
+        return (
+            pd.Timestamp(value).tz_localize("UTC")
+            if pd.Timestamp(value).tzinfo is None
+            else pd.Timestamp(value)
+        )
     if ftype_name in ("json", None):
         return value
     if ftype_name == "text":
@@ -39,7 +43,9 @@ def _same(ftype_name, expected, stored) -> bool:
     return expected == stored
 
 
-def differences(conn, endpoint: Endpoint, tenant_id: str, records: list[dict], *, live_only: bool = False) -> list[str]:
+def differences(
+    conn, endpoint: Endpoint, tenant_id: str, records: list[dict], *, live_only: bool = False
+) -> list[str]:
     """Every mismatch between `records` (as served) and the stored rows (with `live_only`, those not stamped
     `_deleted_at`); empty when the table is exact."""
     live = " AND _deleted_at IS NULL" if live_only else ""
@@ -62,7 +68,9 @@ def differences(conn, endpoint: Endpoint, tenant_id: str, records: list[dict], *
             kind = ftype.name if ftype else None
             want, got = _expected(kind, value), _stored(kind, row.get(name))
             if not _same(kind, want, got):
-                problems.append(f"{endpoint.qualified_table} {key} {name}: sent {value!r}, stored {row.get(name)!r}")
+                problems.append(
+                    f"{endpoint.qualified_table} {key} {name}: sent {value!r}, stored {row.get(name)!r}"
+                )
     return problems
 
 
@@ -71,5 +79,7 @@ def served(sandbox, endpoint: Endpoint) -> list[dict]:
     if endpoint.parent is None:
         return sandbox.records(endpoint.path)
     columns = {param: child for param, (_, child) in endpoint.parent.params.items()}
-    return [{**record, **{columns[p]: v for p, v in params.items()}}
-            for params, record in sandbox.child_records(endpoint.path)]
+    return [
+        {**record, **{columns[p]: v for p, v in params.items()}}
+        for params, record in sandbox.child_records(endpoint.path)
+    ]

@@ -33,10 +33,15 @@ def resources(settings, readonly_copy: str | None = None) -> dict:
     }
 
 
-def run(assets, settings, instance, *, selection=None, run_config=None, checks=()) -> dg.ExecuteInProcessResult:
+def run(
+    assets, settings, instance, *, selection=None, run_config=None, checks=()
+) -> dg.ExecuteInProcessResult:
     """Materialize `assets` (or `selection` of them) in process on `instance`; the run must succeed."""
     result = dg.materialize(
-        [*assets, *checks], selection=selection, instance=instance, resources=resources(settings),
+        [*assets, *checks],
+        selection=selection,
+        instance=instance,
+        resources=resources(settings),
         run_config=run_config,
     )
     assert result.success

@@ -51,13 +51,17 @@ def lake(tmp_path):
     if not configured:
         if os.environ.get("CI"):
             pytest.fail("CRM_TEST_POSTGRES is not set: .ci/run starts PostgreSQL with scripts/postgres.sh")
-        pytest.skip("no PostgreSQL for the lake tests: export CRM_TEST_POSTGRES=\"$(bash scripts/postgres.sh)\"")
+        pytest.skip(
+            'no PostgreSQL for the lake tests: export CRM_TEST_POSTGRES="$(bash scripts/postgres.sh)"'
+        )
     server = re.sub(r"\bdbname=\S+", "", configured).strip()
     name = f"crm_lake_{uuid.uuid4().hex[:12]}"
     with closing(admin_connection(server)) as admin, admin.cursor() as cur:
         cur.execute(f"CREATE DATABASE {name}")
     target = Lake(server=server, database=name, data_path=str(tmp_path / "lake_data"))
-    conn = target.connect()  # the catalog's first attach creates its tables: once, before any concurrent writer
+    conn = (
+        target.connect()
+    )  # the catalog's first attach creates its tables: once, before any concurrent writer
     conn.close()
     yield target
     with closing(admin_connection(server)) as admin, admin.cursor() as cur:
@@ -67,6 +71,10 @@ def lake(tmp_path):
 def start_worker(role: str, env: dict[str, str], *args: str) -> subprocess.Popen:
     """`python -m crm_pipeline_tests.lake_worker <role>` in a process of its own; it prints one line a page."""
     return subprocess.Popen(
-        [sys.executable, "-m", "crm_pipeline_tests.lake_worker", role, *args], cwd=ROOT,
-        env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "crm_pipeline_tests.lake_worker", role, *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )

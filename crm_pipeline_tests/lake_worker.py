@@ -1,8 +1,8 @@
 """A writer or reader process of the lake tests, configured like a run: from the environment.
 
-    python -m crm_pipeline_tests.lake_worker export   # every export feed, one line per committed page
-    python -m crm_pipeline_tests.lake_worker list     # every list endpoint
-    python -m crm_pipeline_tests.lake_worker read <seconds>  # queries the lake until then; prints counts
+python -m crm_pipeline_tests.lake_worker export   # every export feed, one line per committed page
+python -m crm_pipeline_tests.lake_worker list     # every list endpoint
+python -m crm_pipeline_tests.lake_worker read <seconds>  # queries the lake until then; prints counts
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ import sys
 import time
 
 from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS
-from crm_pipeline.ingest import sync_list
+from crm_pipeline.ingest import sync_export, sync_list
 from crm_pipeline.servicetitan import ServiceTitanClient
 from crm_pipeline.settings import Settings
 from crm_pipeline.storage.lake import connect_lake
-from crm_pipeline.ingest import sync_export
 
 
 def write(role: str) -> None:

@@ -19,12 +19,23 @@ def walk_config(*, full_walk: bool, selection: list[str] | None = None) -> dict:
     return {"ops": {name: {"config": {"full_walk": full_walk}} for name in ops}}
 
 
-def materialize_lists(settings, instance, *, full_walk: bool = False, selection: list[str] | None = None,
-                      raise_on_error: bool = True, readonly_copy: str | None = None) -> dg.ExecuteInProcessResult:
+def materialize_lists(
+    settings,
+    instance,
+    *,
+    full_walk: bool = False,
+    selection: list[str] | None = None,
+    raise_on_error: bool = True,
+    readonly_copy: str | None = None,
+) -> dg.ExecuteInProcessResult:
     """The list group (or `selection` of its asset keys, like "raw_list/customers") in one run."""
     return dg.materialize(
-        list_assets, selection=selection, instance=instance, resources=resources(settings, readonly_copy),
-        run_config=walk_config(full_walk=full_walk, selection=selection), raise_on_error=raise_on_error,
+        list_assets,
+        selection=selection,
+        instance=instance,
+        resources=resources(settings, readonly_copy),
+        run_config=walk_config(full_walk=full_walk, selection=selection),
+        raise_on_error=raise_on_error,
     )
 
 

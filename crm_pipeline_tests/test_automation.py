@@ -4,7 +4,7 @@ against the sandbox."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -15,8 +15,8 @@ from crm_pipeline.definitions import defs
 from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
 from crm_pipeline.defs.servicetitan.export_assets import export_assets
 from crm_pipeline.defs.servicetitan.freshness import freshness_policy
-from crm_pipeline.defs.servicetitan.list_assets import LIST_OP
 from crm_pipeline.defs.servicetitan.jobs import EXPORT_KEYS, LIST_KEYS, export_job, list_job
+from crm_pipeline.defs.servicetitan.list_assets import LIST_OP
 from crm_pipeline.defs.servicetitan.schedules import build_list_schedules
 from crm_pipeline.defs.servicetitan.sensors import build_export_sensor
 from crm_pipeline.defs.sql_models import sql_model_assets
@@ -47,14 +47,18 @@ def test_definitions_hold_the_sensors_schedules_and_jobs_switched_on():
         "sql_models_automation": dg.DefaultSensorStatus.RUNNING,
     }
     assert {s.name: s.cron_schedule for s in repo.schedule_defs} == {
-        "servicetitan_list_incremental": "0 * * * *", "servicetitan_list_full_walk": "0 3 * * 0"}
+        "servicetitan_list_incremental": "0 * * * *",
+        "servicetitan_list_full_walk": "0 3 * * 0",
+    }
     assert {"servicetitan_export_job", "servicetitan_list_job"} <= set(repo.job_names)
 
 
 def test_every_raw_asset_has_a_freshness_policy_from_the_same_settings():
     graph = defs.resolve_asset_graph()
     default = AutomationSettings.from_env({})
-    slower = AutomationSettings.from_env({"CRM_EXPORT_INTERVAL_SECONDS": "900", "CRM_LIST_SCHEDULE": "0 */6 * * *"})
+    slower = AutomationSettings.from_env(
+        {"CRM_EXPORT_INTERVAL_SECONDS": "900", "CRM_LIST_SCHEDULE": "0 */6 * * *"}
+    )
     for ep in ENDPOINTS:
         policy = graph.get(dg.AssetKey(ep.asset_key_path)).freshness_policy
         assert policy == freshness_policy(ep, default), ep.path
@@ -63,16 +67,21 @@ def test_every_raw_asset_has_a_freshness_policy_from_the_same_settings():
         assert (changed.warn_window.to_timedelta(), changed.fail_window.to_timedelta()) == (warn, 2 * warn)
     export = freshness_policy(EXPORT_FEEDS[0], default)  # 5 minutes: at least 10 minutes, not two intervals
     assert (export.warn_window.to_timedelta(), export.fail_window.to_timedelta()) == (
-        timedelta(minutes=10), timedelta(minutes=20))
+        timedelta(minutes=10),
+        timedelta(minutes=20),
+    )
 
 
 def test_settings_can_ship_them_off_and_change_the_crons():
-    settings = AutomationSettings.from_env({"CRM_AUTOMATION": "off", "CRM_LIST_SCHEDULE": "*/15 * * * *",
-                                            "CRM_FULL_WALK_SCHEDULE": "30 2 * * *"})
+    settings = AutomationSettings.from_env(
+        {"CRM_AUTOMATION": "off", "CRM_LIST_SCHEDULE": "*/15 * * * *", "CRM_FULL_WALK_SCHEDULE": "30 2 * * *"}
+    )
     assert build_export_sensor(settings.sensor_status).default_status == dg.DefaultSensorStatus.STOPPED
     schedules = build_list_schedules(settings)
     assert [(s.cron_schedule, s.default_status) for s in schedules] == [
-        ("*/15 * * * *", dg.DefaultScheduleStatus.STOPPED), ("30 2 * * *", dg.DefaultScheduleStatus.STOPPED)]
+        ("*/15 * * * *", dg.DefaultScheduleStatus.STOPPED),
+        ("30 2 * * *", dg.DefaultScheduleStatus.STOPPED),
+    ]
     with pytest.raises(SettingsError, match="CRM_LIST_SCHEDULE"):
         AutomationSettings.from_env({"CRM_LIST_SCHEDULE": "hourly"})
 
@@ -97,31 +106,44 @@ def test_new_data_is_fetched_once_the_interval_has_passed(sandbox, settings, env
     assert keys(requests) == set(EXPORT_KEYS)
     assert requests[0].tags["crm/trigger"] == "servicetitan_export_sensor"
     result = run(export_assets, settings, instance, selection=requests[0].asset_selection)
-    upserted = {e.asset_key: e.materialization.metadata["rows_upserted"].value
-                for e in result.get_asset_materialization_events()}
+    upserted = {
+        e.asset_key: e.materialization.metadata["rows_upserted"].value
+        for e in result.get_asset_materialization_events()
+    }
     assert upserted[CUSTOMERS] >= len(changed)
     import duckdb
+
     with duckdb.connect(settings.duckdb_path) as conn:
         for ep in EXPORT_FEEDS:
             assert differences(conn, ep, settings.tenant_id, sandbox.records(ep.path)) == []
 
 
-def test_no_new_data_no_run_within_the_interval_and_an_unchanged_data_version(settings, env, instance, monkeypatch):
+def test_no_new_data_no_run_within_the_interval_and_an_unchanged_data_version(
+    settings, env, instance, monkeypatch
+):
     first = run(export_assets, settings, instance)
     _, skip, cursor, _ = tick(instance, monkeypatch=monkeypatch)
     assert skip and all(f["decision"].startswith("caught up") for f in cursor["feeds"].values())
     second = run(export_assets, settings, instance)  # what the sensor would start after the interval
-    version = lambda r: {e.asset_key: e.materialization.tags["dagster/data_version"]  # noqa: E731
-                         for e in r.get_asset_materialization_events()}
+    version = lambda r: {
+        e.asset_key: e.materialization.tags["dagster/data_version"]  # noqa: E731
+        for e in r.get_asset_materialization_events()
+    }
     assert version(second) == version(first)
-    assert all(e.materialization.metadata["rows_upserted"].value == 0
-               for e in second.get_asset_materialization_events())
+    assert all(
+        e.materialization.metadata["rows_upserted"].value == 0
+        for e in second.get_asset_materialization_events()
+    )
 
 
 def test_a_feed_already_running_is_not_started_twice(settings, env, instance, monkeypatch):
     run(export_assets, settings, instance)
-    busy = create_run_for_test(instance, job_name=export_job.name, status=dg.DagsterRunStatus.STARTED,
-                               asset_selection=frozenset({CUSTOMERS}))
+    busy = create_run_for_test(
+        instance,
+        job_name=export_job.name,
+        status=dg.DagsterRunStatus.STARTED,
+        asset_selection=frozenset({CUSTOMERS}),
+    )
     requests, _, cursor, _ = tick(instance, interval=0, monkeypatch=monkeypatch)
     assert keys(requests) == set(EXPORT_KEYS) - {CUSTOMERS}
     assert busy.run_id in cursor["feeds"]["export/customers"]["decision"]
@@ -143,15 +165,20 @@ def test_a_backlog_runs_again_at_once_and_only_once_per_load(settings, env, inst
     assert keys(requests) == {CUSTOMERS}
 
 
-@pytest.mark.parametrize("name, full_walk", [("servicetitan_list_incremental", False),
-                                             ("servicetitan_list_full_walk", True)])
+@pytest.mark.parametrize(
+    "name, full_walk", [("servicetitan_list_incremental", False), ("servicetitan_list_full_walk", True)]
+)
 def test_schedules_request_the_list_job_with_full_walk_set(instance, name, full_walk):
     schedule = defs.get_repository_def().get_schedule_def(name)
-    when = datetime(2026, 3, 1, 3, 0, tzinfo=timezone.utc)
-    request = schedule.evaluate_tick(dg.build_schedule_context(instance=instance, scheduled_execution_time=when))
+    when = datetime(2026, 3, 1, 3, 0, tzinfo=UTC)
+    request = schedule.evaluate_tick(
+        dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+    )
     [run_request] = request.run_requests
     assert schedule.job_name == list_job.name and run_request.asset_selection is None
-    ops = run_request.run_config["ops"]  # one op loads every list endpoint (LIST_KEYS, a subsettable multi-asset)
+    ops = run_request.run_config[
+        "ops"
+    ]  # one op loads every list endpoint (LIST_KEYS, a subsettable multi-asset)
     assert ops == {LIST_OP: {"config": {"full_walk": full_walk}}} and len(LIST_KEYS) == 19
     assert dg.validate_run_config(defs.resolve_job_def(list_job.name), run_request.run_config)
 
@@ -166,13 +193,17 @@ def test_the_incremental_schedule_skips_while_a_list_run_is_going(instance):
 def test_sql_models_rebuild_when_their_raw_tables_changed_not_on_every_load(sandbox, settings, env, instance):
     run([*export_assets, *sql_model_assets], settings, instance)
     graph = dg.Definitions(assets=[*export_assets, *sql_model_assets], resources=resources(settings))
-    result = dg.evaluate_automation_conditions(defs=graph, instance=instance)  # the first tick sets the cursor
+    result = dg.evaluate_automation_conditions(
+        defs=graph, instance=instance
+    )  # the first tick sets the cursor
     run(export_assets, settings, instance)  # nothing new in the API: same data versions
     result = dg.evaluate_automation_conditions(defs=graph, instance=instance, cursor=result.cursor)
     assert result.total_requested == 0
     sandbox.change("export/leads", n=3)
     run(export_assets, settings, instance)
     result = dg.evaluate_automation_conditions(defs=graph, instance=instance, cursor=result.cursor)
-    requested = {key.to_user_string() for a in sql_model_assets for key in a.keys if result.get_num_requested(key)}
+    requested = {
+        key.to_user_string() for a in sql_model_assets for key in a.keys if result.get_num_requested(key)
+    }
     assert {"staging/stg_leads", "marts/lead_funnel", "marts/lead_funnel_monthly"} <= requested
     assert "staging/stg_customers" not in requested and "staging/stg_bookings" not in requested

@@ -8,10 +8,9 @@ import duckdb
 import pytest
 
 from crm_pipeline.catalog import endpoint
-from crm_pipeline.ingest import sync_list
+from crm_pipeline.ingest import sync_export, sync_list
 from crm_pipeline.storage import checkpoints
 from crm_pipeline.storage.tuning import tune_for_raw_tables
-from crm_pipeline.ingest import sync_export
 from crm_pipeline_tests.compare import differences
 
 
@@ -37,7 +36,9 @@ def test_committed_pages_reach_the_file_once_a_row_group_of_them_is_in(
     walk's closing transaction; with none, DuckDB's own threshold (raised for loads) leaves every
     page in the log."""
     monkeypatch.setattr(checkpoints, "ROW_GROUP", 40)
-    each_page = load_and_measure_the_log(sandbox, client, settings.tenant_id, str(tmp_path / "a.duckdb"), path)
+    each_page = load_and_measure_the_log(
+        sandbox, client, settings.tenant_id, str(tmp_path / "a.duckdb"), path
+    )
     monkeypatch.setattr(checkpoints, "ROW_GROUP", 10**9)
     never = load_and_measure_the_log(sandbox, client, settings.tenant_id, str(tmp_path / "b.duckdb"), path)
     assert each_page * 20 < never, (each_page, never)

@@ -42,7 +42,9 @@ def load(key, settings, instance, **kwargs) -> dict[str, dg.AssetCheckEvaluation
 
 def checks_only(key, settings, instance) -> dict[str, dg.AssetCheckEvaluation]:
     """Evaluate the asset's checks without materializing it (as the UI's "Execute checks" does)."""
-    return check_results(run(parts(key), settings, instance, selection=dg.AssetSelection.checks_for_assets(key)))
+    return check_results(
+        run(parts(key), settings, instance, selection=dg.AssetSelection.checks_for_assets(key))
+    )
 
 
 def test_every_raw_table_has_its_checks_in_the_definitions():
@@ -56,7 +58,9 @@ def test_every_raw_table_has_its_checks_in_the_definitions():
     assert ("raw_list/customers_notes", "row_count_matches_api") not in names  # no totalCount across parents
 
 
-def test_quarantine_check_fails_on_the_run_that_quarantined_and_passes_on_the_next(sandbox, settings, env, instance):
+def test_quarantine_check_fails_on_the_run_that_quarantined_and_passes_on_the_next(
+    sandbox, settings, env, instance
+):
     assert load(EXPORT_CUSTOMERS, settings, instance)["raw_export/customers:no_quarantined_rows"].passed
     bad = {**sandbox.records("export/customers")[0], "id": 9_000_000_001, "createdOn": "not a date"}
     sandbox.put("export/customers", bad)
@@ -68,19 +72,27 @@ def test_quarantine_check_fails_on_the_run_that_quarantined_and_passes_on_the_ne
 
 
 def test_primary_key_check_fails_on_duplicated_or_null_keys(settings, env, instance):
-    assert load(EXPORT_CUSTOMERS, settings, instance)["raw_export/customers:primary_key_unique_not_null"].passed
+    assert load(EXPORT_CUSTOMERS, settings, instance)[
+        "raw_export/customers:primary_key_unique_not_null"
+    ].passed
     with duckdb.connect(settings.duckdb_path) as conn:  # a table without its constraints, then bad rows
         conn.execute("CREATE TABLE raw_export.kept AS SELECT * FROM raw_export.customers")
         conn.execute("DROP TABLE raw_export.customers")
         conn.execute("CREATE TABLE raw_export.customers AS SELECT * FROM raw_export.kept")
         conn.execute("INSERT INTO raw_export.customers SELECT * FROM raw_export.kept ORDER BY id LIMIT 2")
-        conn.execute("INSERT INTO raw_export.customers "
-                     "SELECT * REPLACE (NULL::BIGINT AS id) FROM raw_export.kept LIMIT 1")
-    failed = checks_only(EXPORT_CUSTOMERS, settings, instance)["raw_export/customers:primary_key_unique_not_null"]
+        conn.execute(
+            "INSERT INTO raw_export.customers "
+            "SELECT * REPLACE (NULL::BIGINT AS id) FROM raw_export.kept LIMIT 1"
+        )
+    failed = checks_only(EXPORT_CUSTOMERS, settings, instance)[
+        "raw_export/customers:primary_key_unique_not_null"
+    ]
     assert not failed.passed and failed.severity == dg.AssetCheckSeverity.ERROR
     assert failed.metadata["duplicated_keys"].value == 2 and failed.metadata["null_key_rows"].value == 1
     with duckdb.connect(settings.duckdb_path) as conn:
-        doubled = {str(i) for (i,) in conn.execute("SELECT id FROM raw_export.kept ORDER BY id LIMIT 2").fetchall()}
+        doubled = {
+            str(i) for (i,) in conn.execute("SELECT id FROM raw_export.kept ORDER BY id LIMIT 2").fetchall()
+        }
     assert {row["id"] for row in failed.metadata["sample"].value} == doubled
     assert all(row["rows"] == "2" for row in failed.metadata["sample"].value)
 
@@ -97,10 +109,22 @@ def freshness_states(instance, key: dg.AssetKey) -> FreshnessState:
     return instance.get_freshness_state_records([key])[key].freshness_state
 
 
-@pytest.mark.parametrize("key, warn, fail", [
-    (EXPORT_CUSTOMERS, 11 * 60, 21 * 60),  # the sensor's 5-minute interval: WARN after 10 minutes, FAIL after 20
-    (LIST_CUSTOMERS, 2 * 3600 + 60, 4 * 3600 + 60),  # the hourly schedule: WARN after 2 hours, FAIL after 4
-], ids=["export", "list"])
+@pytest.mark.parametrize(
+    "key, warn, fail",
+    [
+        (
+            EXPORT_CUSTOMERS,
+            11 * 60,
+            21 * 60,
+        ),  # the sensor's 5-minute interval: WARN after 10 minutes, FAIL after 20
+        (
+            LIST_CUSTOMERS,
+            2 * 3600 + 60,
+            4 * 3600 + 60,
+        ),  # the hourly schedule: WARN after 2 hours, FAIL after 4
+    ],
+    ids=["export", "list"],
+)
 def test_freshness_policy_warns_then_fails_without_a_load(settings, env, instance, key, warn, fail):
     policy = defs.resolve_asset_graph().get(key).freshness_policy
     assert isinstance(policy, dg.FreshnessPolicy)
@@ -133,7 +157,12 @@ def test_reconciliation_fails_when_rows_are_missing_or_stale_rows_stay_live(sand
     assert not missing.passed and missing.metadata["missing"].value == 3
     load(LIST_CUSTOMERS, settings, instance, run_config=walk(True))  # the whole walk brings them back
     with duckdb.connect(settings.duckdb_path) as conn:  # a row the API never had, stored before the walk
-        conn.execute("INSERT INTO raw_list.customers SELECT * REPLACE "
-                     "(-1 AS id, TIMESTAMPTZ '2020-01-01' AS _synced_at) FROM raw_list.customers LIMIT 1")
+        conn.execute(
+            "INSERT INTO raw_list.customers SELECT * REPLACE "
+            "(-1 AS id, TIMESTAMPTZ '2020-01-01' AS _synced_at) FROM raw_list.customers LIMIT 1"
+        )
     stale = checks_only(LIST_CUSTOMERS, settings, instance)["raw_list/customers:row_count_matches_api"]
-    assert not stale.passed and stale.metadata["live_rows"].value == stale.metadata["rows_written_by_run"].value + 1
+    assert (
+        not stale.passed
+        and stale.metadata["live_rows"].value == stale.metadata["rows_written_by_run"].value + 1
+    )

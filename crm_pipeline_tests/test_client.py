@@ -18,8 +18,15 @@ from crm_pipeline.servicetitan import ExportPage, ServiceTitanClient, errors
 from crm_pipeline.settings import Settings
 
 FEED = "export/customers"
-FAST = dict(rate_limit=None, max_attempts=6, max_retry_seconds=20.0, backoff_base=0.01, backoff_cap=0.05,
-            read_timeout=5.0, connect_timeout=2.0)
+FAST = dict(
+    rate_limit=None,
+    max_attempts=6,
+    max_retry_seconds=20.0,
+    backoff_base=0.01,
+    backoff_cap=0.05,
+    read_timeout=5.0,
+    connect_timeout=2.0,
+)
 LIST_ROUTES = [p for _, p, _ in API_ROUTES if p.fullmatch("customers")]
 
 
@@ -189,11 +196,14 @@ def test_token_refused_after_renewal_raises_credentials_rejected(sb, settings):
     assert f"tenant {settings.tenant_id}" in str(info.value) and "SERVICETITAN_CLIENT_ID" in str(info.value)
 
 
-@pytest.mark.parametrize(("change", "start", "exc", "hint"), [
-    ({"app_key": "wrong-app-key"}, None, errors.AppKeyRejected, "SERVICETITAN_APP_KEY"),
-    ({"tenant_id": "999999"}, None, errors.NotFound, "SERVICETITAN_TENANT_ID"),
-    ({}, "no-such-cursor", errors.InvalidContinuationToken, "crm-pipeline reset-cursor"),
-])
+@pytest.mark.parametrize(
+    ("change", "start", "exc", "hint"),
+    [
+        ({"app_key": "wrong-app-key"}, None, errors.AppKeyRejected, "SERVICETITAN_APP_KEY"),
+        ({"tenant_id": "999999"}, None, errors.NotFound, "SERVICETITAN_TENANT_ID"),
+        ({}, "no-such-cursor", errors.InvalidContinuationToken, "crm-pipeline reset-cursor"),
+    ],
+)
 def test_unretryable_errors_raise_at_once(sb, settings, change, start, exc, hint):
     with make(dataclasses.replace(settings, **change)) as client:
         with pytest.raises(exc) as info:

@@ -9,18 +9,19 @@ from pathlib import Path
 
 from crm_pipeline.catalog import ENDPOINTS, EXPORT_FEEDS, LIST_ENDPOINTS
 from crm_pipeline.defs.servicetitan.metadata import column_schema
-from crm_pipeline.ingest import sync_list
+from crm_pipeline.ingest import sync_export, sync_list
 from crm_pipeline.schemas import spec_fields
 from crm_pipeline.sql_models import build_all, load_project
 from crm_pipeline.storage import ensure_raw_table
-from crm_pipeline.ingest import sync_export
 from crm_pipeline.table_catalog import DOC_PATH
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _generator():
-    spec = importlib.util.spec_from_file_location("generate_field_docs", ROOT / "scripts" / "generate_field_docs.py")
+    spec = importlib.util.spec_from_file_location(
+        "generate_field_docs", ROOT / "scripts" / "generate_field_docs.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -30,7 +31,8 @@ def test_the_committed_field_declarations_are_what_the_spec_generates():
     generator = _generator()
     spec = json.loads(generator.DEFAULT_SPEC.read_text())
     assert Path(spec_fields.__file__).read_text() == generator.render(spec), (
-        "crm_pipeline/schemas/spec_fields.py is stale: run python scripts/generate_field_docs.py")
+        "crm_pipeline/schemas/spec_fields.py is stale: run python scripts/generate_field_docs.py"
+    )
 
 
 def test_every_raw_column_has_a_comment_in_the_loaded_file(sandbox, settings, client, conn):
@@ -40,11 +42,14 @@ def test_every_raw_column_has_a_comment_in_the_loaded_file(sandbox, settings, cl
         sync_list(client, conn, ep, settings.tenant_id)
     rows = conn.execute(
         "SELECT schema_name, table_name, column_name, comment FROM duckdb_columns() "
-        "WHERE schema_name IN ('raw_export', 'raw_list', 'raw_history')").fetchall()
+        "WHERE schema_name IN ('raw_export', 'raw_list', 'raw_history')"
+    ).fetchall()
     tables = {f"{s}.{t}" for s, t, _, _ in rows}
     assert {ep.qualified_table for ep in ENDPOINTS} <= tables
     assert [f"{s}.{t}.{c}" for s, t, c, comment in rows if not (comment or "").strip()] == []
-    assert conn.execute("SELECT count(*) FROM raw_list.customers_notes").fetchone()[0] > 0  # loaded, not empty
+    assert (
+        conn.execute("SELECT count(*) FROM raw_list.customers_notes").fetchone()[0] > 0
+    )  # loaded, not empty
 
 
 def test_a_changed_or_missing_comment_is_restored(conn):
@@ -53,9 +58,12 @@ def test_a_changed_or_missing_comment_is_restored(conn):
     conn.execute(f"COMMENT ON COLUMN {ep.qualified_table}.name IS 'stale'")
     conn.execute(f"COMMENT ON COLUMN {ep.qualified_table}.tenant_id IS NULL")
     ensure_raw_table(conn, ep)
-    comments = dict(conn.execute(
-        "SELECT column_name, comment FROM duckdb_columns() WHERE schema_name = 'raw_export' AND table_name = ?",
-        [ep.table]).fetchall())
+    comments = dict(
+        conn.execute(
+            "SELECT column_name, comment FROM duckdb_columns() WHERE schema_name = 'raw_export' AND table_name = ?",
+            [ep.table],
+        ).fetchall()
+    )
     assert comments["name"] == "Name of the customer"
     assert comments["tenant_id"].startswith("ServiceTitan tenant")
 
@@ -73,8 +81,10 @@ def test_every_sql_model_column_is_described_in_duckdb(conn):
         ensure_raw_table(conn, ep)
     models = load_project()
     build_all(conn, models)
-    rows = conn.execute("SELECT schema_name, table_name, column_name, comment FROM duckdb_columns() "
-                        "WHERE schema_name IN ('staging', 'marts')").fetchall()
+    rows = conn.execute(
+        "SELECT schema_name, table_name, column_name, comment FROM duckdb_columns() "
+        "WHERE schema_name IN ('staging', 'marts')"
+    ).fetchall()
     assert {f"{s}.{t}" for s, t, _, _ in rows} == {m.relation for m in models.values()}
     assert [f"{s}.{t}.{c}" for s, t, c, comment in rows if not (comment or "").strip()] == []
     assert models["lead_status_history"].column_docs["valid_to"].startswith("When the lead left it")

@@ -25,15 +25,19 @@ from crm_pipeline_tests.dagster_helpers import env, instance, resources  # noqa:
 FIRST_FEED = dg.AssetKey(EXPORT_FEEDS[0].asset_key_path)  # export/customers
 
 ROOT = Path(__file__).resolve().parent.parent
-HOLD = ("import duckdb, sys, time; c = duckdb.connect(sys.argv[1]);"
-        " c.execute('CREATE TABLE IF NOT EXISTS held (x INT)');"
-        " print('held', flush=True); time.sleep(float(sys.argv[2])); c.close()")
+HOLD = (
+    "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]);"
+    " c.execute('CREATE TABLE IF NOT EXISTS held (x INT)');"
+    " print('held', flush=True); time.sleep(float(sys.argv[2])); c.close()"
+)
 
 
 @contextmanager
 def held(path: str, seconds: float):
     """Another process holding `path` open read-write for `seconds` (like a run, or a DuckDB CLI session)."""
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, path, str(seconds)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, path, str(seconds)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "held"
         yield proc
@@ -66,16 +70,30 @@ def test_waiting_is_bounded_and_says_what_to_do(tmp_path):
 def test_settings_of_the_resource_come_from_the_environment(tmp_path):
     database = str(tmp_path / "crm.duckdb")
     default = _duckdb_from_env({"CRM_DUCKDB_PATH": database})
-    assert default.readonly_copy == str(tmp_path / "crm_readonly.duckdb") and default.lock_timeout_seconds == 1800
-    custom = _duckdb_from_env({"CRM_DUCKDB_PATH": database, "CRM_DUCKDB_READONLY_PATH": "off",
-                               "CRM_DUCKDB_LOCK_TIMEOUT_SECONDS": "60"})
+    assert (
+        default.readonly_copy == str(tmp_path / "crm_readonly.duckdb")
+        and default.lock_timeout_seconds == 1800
+    )
+    custom = _duckdb_from_env(
+        {
+            "CRM_DUCKDB_PATH": database,
+            "CRM_DUCKDB_READONLY_PATH": "off",
+            "CRM_DUCKDB_LOCK_TIMEOUT_SECONDS": "60",
+        }
+    )
     assert custom.readonly_copy is None and custom.lock_timeout_seconds == 60
 
 
-def test_a_run_publishes_a_readonly_copy_analysts_can_query_while_the_file_is_written(sandbox, settings, env, instance):
+def test_a_run_publishes_a_readonly_copy_analysts_can_query_while_the_file_is_written(
+    sandbox, settings, env, instance
+):
     copy = str(Path(settings.duckdb_path).with_name("analysts.duckdb"))
-    result = dg.materialize(export_assets, selection=[FIRST_FEED], instance=instance,
-                            resources=resources(settings, readonly_copy=copy))
+    result = dg.materialize(
+        export_assets,
+        selection=[FIRST_FEED],
+        instance=instance,
+        resources=resources(settings, readonly_copy=copy),
+    )
     assert result.success
     with held(settings.duckdb_path, 3):  # a writer holds the main file: the copy still opens
         with pytest.raises(duckdb.IOException):
@@ -86,9 +104,20 @@ def test_a_run_publishes_a_readonly_copy_analysts_can_query_while_the_file_is_wr
 
 
 def cli(selection: str, env: dict) -> subprocess.Popen:
-    command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "crm_pipeline.definitions",
-               "--select", selection]
-    return subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "crm_pipeline.definitions",
+        "--select",
+        selection,
+    ]
+    return subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 def both(env: dict, *selections: str) -> list[str]:
@@ -105,7 +134,9 @@ def both(env: dict, *selections: str) -> list[str]:
     return logs
 
 
-def test_two_cli_runs_started_at_once_both_succeed_and_leave_the_tables_exact(sandbox, settings, env, tmp_path):
+def test_two_cli_runs_started_at_once_both_succeed_and_leave_the_tables_exact(
+    sandbox, settings, env, tmp_path
+):
     home = tmp_path / "dagster_home"  # no dagster.yaml: the resource's wait-for-lock alone keeps them apart
     home.mkdir()
     logs = both({**env, "DAGSTER_HOME": str(home)}, "group:servicetitan_export", "group:servicetitan_list")
@@ -124,7 +155,9 @@ def test_with_the_shipped_instance_settings_two_runs_at_once_both_succeed(sandbo
     shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home)
     env = {**env, "DAGSTER_HOME": str(home)}
     both(env, "raw_export/customers,raw_export/leads", "raw_list/customers,raw_list/leads")
-    with dg.DagsterInstance.from_config(str(home)) as inst:  # no pool limit: a killed run cannot block later ones
+    with dg.DagsterInstance.from_config(
+        str(home)
+    ) as inst:  # no pool limit: a killed run cannot block later ones
         assert inst.event_log_storage.get_concurrency_info(DUCKDB_POOL).slot_count in (None, 0)
     with duckdb.connect(settings.duckdb_path, read_only=True) as conn:
         stored = conn.execute("SELECT count(*) FROM raw_list.customers").fetchone()[0]
@@ -149,7 +182,9 @@ def test_a_raw_table_connection_gets_the_memory_cap_and_one_thread():
 
 def test_the_resources_raw_table_connection_takes_the_cap_from_the_environment(tmp_path):
     """Loads and checks of raw tables open their connection here (runs.py, checks.py)."""
-    database = _duckdb_from_env({"CRM_DUCKDB_PATH": str(tmp_path / "crm.duckdb"), "CRM_DUCKDB_MEMORY_LIMIT": "48MB"})
+    database = _duckdb_from_env(
+        {"CRM_DUCKDB_PATH": str(tmp_path / "crm.duckdb"), "CRM_DUCKDB_MEMORY_LIMIT": "48MB"}
+    )
     with database.raw_table_connection() as conn:
         limit, threads = memory_limit_and_threads(conn)
     assert limit in ("48.0 MB", "45.7 MiB") and threads == 1, (limit, threads)

@@ -31,9 +31,13 @@ def rows(settings) -> dict[str, dict[tuple, object]]:
     with duckdb.connect(settings.duckdb_path, read_only=True) as conn:
         for ep in LIST_ENDPOINTS:
             keys = ", ".join(quote(k) for k in ep.key)
-            out[ep.table] = {tuple(r[:-1]): r[-1] for r in conn.execute(
-                f"SELECT {keys}, _deleted_at FROM {ep.qualified_table} WHERE tenant_id = ?",
-                [settings.tenant_id]).fetchall()}
+            out[ep.table] = {
+                tuple(r[:-1]): r[-1]
+                for r in conn.execute(
+                    f"SELECT {keys}, _deleted_at FROM {ep.qualified_table} WHERE tenant_id = ?",
+                    [settings.tenant_id],
+                ).fetchall()
+            }
     return out
 
 
@@ -52,16 +56,23 @@ def live_rows_exact(settings, sandbox, tmp_path) -> None:
 
 
 def delete_some(sandbox) -> dict[str, list]:
-    return {"customers": sandbox.delete("customers", 3), "notes": sandbox.delete("customers/{id}/notes", 2),
-            "contacts": sandbox.delete("contacts", 2)}
+    return {
+        "customers": sandbox.delete("customers", 3),
+        "notes": sandbox.delete("customers/{id}/notes", 2),
+        "contacts": sandbox.delete("contacts", 2),
+    }
 
 
-def test_a_full_walk_stamps_deleted_records_and_their_children_once(sandbox, settings, env, instance, tmp_path):
+def test_a_full_walk_stamps_deleted_records_and_their_children_once(
+    sandbox, settings, env, instance, tmp_path
+):
     assert materialize_lists(settings, instance).success
     before = rows(settings)
     gone = delete_some(sandbox)
     assert materialize_lists(settings, instance).success
-    incremental = rows(settings)  # an incremental run may stamp what it sees gone (a changed parent's children)
+    incremental = rows(
+        settings
+    )  # an incremental run may stamp what it sees gone (a changed parent's children)
     assert materialize_lists(settings, instance, full_walk=True).success
     after = rows(settings)
     for ep in LIST_ENDPOINTS:
@@ -69,10 +80,16 @@ def test_a_full_walk_stamps_deleted_records_and_their_children_once(sandbox, set
         assert stamped == set(before[ep.table]) - served_keys(sandbox, ep), ep.path
         early = {key: stamp for key, stamp in incremental[ep.table].items() if stamp is not None}
         assert early.items() <= after[ep.table].items(), f"{ep.path}: stamped twice"
-    orphans = {key for key, stamp in after[NOTES.table].items() if stamp is not None} - {(n,) for n in gone["notes"]}
+    orphans = {key for key, stamp in after[NOTES.table].items() if stamp is not None} - {
+        (n,) for n in gone["notes"]
+    }
     assert orphans, "no note of a deleted customer: the test proves nothing about children"
-    assert {(c,) for c in gone["customers"]} <= {k for k, s in after[CUSTOMERS.table].items() if s is not None}
-    assert any(s is not None for s in after[RELATIONSHIPS.table].values()), "relationships of deleted contacts"
+    assert {(c,) for c in gone["customers"]} <= {
+        k for k, s in after[CUSTOMERS.table].items() if s is not None
+    }
+    assert any(s is not None for s in after[RELATIONSHIPS.table].values()), (
+        "relationships of deleted contacts"
+    )
     live_rows_exact(settings, sandbox, tmp_path)
     assert materialize_lists(settings, instance, full_walk=True).success
     assert rows(settings) == after, "a second full walk stamped again (or cleared) what the first one stamped"
@@ -87,6 +104,12 @@ def test_records_that_come_back_are_cleared_with_their_children(sandbox, setting
     assert materialize_lists(settings, instance).success  # an incremental run sees them back
     now = rows(settings)
     still = {table: {k for k, s in keys.items() if s is not None} for table, keys in now.items()}
-    assert still[CUSTOMERS.table] == set() and still[CONTACTS.table] == set() and still[RELATIONSHIPS.table] == set()
-    assert still[NOTES.table] == {(n,) for n in gone["notes"]}, "only the notes deleted on their own stay stamped"
+    assert (
+        still[CUSTOMERS.table] == set()
+        and still[CONTACTS.table] == set()
+        and still[RELATIONSHIPS.table] == set()
+    )
+    assert still[NOTES.table] == {(n,) for n in gone["notes"]}, (
+        "only the notes deleted on their own stay stamped"
+    )
     live_rows_exact(settings, sandbox, tmp_path)

@@ -63,8 +63,11 @@ def add_upper_case_guids(sandbox) -> tuple[str, str]:
 
 
 def new_fields(result: dg.ExecuteInProcessResult) -> dict[str, str]:
-    return {e.asset_key.to_user_string(): e.materialization.metadata["new_fields"].value
-            for e in result.get_asset_materialization_events() if "new_fields" in e.materialization.metadata}
+    return {
+        e.asset_key.to_user_string(): e.materialization.metadata["new_fields"].value
+        for e in result.get_asset_materialization_events()
+        if "new_fields" in e.materialization.metadata
+    }
 
 
 def assert_exact(settings, sandbox, endpoints) -> None:
@@ -74,7 +77,9 @@ def assert_exact(settings, sandbox, endpoints) -> None:
         assert conn.execute("SELECT count(*) FROM pipeline_state.quarantine").fetchone()[0] == 0
 
 
-def test_drift_on_list_endpoints_is_kept_as_sent_through_incremental_and_full_walks(sandbox, settings, env, instance):
+def test_drift_on_list_endpoints_is_kept_as_sent_through_incremental_and_full_walks(
+    sandbox, settings, env, instance
+):
     assert materialize_lists(settings, instance).success
     for path, (enum, required) in DRIFT.items():
         drift(sandbox, path, enum, required)
@@ -87,17 +92,26 @@ def test_drift_on_list_endpoints_is_kept_as_sent_through_incremental_and_full_wa
         table = next(ep.table for ep in LIST_ENDPOINTS if ep.path == path)
         assert NEW_FIELD in found.get(f"raw_list/{table}", ""), path
     with duckdb.connect(settings.duckdb_path, read_only=True) as conn:
-        assert conn.execute("SELECT count(*) FROM raw_list.contacts WHERE id = ?", [contact]).fetchone()[0] == 1
-        assert conn.execute("SELECT count(*) FROM raw_list.contacts_relationships WHERE id = ?",
-                            [relationship]).fetchone()[0] == 1
+        assert (
+            conn.execute("SELECT count(*) FROM raw_list.contacts WHERE id = ?", [contact]).fetchone()[0] == 1
+        )
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM raw_list.contacts_relationships WHERE id = ?", [relationship]
+            ).fetchone()[0]
+            == 1
+        )
     assert materialize_lists(settings, instance, full_walk=True).success
     assert_exact(settings, sandbox, LIST_ENDPOINTS)
 
 
 def test_drift_on_export_feeds_is_kept_as_sent(sandbox, settings, env, instance):
     assert dg.materialize(export_assets, instance=instance, resources=resources(settings)).success
-    for path, (enum, required) in {"export/customers": ("type", "name"), "export/leads": ("status", "customerId"),
-                                   "export/bookings": ("status", "name")}.items():
+    for path, (enum, required) in {
+        "export/customers": ("type", "name"),
+        "export/leads": ("status", "customerId"),
+        "export/bookings": ("status", "name"),
+    }.items():
         drift(sandbox, path, enum, required)
     result = dg.materialize(export_assets, instance=instance, resources=resources(settings))
     assert result.success

@@ -29,7 +29,11 @@ def env(sandbox, settings, monkeypatch):
 
 def test_definitions_hold_the_six_export_assets_in_their_group():
     graph = defs.resolve_asset_graph()
-    keys = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).group_name == "servicetitan_export"}
+    keys = {
+        k.to_user_string()
+        for k in graph.get_all_asset_keys()
+        if graph.get(k).group_name == "servicetitan_export"
+    }
     assert keys == {f"raw_export/{ep.table}" for ep in EXPORT_FEEDS}
 
 
@@ -46,8 +50,17 @@ def test_materialize_in_process_reports_run_metadata(sandbox, settings, env):
 
 
 def test_cli_materializes_the_export_group_then_only_the_tail(sandbox, settings, env, tmp_path):
-    command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "crm_pipeline.definitions",
-               "--select", "group:servicetitan_export"]
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "crm_pipeline.definitions",
+        "--select",
+        "group:servicetitan_export",
+    ]
     env = {**env, "DAGSTER_HOME": str(tmp_path / "dagster_home")}
     os.makedirs(env["DAGSTER_HOME"])
     first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)

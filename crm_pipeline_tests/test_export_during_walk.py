@@ -38,7 +38,9 @@ def test_an_export_run_started_during_a_fan_out_finishes_within_a_minute_under_o
         deadline = time.monotonic() + 60
         while len(requested_parents(sb)) < 150 and listing.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert listing.poll() is None and len(requested_parents(sb)) >= 150, (tmp_path / "list.log").read_text()[-3000:]
+        assert listing.poll() is None and len(requested_parents(sb)) >= 150, (
+            tmp_path / "list.log"
+        ).read_text()[-3000:]
         began = time.monotonic()
         export = start("group:servicetitan_export", env, tmp_path / "export.log")
         finish(export, tmp_path / "export.log", timeout=EXPORT_WITHIN_SECONDS + 30)
@@ -53,8 +55,10 @@ def test_an_export_run_started_during_a_fan_out_finishes_within_a_minute_under_o
         finish(listing, tmp_path / "list.log")
         log = sb.request_log
         limited = sum(1 for e in log if e.status == 429)
-        print(f"export run {took:.1f} s, list run had walked {walked} parents then; {limited} of {len(log)} "
-              f"answers 429; {sb.token_requests - tokens_before} token requests")
+        print(
+            f"export run {took:.1f} s, list run had walked {walked} parents then; {limited} of {len(log)} "
+            f"answers 429; {sb.token_requests - tokens_before} token requests"
+        )
         assert limited < 0.01 * len(log), f"{limited} of {len(log)} answers were 429"
         assert sb.token_requests - tokens_before == 2, "one access token per run and tenant"
         with duckdb.connect(settings.duckdb_path, read_only=True) as conn:
@@ -63,8 +67,10 @@ def test_an_export_run_started_during_a_fan_out_finishes_within_a_minute_under_o
 
 def test_two_runs_walking_parents_of_one_tenant_share_its_rate_limit(tmp_path):
     """Two fan-outs of one tenant in two processes: each alone would go at the client's 60/s."""
-    walks = {"raw_list/customers_notes": endpoint("raw_list.customers_notes"),
-             "raw_list/locations_notes": endpoint("raw_list.locations_notes")}
+    walks = {
+        "raw_list/customers_notes": endpoint("raw_list.customers_notes"),
+        "raw_list/locations_notes": endpoint("raw_list.locations_notes"),
+    }
     with Sandbox(seed=52, sizes={"customers": 500}, rate_limit=60) as sb:
         settings = Settings.from_env({**sb.env(), "CRM_DUCKDB_PATH": str(tmp_path / "crm.duckdb")})
         with make_client(settings) as client, duckdb.connect(settings.duckdb_path) as conn:

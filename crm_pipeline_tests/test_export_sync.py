@@ -8,8 +8,8 @@ import time
 import pytest
 
 from crm_pipeline.catalog import EXPORT_FEEDS, endpoint
-from crm_pipeline.storage import read_position
 from crm_pipeline.ingest import sync_export
+from crm_pipeline.storage import read_position
 from crm_pipeline_tests.compare import differences
 
 CUSTOMERS = endpoint("export/customers")
@@ -34,7 +34,9 @@ def test_messy_values_survive(sandbox, settings, client, conn):
     sync_export(client, conn, CUSTOMERS, settings.tenant_id)
     big_ids = conn.execute("SELECT count(*) FROM raw_export.customers WHERE id > 2147483647").fetchone()[0]
     inactive = conn.execute("SELECT count(*) FROM raw_export.customers WHERE NOT active").fetchone()[0]
-    merged = conn.execute("SELECT count(*) FROM raw_export.customers WHERE \"mergedToId\" IS NOT NULL").fetchone()[0]
+    merged = conn.execute(
+        'SELECT count(*) FROM raw_export.customers WHERE "mergedToId" IS NOT NULL'
+    ).fetchone()[0]
     assert big_ids > 0 and inactive > 0 and merged > 0
     cities = conn.execute("SELECT count(address->>'city') FROM raw_export.customers").fetchone()[0]
     assert cities > 0, "address.city must be queryable"
@@ -82,7 +84,9 @@ def test_a_run_that_dies_part_way_resumes_with_nothing_lost_or_doubled(sandbox, 
 
 def test_include_recent_changes_repeats_are_absorbed(sandbox, settings, client, conn):
     result = sync_export(client, conn, CUSTOMERS, settings.tenant_id, include_recent_changes=True)
-    assert result.records_received > len(sandbox.records("export/customers")), "the sandbox should repeat records"
+    assert result.records_received > len(sandbox.records("export/customers")), (
+        "the sandbox should repeat records"
+    )
     assert differences(conn, CUSTOMERS, settings.tenant_id, sandbox.records("export/customers")) == []
 
 
@@ -93,7 +97,9 @@ def test_first_run_can_start_at_a_date(sandbox, settings, client, conn):
     sync_export(client, conn, CUSTOMERS, settings.tenant_id, start=start)
     stored = conn.execute("SELECT count(*) FROM raw_export.customers").fetchone()[0]
     assert 0 < stored < len(served)
-    assert conn.execute("SELECT min(\"modifiedOn\") >= ?::TIMESTAMPTZ FROM raw_export.customers", [start]).fetchone()[0]
+    assert conn.execute(
+        'SELECT min("modifiedOn") >= ?::TIMESTAMPTZ FROM raw_export.customers', [start]
+    ).fetchone()[0]
 
 
 @pytest.mark.parametrize("kind", ["429", "500", "502", "503", "504", "reset", "truncate", "badjson", "slow"])
@@ -103,7 +109,9 @@ def test_each_retryable_fault_is_survived(sandbox, settings, conn, kind):
     sandbox.faults.add(kind, count=2, path_contains="export/customers", retry_after=1, delay=2)
     with make_client(settings, read_timeout=1.0) as client:
         sync_export(client, conn, CUSTOMERS, settings.tenant_id)
-    deadline = time.monotonic() + 5  # a slow answer is logged when the sandbox finishes it, after the client gave up
+    deadline = (
+        time.monotonic() + 5
+    )  # a slow answer is logged when the sandbox finishes it, after the client gave up
     while [e.fault for e in sandbox.request_log].count(kind) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert [e.fault for e in sandbox.request_log].count(kind) == 2
@@ -111,11 +119,18 @@ def test_each_retryable_fault_is_survived(sandbox, settings, conn, kind):
 
 
 def test_a_record_failing_validation_is_quarantined_not_dropped(sandbox, settings, client, conn):
-    bad = {**sandbox.records("export/customers")[0], "id": 9_000_000_001, "createdOn": "not a date", "balance": "lots"}
+    bad = {
+        **sandbox.records("export/customers")[0],
+        "id": 9_000_000_001,
+        "createdOn": "not a date",
+        "balance": "lots",
+    }
     sandbox.put("export/customers", bad)
     result = sync_export(client, conn, CUSTOMERS, settings.tenant_id)
     assert result.quarantined == 1
-    row = conn.execute("SELECT record_id, reasons, record->>'createdOn' FROM pipeline_state.quarantine").fetchone()
+    row = conn.execute(
+        "SELECT record_id, reasons, record->>'createdOn' FROM pipeline_state.quarantine"
+    ).fetchone()
     assert row[0] == "9000000001" and "createdOn" in row[1] and "balance" in row[1] and row[2] == "not a date"
     good = [r for r in sandbox.records("export/customers") if r["id"] != bad["id"]]
     assert differences(conn, CUSTOMERS, settings.tenant_id, good) == []
@@ -126,5 +141,7 @@ def test_an_unknown_field_is_kept_as_a_new_column(sandbox, settings, client, con
     sandbox.put("export/customers", record)
     result = sync_export(client, conn, CUSTOMERS, settings.tenant_id)
     assert "loyaltyTier" in result.new_fields
-    tier = conn.execute("SELECT \"loyaltyTier\"->>'level' FROM raw_export.customers WHERE id = ?", [record["id"]]).fetchone()
+    tier = conn.execute(
+        "SELECT \"loyaltyTier\"->>'level' FROM raw_export.customers WHERE id = ?", [record["id"]]
+    ).fetchone()
     assert tier == ("gold",)

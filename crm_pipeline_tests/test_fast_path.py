@@ -40,7 +40,9 @@ NULL = "<SQL NULL, not JSON null>"
 
 FITTING = {  # values that fit their field (the usual page)
     "int": st.one_of(st.none(), st.integers(*INT64)),
-    "float": st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False), st.integers(-(2**53), 2**53)),
+    "float": st.one_of(
+        st.none(), st.floats(allow_nan=False, allow_infinity=False), st.integers(-(2**53), 2**53)
+    ),
     "bool": st.one_of(st.none(), st.booleans()),
     "timestamp": st.one_of(st.none(), timestamps()),
     "text": st.one_of(st.none(), st.text(max_size=8)),
@@ -55,7 +57,11 @@ def clean_pages(draw):
     ep = draw(st.sampled_from(ENDPOINTS))
     size = draw(st.integers(1, 40))
     key = ep.key[0]
-    keys = st.integers(1, 60) if ep.fields[key].name == "int" else st.sampled_from([str(uuid.UUID(int=i)) for i in range(1, 60)])
+    keys = (
+        st.integers(1, 60)
+        if ep.fields[key].name == "int"
+        else st.sampled_from([str(uuid.UUID(int=i)) for i in range(1, 60)])
+    )
     page = []
     for _ in range(size):
         record = {name: draw(FITTING[ftype.name]) for name, ftype in ep.fields.items() if name != key}
@@ -80,8 +86,11 @@ def comparable(ep, frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.copy()
     for column in frame.columns:
         if column not in ep.fields or ep.fields[column].is_json:
-            frame[column] = pd.Series([NULL if pd.isna(v) else json.loads(v) for v in frame[column]],
-                                      index=frame.index, dtype=object)
+            frame[column] = pd.Series(
+                [NULL if pd.isna(v) else json.loads(v) for v in frame[column]],
+                index=frame.index,
+                dtype=object,
+            )
     return frame
 
 
@@ -100,15 +109,26 @@ def as_sent(page: list, ascii_only: bool) -> list[msgspec.Raw]:
 
 def assert_same_validation(ep, page: list) -> None:
     exact = validate_page(ep, page, fast=False)
-    for fast in validate_page(ep, page), validate_page(ep, as_sent(page, False)), validate_page(ep, as_sent(page, True)):
+    for fast in (
+        validate_page(ep, page),
+        validate_page(ep, as_sent(page, False)),
+        validate_page(ep, as_sent(page, True)),
+    ):
         assert fast.rejected == exact.rejected
         assert fast.extra_fields == exact.extra_fields
         pd.testing.assert_frame_equal(comparable(ep, fast.frame), comparable(ep, exact.frame))
 
 
-HYPOTHESIS = settings(max_examples=150, deadline=None, database=None,
-                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                             HealthCheck.function_scoped_fixture])
+HYPOTHESIS = settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
 
 
 @HYPOTHESIS
@@ -133,17 +153,25 @@ def db(tmp_path_factory):
 
 
 def stored(conn, ep, tenant: str) -> list[dict]:
-    cur = conn.execute(f"SELECT * EXCLUDE (tenant_id, _synced_at) FROM {ep.qualified_table} WHERE tenant_id = ? "
-                       f'ORDER BY "{ep.key[0]}"', [tenant])
+    cur = conn.execute(
+        f"SELECT * EXCLUDE (tenant_id, _synced_at) FROM {ep.qualified_table} WHERE tenant_id = ? "
+        f'ORDER BY "{ep.key[0]}"',
+        [tenant],
+    )
     names = [d[0] for d in cur.description]
     json_columns = {n for n in names if n not in ep.fields or ep.fields[n].is_json}
-    return [{n: (NULL if v is None else json.loads(v)) if n in json_columns else v for n, v in zip(names, row)}
-            for row in cur.fetchall()]
+    return [
+        {n: (NULL if v is None else json.loads(v)) if n in json_columns else v for n, v in zip(names, row)}
+        for row in cur.fetchall()
+    ]
 
 
 def quarantined(conn, tenant: str) -> list[tuple]:
-    return conn.execute("SELECT stream, record_id, record::VARCHAR, reasons FROM pipeline_state.quarantine "
-                        "WHERE tenant_id = ? ORDER BY ALL", [tenant]).fetchall()
+    return conn.execute(
+        "SELECT stream, record_id, record::VARCHAR, reasons FROM pipeline_state.quarantine "
+        "WHERE tenant_id = ? ORDER BY ALL",
+        [tenant],
+    ).fetchall()
 
 
 @HYPOTHESIS
@@ -164,12 +192,31 @@ def test_fast_and_exact_paths_store_the_same_rows(db, case):
 
 
 def customers(n: int) -> list[dict]:
-    return [{"id": i, "active": i % 2 == 0, "name": f"Customer {i} Zoë", "type": "Residential",
-             "address": {"city": "Zürich", "zip": None}, "customFields": [], "balance": i / 4,
-             "taxExempt": False, "tagTypeIds": [i], "doNotMail": None, "doNotService": False,
-             "nationalAccount": False, "createdOn": "2024-01-02T03:04:05.1234567Z", "createdById": 2**40 + i,
-             "modifiedOn": "2024-01-02T03:04:05Z", "mergedToId": None, "paymentTermId": None,
-             "creditLimit": None, "creditLimitBalance": 0, "externalData": None} for i in range(1, n + 1)]
+    return [
+        {
+            "id": i,
+            "active": i % 2 == 0,
+            "name": f"Customer {i} Zoë",
+            "type": "Residential",
+            "address": {"city": "Zürich", "zip": None},
+            "customFields": [],
+            "balance": i / 4,
+            "taxExempt": False,
+            "tagTypeIds": [i],
+            "doNotMail": None,
+            "doNotService": False,
+            "nationalAccount": False,
+            "createdOn": "2024-01-02T03:04:05.1234567Z",
+            "createdById": 2**40 + i,
+            "modifiedOn": "2024-01-02T03:04:05Z",
+            "mergedToId": None,
+            "paymentTermId": None,
+            "creditLimit": None,
+            "creditLimitBalance": 0,
+            "externalData": None,
+        }
+        for i in range(1, n + 1)
+    ]
 
 
 def test_a_clean_page_takes_the_fast_path(monkeypatch):
@@ -189,9 +236,23 @@ def test_a_clean_page_sent_as_json_is_decoded_typed_and_a_messy_record_parsed():
     page = customers(5)
     page[1]["balance"], page[2]["legacyId"], page[3]["name"] = "12.5", 7, "🤷"
     decoded = decode_records(CUSTOMERS, as_sent(page, ascii_only=False))
-    assert [type(r).__name__ for r in decoded] == ["Typed_customers", "dict", "dict", "Typed_customers", "Typed_customers"]
-    escaped = decode_records(CUSTOMERS, as_sent(page, ascii_only=True))  # the emoji as a surrogate pair: parsed
-    assert [type(r).__name__ for r in escaped] == ["Typed_customers", "dict", "dict", "dict", "Typed_customers"]
+    assert [type(r).__name__ for r in decoded] == [
+        "Typed_customers",
+        "dict",
+        "dict",
+        "Typed_customers",
+        "Typed_customers",
+    ]
+    escaped = decode_records(
+        CUSTOMERS, as_sent(page, ascii_only=True)
+    )  # the emoji as a surrogate pair: parsed
+    assert [type(r).__name__ for r in escaped] == [
+        "Typed_customers",
+        "dict",
+        "dict",
+        "dict",
+        "Typed_customers",
+    ]
     assert decoded[1] == json.loads(json.dumps(page[1]))
 
 
@@ -205,7 +266,11 @@ def test_one_bad_value_quarantines_its_record_and_the_rest_is_stored(db):
     assert commit_new_page(db, CUSTOMERS, tenant, validated, StreamPosition("p", True)) == ((497, 3), True)
     rows = stored(db, CUSTOMERS, tenant)
     assert [r["id"] for r in rows] == [i for i in range(1, 501) if i not in (124, 322, 401)]
-    assert rows[0]["balance"] == 0.25 and rows[0]["tagTypeIds"] == [1] and rows[0]["address"] == {"city": "Zürich", "zip": None}
+    assert (
+        rows[0]["balance"] == 0.25
+        and rows[0]["tagTypeIds"] == [1]
+        and rows[0]["address"] == {"city": "Zürich", "zip": None}
+    )
     assert rows[0]["externalData"] == NULL
     reasons = {rid: why for _, rid, _, why in quarantined(db, tenant)}
     assert reasons["124"] == "balance: not a number (got 'lots')"
@@ -216,20 +281,34 @@ def test_one_bad_value_quarantines_its_record_and_the_rest_is_stored(db):
 def test_a_page_of_stored_keys_falls_back_to_replacing_rows(db):
     tenant = uuid.uuid4().hex
     first = customers(20)
-    assert commit_new_page(db, CUSTOMERS, tenant, validate_page(CUSTOMERS, first), StreamPosition("a", True)) == ((20, 0), True)
+    assert commit_new_page(
+        db, CUSTOMERS, tenant, validate_page(CUSTOMERS, first), StreamPosition("a", True)
+    ) == ((20, 0), True)
     second = [{**r, "name": "renamed"} for r in customers(30)[10:]]  # ids 11..30: ten stored already
-    counts, fresh = commit_new_page(db, CUSTOMERS, tenant, validate_page(CUSTOMERS, second), StreamPosition("b", False))
+    counts, fresh = commit_new_page(
+        db, CUSTOMERS, tenant, validate_page(CUSTOMERS, second), StreamPosition("b", False)
+    )
     assert (counts, fresh) == ((20, 0), False)
     rows = stored(db, CUSTOMERS, tenant)
     assert [r["id"] for r in rows] == list(range(1, 31))
     assert [r["name"] for r in rows] == [f"Customer {i} Zoë" for i in range(1, 11)] + ["renamed"] * 20
-    assert db.execute("SELECT position, has_more FROM pipeline_state.cursors WHERE tenant_id = ?", [tenant]).fetchone() == ("b", False)
+    assert db.execute(
+        "SELECT position, has_more FROM pipeline_state.cursors WHERE tenant_id = ?", [tenant]
+    ).fetchone() == ("b", False)
 
 
 def test_arrow_pages_keep_the_microseconds_a_pandas_scan_keeps():
-    moments = ["1960-01-01T00:00:00.1234567Z", "2020-01-01T00:00:00.1234567Z", "1969-12-31T23:59:59.9999999Z",
-               "1677-09-22T00:12:43.145224192Z", "2262-04-11T23:47:16.854775Z", None]
-    frame = pd.DataFrame({"t": pd.to_datetime(pd.Series(moments), format="ISO8601", utc=True), "o": [None] * 6})
+    moments = [
+        "1960-01-01T00:00:00.1234567Z",
+        "2020-01-01T00:00:00.1234567Z",
+        "1969-12-31T23:59:59.9999999Z",
+        "1677-09-22T00:12:43.145224192Z",
+        "2262-04-11T23:47:16.854775Z",
+        None,
+    ]
+    frame = pd.DataFrame(
+        {"t": pd.to_datetime(pd.Series(moments), format="ISO8601", utc=True), "o": [None] * 6}
+    )
     conn = duckdb.connect()
     conn.execute("CREATE TABLE a (t TIMESTAMPTZ, o JSON)")
     conn.register("from_pandas", frame)
@@ -244,21 +323,32 @@ def test_json_columns_reach_duckdb_as_json_texts_unchanged():
     """Marked as Arrow's JSON type, the texts are stored as they are (no DuckDB re-parse and re-write),
     a column of nulls only included; other text columns stay VARCHAR."""
     texts = ['{"b": 1,  "a": [1.50, "é"]}', None, "12345678901234567890123", '"x"']
-    frame = pd.DataFrame({"j": pd.array(texts, dtype="string[pyarrow]"), "nothing": [None] * 4,
-                          "t": pd.array(["a", None, "c", "d"], dtype="string[pyarrow]")})
+    frame = pd.DataFrame(
+        {
+            "j": pd.array(texts, dtype="string[pyarrow]"),
+            "nothing": [None] * 4,
+            "t": pd.array(["a", None, "c", "d"], dtype="string[pyarrow]"),
+        }
+    )
     conn = duckdb.connect()
     conn.execute("CREATE TABLE a (j JSON, nothing JSON, t VARCHAR)")
     conn.register("page", page_table(frame, {"j", "nothing"}))
     assert [r[1] for r in conn.execute("DESCRIBE page").fetchall()] == ["JSON", "JSON", "VARCHAR"]
     conn.execute("INSERT INTO a SELECT * FROM page")
     assert conn.execute("SELECT j, nothing, t FROM a").fetchall() == [
-        (texts[0], None, "a"), (None, None, None), (texts[2], None, "c"), (texts[3], None, "d")]
+        (texts[0], None, "a"),
+        (None, None, None),
+        (texts[2], None, "c"),
+        (texts[3], None, "d"),
+    ]
     assert conn.execute("SELECT j.a[1]::VARCHAR, j->>'b' FROM a LIMIT 1").fetchone() == ('"é"', "1")
 
 
 def test_the_last_nanosecond_pandas_holds_is_not_infinity():
     """DuckDB reads the largest pandas instant as `infinity` from a frame; from Arrow it keeps its microseconds."""
-    frame = pd.DataFrame({"t": pd.to_datetime(pd.Series(["2262-04-11T23:47:16.854775807Z"]), format="ISO8601", utc=True)})
+    frame = pd.DataFrame(
+        {"t": pd.to_datetime(pd.Series(["2262-04-11T23:47:16.854775807Z"]), format="ISO8601", utc=True)}
+    )
     conn = duckdb.connect()
     conn.register("from_arrow", page_table(frame))
     assert conn.execute("SELECT epoch_us(c0) FROM from_arrow").fetchone() == (9223372036854775,)

@@ -7,11 +7,10 @@ import pandas as pd
 import pytest
 
 from crm_pipeline.catalog import ENDPOINTS, endpoint
-from crm_pipeline.ingest import sync_list
+from crm_pipeline.ingest import sync_export, sync_list
 from crm_pipeline.sql_models import build_all, load_project
 from crm_pipeline.storage import ensure_raw_table
 from crm_pipeline.storage.history import history_table
-from crm_pipeline.ingest import sync_export
 
 LEADS = endpoint("export/leads")
 STATUSES = ("Dismissed", "Converted", "Open")  # the three rounds
@@ -31,7 +30,9 @@ def change_round(sandbox, lead: dict, status: str, after: pd.Timestamp) -> pd.Ti
     other version and than `after`; returns when."""
     admin = f"{sandbox.api_url}/_sandbox"
     httpx.post(f"{admin}/change", json={"feed": "export/leads", "n": 5}).raise_for_status()
-    latest = max(m for _, m in versions(httpx.get(f"{admin}/records", params={"feed": "export/leads"}).json()))
+    latest = max(
+        m for _, m in versions(httpx.get(f"{admin}/records", params={"feed": "export/leads"}).json())
+    )
     when = max(latest, after) + pd.Timedelta(days=10)
     record = {**lead, "status": status, "modifiedOn": when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
     httpx.post(f"{admin}/put", json={"feed": "export/leads", "record": record}).raise_for_status()
@@ -55,14 +56,18 @@ def test_three_rounds_of_changes_keep_every_version_once(sandbox, settings, clie
     lead = sandbox.records("export/leads")[0]
     rounds = []
     for status in STATUSES:
-        rounds.append(change_round(sandbox, lead, status, rounds[-1] if rounds else max(m for _, m in delivered)))
+        rounds.append(
+            change_round(sandbox, lead, status, rounds[-1] if rounds else max(m for _, m in delivered))
+        )
         sync_export(client, conn, LEADS, tenant, include_recent_changes=True)
         sync_export(client, conn, LEADS, tenant, include_recent_changes=True)  # repeats: stored once
         delivered |= versions(sandbox.records("export/leads"))
 
     stored = stored_versions(conn, history_table(LEADS))
     assert len(stored) == len(set(stored)) and set(stored) == delivered
-    assert len(delivered) >= len(versions(sandbox.records("export/leads"))) + 3 + 5  # X thrice, others changed
+    assert (
+        len(delivered) >= len(versions(sandbox.records("export/leads"))) + 3 + 5
+    )  # X thrice, others changed
 
     for ep in ENDPOINTS:  # the other models read them (empty here)
         ensure_raw_table(conn, ep)
@@ -71,12 +76,20 @@ def test_three_rounds_of_changes_keep_every_version_once(sandbox, settings, clie
     assert status_on(conn, tenant, lead["id"], before) in ("Open", "Dismissed", "Converted")
     for status, when in zip(STATUSES, rounds):
         assert status_on(conn, tenant, lead["id"], when + pd.Timedelta(days=5)) == status
-    assert status_on(conn, tenant, lead["id"], rounds[0] - pd.Timedelta(days=36500)) is None  # before any version
-    durations = dict(conn.execute(
-        "SELECT status, periods FROM marts.lead_status_durations WHERE tenant_id = ?", [tenant]).fetchall())
-    periods = dict(conn.execute(
-        "SELECT status, count(*) FROM marts.lead_status_history WHERE tenant_id = ? GROUP BY status", [tenant]
-    ).fetchall())
+    assert (
+        status_on(conn, tenant, lead["id"], rounds[0] - pd.Timedelta(days=36500)) is None
+    )  # before any version
+    durations = dict(
+        conn.execute(
+            "SELECT status, periods FROM marts.lead_status_durations WHERE tenant_id = ?", [tenant]
+        ).fetchall()
+    )
+    periods = dict(
+        conn.execute(
+            "SELECT status, count(*) FROM marts.lead_status_history WHERE tenant_id = ? GROUP BY status",
+            [tenant],
+        ).fetchall()
+    )
     assert durations == periods
 
 
@@ -96,7 +109,8 @@ def test_history_off_writes_none(sandbox, settings, client, conn, monkeypatch):
     sync_export(client, conn, LEADS, settings.tenant_id)
     assert conn.execute(f"SELECT count(*) FROM {history_table(LEADS)}").fetchone()[0] == 0
     assert conn.execute(f"SELECT count(*) FROM {LEADS.qualified_table}").fetchone()[0] == len(
-        sandbox.records("export/leads"))
+        sandbox.records("export/leads")
+    )
     monkeypatch.setenv("CRM_HISTORY", "maybe")
     with pytest.raises(ValueError, match="CRM_HISTORY"):
         sync_export(client, conn, LEADS, settings.tenant_id)

@@ -12,12 +12,11 @@ from dagster import materialize
 from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS
 from crm_pipeline.defs.resources import _duckdb_from_env
 from crm_pipeline.defs.sql_models import sql_model_assets, sql_model_checks
-from crm_pipeline.ingest import sync_list
+from crm_pipeline.ingest import sync_export, sync_list
 from crm_pipeline.sandbox import Sandbox
 from crm_pipeline.settings import Settings
 from crm_pipeline.sql_models import load_project, model_checks
 from crm_pipeline.storage.lake import LakeUnavailable, connect_lake
-from crm_pipeline.ingest import sync_export
 from crm_pipeline_tests.compare import differences, served
 from crm_pipeline_tests.conftest import make_client
 from crm_pipeline_tests.lake_helpers import lake, start_worker  # noqa: F401 (fixture)
@@ -28,9 +27,12 @@ def assert_exact(conn, sandbox, endpoints, tenant_id: str) -> None:
     for endpoint in endpoints:
         records = served(sandbox, endpoint)
         assert differences(conn, endpoint, tenant_id, records) == []
-        stored = conn.execute(f"SELECT count(*) FROM {endpoint.qualified_table} WHERE tenant_id = ?",
-                              [tenant_id]).fetchone()[0]
-        assert stored == len({tuple(r[k] for k in endpoint.key) for r in records}), endpoint.path  # none doubled
+        stored = conn.execute(
+            f"SELECT count(*) FROM {endpoint.qualified_table} WHERE tenant_id = ?", [tenant_id]
+        ).fetchone()[0]
+        assert stored == len({tuple(r[k] for k in endpoint.key) for r in records}), (
+            endpoint.path
+        )  # none doubled
 
 
 def test_export_and_list_load_exactly_and_upsert(sandbox, lake):
@@ -52,15 +54,19 @@ def test_export_and_list_load_exactly_and_upsert(sandbox, lake):
     assert streams == {e.path for e in [*EXPORT_FEEDS, *LIST_ENDPOINTS]}
     assert conn.execute("SELECT count(*) FROM pipeline_state.cursors").fetchone()[0] == len(streams)
     # The SQL models and their checks, through Dagster, on the lake.
-    result = materialize([*sql_model_assets, *sql_model_checks], resources={"duckdb": _duckdb_from_env(lake.env())})
+    result = materialize(
+        [*sql_model_assets, *sql_model_checks], resources={"duckdb": _duckdb_from_env(lake.env())}
+    )
     assert result.success
     for model in load_project().values():
         assert conn.execute(f"SELECT count(*) FROM {model.relation}").fetchone()[0] > 0, model.relation
     evaluations = result.get_asset_check_evaluations()
     assert len(evaluations) == sum(len(model_checks(m, load_project())) for m in load_project().values())
     assert [e.check_name for e in evaluations if not e.passed and e.severity.value == "ERROR"] == []
-    assert (conn.execute("SELECT count(*) FROM staging.stg_customers").fetchone()
-            == conn.execute("SELECT count(*) FROM raw_export.customers").fetchone())
+    assert (
+        conn.execute("SELECT count(*) FROM staging.stg_customers").fetchone()
+        == conn.execute("SELECT count(*) FROM raw_export.customers").fetchone()
+    )
 
 
 def test_a_wrong_or_unreachable_catalog_fails_fast_naming_the_setting_without_the_password(lake):
@@ -70,8 +76,9 @@ def test_a_wrong_or_unreachable_catalog_fails_fast_naming_the_setting_without_th
     for path in (wrong, unreachable):
         began = time.monotonic()
         with pytest.raises(LakeUnavailable) as raised:
-            with _duckdb_from_env({"CRM_DUCKDB_PATH": path, "CRM_DUCKLAKE_DATA_PATH": lake.data_path}
-                                  ).get_connection():
+            with _duckdb_from_env(
+                {"CRM_DUCKDB_PATH": path, "CRM_DUCKLAKE_DATA_PATH": lake.data_path}
+            ).get_connection():
                 pass
         assert time.monotonic() - began < 15
         assert "CRM_DUCKDB_PATH" in str(raised.value) and secret not in str(raised.value)
@@ -121,8 +128,10 @@ def test_export_and_list_runs_write_at_once_while_a_reader_queries(lake):
 
 
 def test_two_tenants_load_and_upsert_the_same_tables_at_once(lake):
-    with Sandbox(seed=3, sizes={"customers": 200}, page_size=40, tenant_id="1001") as first, \
-            Sandbox(seed=4, sizes={"customers": 200}, page_size=40, tenant_id="1002") as second:
+    with (
+        Sandbox(seed=3, sizes={"customers": 200}, page_size=40, tenant_id="1001") as first,
+        Sandbox(seed=4, sizes={"customers": 200}, page_size=40, tenant_id="1002") as second,
+    ):
         envs = [{**sb.env(), **lake.env()} for sb in (first, second)]
         for changed in (False, True):  # a first load; then changed records upserted; both tenants at once
             if changed:

@@ -12,10 +12,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from crm_pipeline.catalog import EXPORT_FEEDS
-from crm_pipeline.settings import Settings
-from crm_pipeline.storage.pages import reset_position
-from crm_pipeline.storage.maintenance import lake_files, maintain_lake
 from crm_pipeline.ingest import sync_export
+from crm_pipeline.settings import Settings
+from crm_pipeline.storage.maintenance import lake_files, maintain_lake
+from crm_pipeline.storage.pages import reset_position
 from crm_pipeline_tests.conftest import make_client
 from crm_pipeline_tests.lake_helpers import ROOT, admin_connection, lake  # noqa: F401 (fixture)
 from crm_pipeline_tests.test_lake import assert_exact
@@ -32,7 +32,9 @@ def test_maintenance_merges_files_expires_snapshots_and_keeps_rows_exact(sandbox
     conn = lake.connect()
     with make_client(settings) as client:
         sync_export(client, conn, CUSTOMERS, settings.tenant_id)
-        for _ in range(3):  # the whole feed again each time: files per page, and delete files from the upserts
+        for _ in range(
+            3
+        ):  # the whole feed again each time: files per page, and delete files from the upserts
             reset_position(conn, settings.tenant_id, CUSTOMERS.path)
             sync_export(client, conn, CUSTOMERS, settings.tenant_id)
     on_disk = parquet_files(lake.data_path)  # the files of every page ever committed, kept for old snapshots
@@ -60,9 +62,20 @@ def test_a_dagster_instance_on_postgres_runs_the_assets_into_the_lake(sandbox, l
     env = {**os.environ, **sandbox.env(), **lake.env(), "DAGSTER_HOME": str(home), "CRM_AUTOMATION": "off"}
     try:
         done = subprocess.run(
-            [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m", "crm_pipeline.definitions",
-             "--select", "raw_export/customers,ducklake_maintenance"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+            [
+                str(Path(sys.executable).parent / "dagster"),
+                "asset",
+                "materialize",
+                "-m",
+                "crm_pipeline.definitions",
+                "--select",
+                "raw_export/customers,ducklake_maintenance",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         assert done.returncode == 0, done.stderr[-4000:]
         with closing(admin_connection(lake.server, instance_db)) as db, db.cursor() as cur:

@@ -20,16 +20,31 @@ def test_definitions_hold_25_raw_assets_6_export_and_19_list():
         groups.setdefault(graph.get(key).group_name, set()).add(key.to_user_string())
     assert groups["servicetitan_list"] == {f"raw_list/{ep.table}" for ep in LIST_ENDPOINTS}
     assert len(groups["servicetitan_export"]) == 6 and len(groups["servicetitan_list"]) == 19
-    notes = graph.get(next(k for k in graph.get_all_asset_keys() if k.to_user_string() == "raw_list/customers_notes"))
+    notes = graph.get(
+        next(k for k in graph.get_all_asset_keys() if k.to_user_string() == "raw_list/customers_notes")
+    )
     assert "raw_list/customers" in {k.to_user_string() for k in notes.parent_keys}
 
 
 def test_cli_materializes_the_list_group_then_only_a_handful_of_requests(sandbox, settings, tmp_path):
-    env = {**os.environ, **sandbox.env(), "CRM_DUCKDB_PATH": settings.duckdb_path,
-           "DAGSTER_HOME": str(tmp_path / "home")}
+    env = {
+        **os.environ,
+        **sandbox.env(),
+        "CRM_DUCKDB_PATH": settings.duckdb_path,
+        "DAGSTER_HOME": str(tmp_path / "home"),
+    }
     os.makedirs(env["DAGSTER_HOME"])
-    command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "crm_pipeline.definitions",
-               "--select", "group:servicetitan_list"]
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "crm_pipeline.definitions",
+        "--select",
+        "group:servicetitan_list",
+    ]
     first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=400)
     assert first.returncode == 0, first.stderr[-3000:]
     sandbox.change("customers", n=3)

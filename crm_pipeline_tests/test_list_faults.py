@@ -32,7 +32,9 @@ def faulty(monkeypatch, tmp_path):
 def test_the_list_group_lands_exactly_under_the_issue_fault_mix(faulty, instance):
     sb, settings = faulty
     sb.faults.set_rates(ISSUE_RATES, seed=3, retry_after=1, delay=2.5)
-    for kind, ep in zip(ISSUE_RATES, CHILDREN):  # each kind met at least once on a fan-out, whatever the dice say
+    for kind, ep in zip(
+        ISSUE_RATES, CHILDREN
+    ):  # each kind met at least once on a fan-out, whatever the dice say
         sb.faults.add(kind, count=1, path_contains="/" + ep.path.rsplit("/", 1)[-1], retry_after=1, delay=2.5)
     began = time.monotonic()
     result = materialize_lists(settings, instance)

@@ -41,7 +41,9 @@ def loaded(sandbox, settings, client, conn):
 def loaded_once(tmp_path_factory):
     """One sandbox loaded into one DuckDB file, shared by the read-only tests of this module."""
     with Sandbox(seed=5, sizes=SMALL, page_size=40) as sandbox:
-        settings = Settings.from_env({**sandbox.env(), "CRM_DUCKDB_PATH": str(tmp_path_factory.mktemp("db") / "c.db")})
+        settings = Settings.from_env(
+            {**sandbox.env(), "CRM_DUCKDB_PATH": str(tmp_path_factory.mktemp("db") / "c.db")}
+        )
         with make_client(settings, rate_limit=None) as client, duckdb.connect(settings.duckdb_path) as conn:
             load_all(client, conn, settings.tenant_id, page_size=50)
             yield sandbox, settings, conn
@@ -85,7 +87,10 @@ def test_a_full_walk_marks_deleted_rows_without_removing_them(sandbox, settings,
     customers = endpoint("raw_list.customers")
     gone = sandbox.delete("customers", n=3)
     sync_list(client, loaded, customers, settings.tenant_id)
-    assert loaded.execute("SELECT count(*) FROM raw_list.customers WHERE _deleted_at IS NOT NULL").fetchone()[0] == 0
+    assert (
+        loaded.execute("SELECT count(*) FROM raw_list.customers WHERE _deleted_at IS NOT NULL").fetchone()[0]
+        == 0
+    )
     result = sync_list(client, loaded, customers, settings.tenant_id, full=True)
     marked = loaded.execute("SELECT id FROM raw_list.customers WHERE _deleted_at IS NOT NULL").fetchall()
     assert result.deleted == 3 and sorted(r[0] for r in marked) == sorted(gone)

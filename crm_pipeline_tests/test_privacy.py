@@ -46,18 +46,24 @@ def loaded_into_new_folder(sandbox, tmp_path, instance) -> tuple[Path, Path]:
 def another_group() -> grp.struct_group:
     """A group that is not the process's own, that this process may hand files to."""
     mine = os.getgid()
-    allowed = [g for g in grp.getgrall() if g.gr_gid != mine and (os.geteuid() == 0 or g.gr_gid in os.getgroups())]
+    allowed = [
+        g for g in grp.getgrall() if g.gr_gid != mine and (os.geteuid() == 0 or g.gr_gid in os.getgroups())
+    ]
     if not allowed:
         pytest.skip("no second group this user may give files to")
     return allowed[0]
 
 
-def test_a_load_creates_the_folder_file_and_copy_for_the_owner_only(sandbox, env, instance, tmp_path, monkeypatch):
+def test_a_load_creates_the_folder_file_and_copy_for_the_owner_only(
+    sandbox, env, instance, tmp_path, monkeypatch
+):
     monkeypatch.delenv(GROUP_SETTING, raising=False)
     database, copy = loaded_into_new_folder(sandbox, tmp_path, instance)
     assert mode(database.parent) == 0o700
     everything = list(database.parent.rglob("*"))
-    assert {str(p): mode(p) for p in everything} == {str(p): 0o700 if p.is_dir() else 0o600 for p in everything}
+    assert {str(p): mode(p) for p in everything} == {
+        str(p): 0o700 if p.is_dir() else 0o600 for p in everything
+    }
     assert mode(database) == 0o600 and mode(copy) == 0o600
 
 
@@ -100,7 +106,11 @@ def test_dagster_run_storage_is_tightened_once_a_run_opens_the_file(tmp_path, mo
     monkeypatch.delenv(GROUP_SETTING, raising=False)
     home = tmp_path / "dagster_home"
     (home / "storage" / "run1").mkdir(parents=True)
-    for path in (home / "storage" / "runs.db", home / "storage" / "run1" / "compute.out", home / "dagster.yaml"):
+    for path in (
+        home / "storage" / "runs.db",
+        home / "storage" / "run1" / "compute.out",
+        home / "dagster.yaml",
+    ):
         path.write_text("x")
         os.chmod(path, 0o644)
     for folder in (home, home / "storage", home / "storage" / "run1"):
@@ -108,5 +118,8 @@ def test_dagster_run_storage_is_tightened_once_a_run_opens_the_file(tmp_path, mo
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     secure_database(str(tmp_path / "data" / "crm.duckdb"))
     assert mode(home / "storage") == 0o700 and mode(home / "storage" / "run1") == 0o700
-    assert mode(home / "storage" / "runs.db") == 0o600 and mode(home / "storage" / "run1" / "compute.out") == 0o600
+    assert (
+        mode(home / "storage" / "runs.db") == 0o600
+        and mode(home / "storage" / "run1" / "compute.out") == 0o600
+    )
     assert mode(home / "dagster.yaml") == 0o644 and mode(home) == 0o755  # settings, not records

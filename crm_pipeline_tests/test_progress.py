@@ -20,8 +20,9 @@ class Lines:
 def test_a_resumed_walk_shows_its_own_pace_parents_of_planned_and_an_eta():
     log = Lines()
     progress = Progress(log, endpoint("raw_list.locations_notes"), "1001")
-    result = SyncResult(stream="locations/{id}/notes", parents_planned=1000, parents_done=400,
-                        parents_done_before=400)
+    result = SyncResult(
+        stream="locations/{id}/notes", parents_planned=1000, parents_done=400, parents_done_before=400
+    )
     time.sleep(0.5)
     result.pages, result.records_received, result.parents_done = 1, 100, 450  # 50 parents in 0.5 s this run
     progress.page(result)
@@ -30,7 +31,9 @@ def test_a_resumed_walk_shows_its_own_pace_parents_of_planned_and_an_eta():
     records_per_second = float(line.split("records (")[1].split("/s")[0].replace(",", ""))
     parents_per_second = float(line.split("of 1,000 (")[1].split("/s")[0])
     eta = float(line.split("ETA ")[1].split(" s")[0].replace(",", ""))
-    assert 100 <= records_per_second <= 200 and 50 <= parents_per_second <= 100  # not 0/s, not the resumed 400
+    assert (
+        100 <= records_per_second <= 200 and 50 <= parents_per_second <= 100
+    )  # not 0/s, not the resumed 400
     assert 550 / 100 <= eta <= 550 / 50
 
 

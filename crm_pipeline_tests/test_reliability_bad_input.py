@@ -19,7 +19,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import duckdb
@@ -28,11 +28,11 @@ import pytest
 from crm_pipeline.catalog import EXPORT_FEEDS, endpoint
 from crm_pipeline.defs.resources import CrmDuckDB, ServiceTitanResource
 from crm_pipeline.defs.servicetitan.export_assets import export_assets
+from crm_pipeline.ingest import sync_export
 from crm_pipeline.sandbox import Sandbox
 from crm_pipeline.servicetitan import errors
 from crm_pipeline.settings import Settings
 from crm_pipeline.storage import StreamPosition, commit_page, ensure_raw_table, read_position, store_position
-from crm_pipeline.ingest import sync_export
 from crm_pipeline.validation import validate_page
 from crm_pipeline_tests.compare import differences
 from crm_pipeline_tests.conftest import make_client
@@ -51,10 +51,24 @@ def api_requests(sb) -> list:
 def test_a_wrong_client_secret_fails_the_dagster_cli_in_seconds_saying_it_was_refused(sandbox, tmp_path):
     home = tmp_path / "dagster_home"
     home.mkdir()
-    env = {**os.environ, **sandbox.env(), "SERVICETITAN_CLIENT_SECRET": WRONG,
-           "CRM_DUCKDB_PATH": str(tmp_path / "crm.duckdb"), "DAGSTER_HOME": str(home)}
-    command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "crm_pipeline.definitions",
-               "--select", "group:servicetitan_export"]
+    env = {
+        **os.environ,
+        **sandbox.env(),
+        "SERVICETITAN_CLIENT_SECRET": WRONG,
+        "CRM_DUCKDB_PATH": str(tmp_path / "crm.duckdb"),
+        "DAGSTER_HOME": str(home),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "crm_pipeline.definitions",
+        "--select",
+        "group:servicetitan_export",
+    ]
     began = time.monotonic()
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     elapsed = time.monotonic() - began
@@ -69,16 +83,23 @@ def test_a_wrong_client_secret_fails_the_dagster_cli_in_seconds_saying_it_was_re
         assert secret not in output and secret.encode() not in stored
 
 
-@pytest.mark.parametrize(("change", "error", "setting", "requests"), [
-    ({"client_id": "cid.wrong"}, errors.CredentialsRejected, "SERVICETITAN_CLIENT_ID", 0),
-    ({"client_secret": WRONG}, errors.CredentialsRejected, "SERVICETITAN_CLIENT_SECRET", 0),
-    ({"app_key": "ak1.wrong"}, errors.AppKeyRejected, "SERVICETITAN_APP_KEY", 1),
-    ({"tenant_id": "999999"}, errors.NotFound, "SERVICETITAN_TENANT_ID", 1),
-])
-def test_a_wrong_setting_fails_at_once_names_it_and_writes_nothing(sandbox, settings, conn, change, error, setting, requests):
+@pytest.mark.parametrize(
+    ("change", "error", "setting", "requests"),
+    [
+        ({"client_id": "cid.wrong"}, errors.CredentialsRejected, "SERVICETITAN_CLIENT_ID", 0),
+        ({"client_secret": WRONG}, errors.CredentialsRejected, "SERVICETITAN_CLIENT_SECRET", 0),
+        ({"app_key": "ak1.wrong"}, errors.AppKeyRejected, "SERVICETITAN_APP_KEY", 1),
+        ({"tenant_id": "999999"}, errors.NotFound, "SERVICETITAN_TENANT_ID", 1),
+    ],
+)
+def test_a_wrong_setting_fails_at_once_names_it_and_writes_nothing(
+    sandbox, settings, conn, change, error, setting, requests
+):
     wrong = dataclasses.replace(settings, **change)
     began = time.monotonic()
-    with make_client(wrong, backoff_base=0.5, backoff_cap=30) as client:  # production backoff: no retry must happen
+    with make_client(
+        wrong, backoff_base=0.5, backoff_cap=30
+    ) as client:  # production backoff: no retry must happen
         with pytest.raises(error) as info:
             sync_export(client, conn, CUSTOMERS, wrong.tenant_id)
         stats = client.stats
@@ -95,7 +116,11 @@ def test_a_wrong_setting_fails_at_once_names_it_and_writes_nothing(sandbox, sett
 
 
 def test_a_wrong_tenant_fails_the_asset_with_the_hint(sandbox, settings, monkeypatch):
-    for name, value in {**sandbox.env(), "SERVICETITAN_TENANT_ID": "999999", "CRM_DUCKDB_PATH": settings.duckdb_path}.items():
+    for name, value in {
+        **sandbox.env(),
+        "SERVICETITAN_TENANT_ID": "999999",
+        "CRM_DUCKDB_PATH": settings.duckdb_path,
+    }.items():
         monkeypatch.setenv(name, value)
     resources = {"servicetitan": ServiceTitanResource(), "duckdb": CrmDuckDB(database=settings.duckdb_path)}
     result = dg.materialize(export_assets, selection=[FIRST_FEED], resources=resources, raise_on_error=False)
@@ -108,10 +133,16 @@ def test_a_wrong_tenant_fails_the_asset_with_the_hint(sandbox, settings, monkeyp
 # -- continuation tokens --------------------------------------------------------------------------
 def cli(settings, *args) -> subprocess.CompletedProcess:
     """`crm-pipeline ARGS` as a user runs it, with the environment the pipeline runs with."""
-    env = {**os.environ, "SERVICETITAN_CLIENT_ID": settings.client_id, "SERVICETITAN_CLIENT_SECRET": settings.client_secret,
-           "SERVICETITAN_APP_KEY": settings.app_key, "SERVICETITAN_TENANT_ID": settings.tenant_id,
-           "SERVICETITAN_API_URL": settings.api_url, "SERVICETITAN_AUTH_URL": settings.auth_url,
-           "CRM_DUCKDB_PATH": settings.duckdb_path}
+    env = {
+        **os.environ,
+        "SERVICETITAN_CLIENT_ID": settings.client_id,
+        "SERVICETITAN_CLIENT_SECRET": settings.client_secret,
+        "SERVICETITAN_APP_KEY": settings.app_key,
+        "SERVICETITAN_TENANT_ID": settings.tenant_id,
+        "SERVICETITAN_API_URL": settings.api_url,
+        "SERVICETITAN_AUTH_URL": settings.auth_url,
+        "CRM_DUCKDB_PATH": settings.duckdb_path,
+    }
     return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=60)
 
 
@@ -125,7 +156,9 @@ def foreign_tokens(settings) -> dict[str, str]:
     return {"garbage": "not-a-token", "another feed's": leads, "another tenant's": elsewhere}
 
 
-def test_an_invalid_or_foreign_cursor_fails_clearly_and_reset_cursor_is_the_way_out(sandbox, settings, client, conn):
+def test_an_invalid_or_foreign_cursor_fails_clearly_and_reset_cursor_is_the_way_out(
+    sandbox, settings, client, conn
+):
     sync_export(client, conn, CUSTOMERS, settings.tenant_id)
     assert differences(conn, CUSTOMERS, settings.tenant_id, sandbox.records(CUSTOMERS.path)) == []
     for what, token in foreign_tokens(settings).items():
@@ -161,15 +194,25 @@ def test_reset_cursor_refuses_an_unknown_feed_and_a_locked_file_clearly(settings
 
 
 # -- schema drift, end to end ---------------------------------------------------------------------
-def test_schema_drift_through_the_sandbox_is_stored_or_quarantined_never_lost(sandbox, settings, client, conn):
+def test_schema_drift_through_the_sandbox_is_stored_or_quarantined_never_lost(
+    sandbox, settings, client, conn
+):
     served = sandbox.records(CUSTOMERS.path)
     base = {k: v for k, v in served[0].items()}
     drift = {
         "new field": {**base, "id": 9_100_000_001, "loyaltyTier": {"level": "gold"}},
-        "missing field": {k: v for k, v in {**base, "id": 9_100_000_002}.items() if k not in ("address", "balance")},
+        "missing field": {
+            k: v for k, v in {**base, "id": 9_100_000_002}.items() if k not in ("address", "balance")
+        },
         "enum as integer": {**base, "id": 9_100_000_003, "type": 1},
         "text for a number": {**base, "id": 9_100_000_004, "balance": "twelve"},
-        "null in a required field": {**base, "id": 9_100_000_005, "name": None, "active": None, "createdOn": None},
+        "null in a required field": {
+            **base,
+            "id": 9_100_000_005,
+            "name": None,
+            "active": None,
+            "createdOn": None,
+        },
         "no key": {**base, "id": None},
         "number as text": {**base, "id": 9_100_000_006, "createdById": "2200000123", "balance": "12.50"},
         "boolean as text": {**base, "id": 9_100_000_007, "doNotMail": "yes"},
@@ -177,10 +220,18 @@ def test_schema_drift_through_the_sandbox_is_stored_or_quarantined_never_lost(sa
     }
     for record in drift.values():
         sandbox.put(CUSTOMERS.path, record)
-    lead = {**sandbox.records(LEADS.path)[0], "id": 9_200_000_001, "status": 2, "priority": None, "summary": 42}
+    lead = {
+        **sandbox.records(LEADS.path)[0],
+        "id": 9_200_000_001,
+        "status": 2,
+        "priority": None,
+        "summary": 42,
+    }
     sandbox.put(LEADS.path, lead)
     results = [sync_export(client, conn, ep, settings.tenant_id) for ep in (CUSTOMERS, LEADS)]
-    quarantined = dict(conn.execute("SELECT coalesce(record_id, 'null'), reasons FROM pipeline_state.quarantine").fetchall())
+    quarantined = dict(
+        conn.execute("SELECT coalesce(record_id, 'null'), reasons FROM pipeline_state.quarantine").fetchall()
+    )
     assert quarantined == {
         "9100000004": "balance: not a number (got 'twelve')",
         "null": "id: not_nullable (got None)",
@@ -188,18 +239,28 @@ def test_schema_drift_through_the_sandbox_is_stored_or_quarantined_never_lost(sa
         "9100000009": "paymentTermId: not a whole number (got 1.5)",
     }
     assert results[0].quarantined == 4 and "loyaltyTier" in results[0].new_fields
-    row = lambda rid, cols: conn.execute(f"SELECT {cols} FROM raw_export.customers WHERE id = ?", [rid]).fetchone()  # noqa: E731
+    row = lambda rid, cols: conn.execute(
+        f"SELECT {cols} FROM raw_export.customers WHERE id = ?", [rid]
+    ).fetchone()  # noqa: E731
     assert json.loads(row(9_100_000_001, '"loyaltyTier"')[0]) == {"level": "gold"}
     assert row(9_100_000_002, "address, balance") == (None, None)
     assert row(9_100_000_003, "type") == ("1",)
-    assert row(9_100_000_005, "name, active, \"createdOn\"") == (None, None, None)
-    assert row(9_100_000_006, "\"createdById\", balance") == (2_200_000_123, 12.5)
-    stored_lead = conn.execute("SELECT status, priority, summary FROM raw_export.leads WHERE id = ?", [lead["id"]]).fetchone()
+    assert row(9_100_000_005, 'name, active, "createdOn"') == (None, None, None)
+    assert row(9_100_000_006, '"createdById", balance') == (2_200_000_123, 12.5)
+    stored_lead = conn.execute(
+        "SELECT status, priority, summary FROM raw_export.leads WHERE id = ?", [lead["id"]]
+    ).fetchone()
     assert stored_lead == ("2", None, "42")
     bad = {9_100_000_004, 9_100_000_007, 9_100_000_009, None}
-    as_numbers = {"createdById": 2_200_000_123, "balance": 12.5}  # what 9100000006 sent as text, stored as numbers
-    good = [{**r, **as_numbers} if r["id"] == 9_100_000_006 else r
-            for r in sandbox.records(CUSTOMERS.path) if r["id"] not in bad]
+    as_numbers = {
+        "createdById": 2_200_000_123,
+        "balance": 12.5,
+    }  # what 9100000006 sent as text, stored as numbers
+    good = [
+        {**r, **as_numbers} if r["id"] == 9_100_000_006 else r
+        for r in sandbox.records(CUSTOMERS.path)
+        if r["id"] not in bad
+    ]
     assert differences(conn, CUSTOMERS, settings.tenant_id, good) == []
     assert differences(conn, LEADS, settings.tenant_id, sandbox.records(LEADS.path)) == []
 
@@ -230,10 +291,18 @@ STORED = [  # (case, record, column, value stored)
     ("null in a required field", {"name": None}, "name", None),
     ("missing field", {}, "balance", None),
     ("empty timestamp", {"modifiedOn": ""}, "modifiedOn", None),
-    ("timestamp without zone is UTC", {"modifiedOn": "2024-01-02T03:04:05"}, "modifiedOn",
-     datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)),
-    ("timestamp with offset", {"modifiedOn": "2024-01-02T03:04:05.1234567+02:00"}, "modifiedOn",
-     datetime(2024, 1, 2, 1, 4, 5, 123456, tzinfo=timezone.utc)),
+    (
+        "timestamp without zone is UTC",
+        {"modifiedOn": "2024-01-02T03:04:05"},
+        "modifiedOn",
+        datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
+    ),
+    (
+        "timestamp with offset",
+        {"modifiedOn": "2024-01-02T03:04:05.1234567+02:00"},
+        "modifiedOn",
+        datetime(2024, 1, 2, 1, 4, 5, 123456, tzinfo=UTC),
+    ),
     ("NUL in text", {"name": "a\x00b"}, "name", "a\x00b"),
     ("emoji and spaces kept", {"name": "  🔥 x \n"}, "name", "  🔥 x \n"),
     ("int64 extremes", {"createdById": -(2**63)}, "createdById", -(2**63)),
@@ -244,20 +313,52 @@ QUARANTINED = [  # (case, record, reason)
     ("empty text for a number", {"balance": ""}, "balance: not a number (got '')"),
     ("boolean for a number", {"balance": False}, "balance: a boolean where a number is expected (got False)"),
     ("fraction for an integer", {"createdById": 2.5}, "createdById: not a whole number (got 2.5)"),
-    ("integer past int64", {"createdById": 2**63}, "createdById: outside the 64-bit integer range (got 9223372036854775808)"),
-    ("integer text of 5000 digits", {"createdById": "9" * 5000}, "createdById: outside the 64-bit integer range"),
-    ("boolean for an integer", {"createdById": True}, "createdById: a boolean where an integer is expected (got True)"),
+    (
+        "integer past int64",
+        {"createdById": 2**63},
+        "createdById: outside the 64-bit integer range (got 9223372036854775808)",
+    ),
+    (
+        "integer text of 5000 digits",
+        {"createdById": "9" * 5000},
+        "createdById: outside the 64-bit integer range",
+    ),
+    (
+        "boolean for an integer",
+        {"createdById": True},
+        "createdById: a boolean where an integer is expected (got True)",
+    ),
     ("text for a boolean", {"active": "false"}, "active: not true or false (got 'false')"),
     ("number for a timestamp", {"createdOn": 1718905625}, "createdOn: not a timestamp text (got 1718905625)"),
-    ("unparseable timestamp", {"createdOn": "yesterday"}, "createdOn: coerce_dtype('datetime64[ns, UTC]') (got 'yesterday')"),
-    ("year 1 (.NET's MinValue)", {"createdOn": "0001-01-01T00:00:00"}, "createdOn: coerce_dtype('datetime64[ns, UTC]')"),
+    (
+        "unparseable timestamp",
+        {"createdOn": "yesterday"},
+        "createdOn: coerce_dtype('datetime64[ns, UTC]') (got 'yesterday')",
+    ),
+    (
+        "year 1 (.NET's MinValue)",
+        {"createdOn": "0001-01-01T00:00:00"},
+        "createdOn: coerce_dtype('datetime64[ns, UTC]')",
+    ),
     ("unpaired surrogate", {"name": "x\udc00"}, "name: holds an unpaired UTF-16 surrogate"),
-    ("unpaired surrogate in JSON", {"address": {"city": "\ud83d"}}, "address: holds an unpaired UTF-16 surrogate"),
+    (
+        "unpaired surrogate in JSON",
+        {"address": {"city": "\ud83d"}},
+        "address: holds an unpaired UTF-16 surrogate",
+    ),
     ("null key", {"id": None}, "id: not_nullable (got None)"),
     ("text key", {"id": "abc"}, "id: not an integer (got 'abc')"),
-    ("field differing only in case", {"Name": "x"}, "field 'Name' differs only in case from the declared field 'name'"),
+    (
+        "field differing only in case",
+        {"Name": "x"},
+        "field 'Name' differs only in case from the declared field 'name'",
+    ),
     ("two spellings of a new field", {"newF": 1, "NEWF": 2}, "fields 'newF' and 'NEWF' differ only in case"),
-    ("a pipeline column's name", {"_synced_at": "x"}, "field '_synced_at' has the name of a column the pipeline sets"),
+    (
+        "a pipeline column's name",
+        {"_synced_at": "x"},
+        "field '_synced_at' has the name of a column the pipeline sets",
+    ),
     ("empty field name", {"": 1}, "field name '' cannot be a column"),
 ]
 
@@ -270,7 +371,9 @@ def db(tmp_path):
 
 
 def commit(db, records: list) -> tuple[int, int]:
-    return commit_page(db, CUSTOMERS, "t1", validate_page(CUSTOMERS, records), StreamPosition("c1", True), "run")
+    return commit_page(
+        db, CUSTOMERS, "t1", validate_page(CUSTOMERS, records), StreamPosition("c1", True), "run"
+    )
 
 
 @pytest.mark.parametrize(("case", "change", "column", "value"), STORED, ids=[c[0] for c in STORED])
@@ -297,5 +400,7 @@ def test_drift_that_is_quarantined_with_its_reason_leaves_the_rest_of_the_page(d
 def test_entries_that_are_not_objects_are_quarantined_as_sent(db):
     assert commit(db, [None, "text", 5, [1, 2], {**BASE}]) == (1, 4)
     rows = db.execute("SELECT record, reasons FROM pipeline_state.quarantine").fetchall()
-    assert sorted(repr(None if r is None else json.loads(r)) for r, _ in rows) == sorted(map(repr, [None, "text", 5, [1, 2]]))
+    assert sorted(repr(None if r is None else json.loads(r)) for r, _ in rows) == sorted(
+        map(repr, [None, "text", 5, [1, 2]])
+    )
     assert all(reasons == "record is not a JSON object" for _, reasons in rows)

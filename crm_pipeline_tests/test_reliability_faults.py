@@ -23,13 +23,12 @@ import duckdb
 import pytest
 
 from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS, endpoint
-from crm_pipeline.ingest import FanOutOptions, sync_list
+from crm_pipeline.ingest import FanOutOptions, sync_export, sync_list
 from crm_pipeline.sandbox import Sandbox
 from crm_pipeline.sandbox.faults import KINDS
 from crm_pipeline.settings import Settings
 from crm_pipeline.storage import ensure_raw_table, read_position, reset_position
 from crm_pipeline.storage.tables import quote
-from crm_pipeline.ingest import sync_export
 from crm_pipeline_tests.compare import differences, served
 from crm_pipeline_tests.conftest import make_client
 
@@ -45,8 +44,10 @@ def assert_exact(conn, sb, tenant_id: str, endpoints) -> None:
     for ep in endpoints:
         assert differences(conn, ep, tenant_id, served(sb, ep)) == [], ep.path
         keys = ", ".join(quote(k) for k in ep.key)
-        dupes = conn.execute(f"SELECT count(*) - count(DISTINCT ({keys})) FROM {ep.qualified_table} WHERE tenant_id = ?",
-                             [tenant_id]).fetchone()[0]
+        dupes = conn.execute(
+            f"SELECT count(*) - count(DISTINCT ({keys})) FROM {ep.qualified_table} WHERE tenant_id = ?",
+            [tenant_id],
+        ).fetchone()[0]
         assert dupes == 0, f"{ep.qualified_table}: {dupes} duplicate keys"
 
 
@@ -107,7 +108,9 @@ def test_the_issue_fault_mix_lands_every_export_feed_exactly(tmp_path):
     with Sandbox(seed=21, sizes={"customers": 96}, page_size=5, token_ttl=15, rate_limit=20) as sb:
         settings = Settings.from_env({**sb.env(), "CRM_DUCKDB_PATH": str(tmp_path / "crm.duckdb")})
         sb.faults.set_rates(ISSUE_RATES, seed=1, retry_after=1, delay=2.5)
-        for kind, ep in zip(ISSUE_RATES, EXPORT_FEEDS[2:]):  # each kind met at least once, whatever the dice say
+        for kind, ep in zip(
+            ISSUE_RATES, EXPORT_FEEDS[2:]
+        ):  # each kind met at least once, whatever the dice say
             sb.faults.add(kind, count=1, path_contains=ep.path, retry_after=1, delay=2.5)
         began = time.monotonic()
         with make_client(settings, read_timeout=1.0, max_attempts=12) as client:
@@ -159,8 +162,14 @@ def test_each_retryable_fault_on_every_feed(sandbox, settings, conn, kind):
     elapsed = time.monotonic() - began
     assert sandbox.faults.pending == 0 and stats["retries"] == len(EXPORT_FEEDS)
     if kind == "429":  # Retry-After honoured
-        assert elapsed >= 1.0 and stats["throttled_seconds"] >= 1.0 and stats["by_status"][429] == len(EXPORT_FEEDS)
-    if kind == "slow":  # the client gave up on each slow answer after its read timeout, without waiting it out
+        assert (
+            elapsed >= 1.0
+            and stats["throttled_seconds"] >= 1.0
+            and stats["by_status"][429] == len(EXPORT_FEEDS)
+        )
+    if (
+        kind == "slow"
+    ):  # the client gave up on each slow answer after its read timeout, without waiting it out
         assert len(EXPORT_FEEDS) * 0.6 <= elapsed < len(EXPORT_FEEDS) * 1.5
     assert_exact(conn, sandbox, settings.tenant_id, EXPORT_FEEDS)
 
@@ -191,7 +200,10 @@ def test_tokens_revoked_mid_run_are_renewed_and_the_run_goes_on(sandbox, setting
 
 def test_records_repeated_across_pages_and_runs_leave_no_duplicates(sandbox, settings, conn):
     with make_client(settings) as client:
-        first = [sync_export(client, conn, ep, settings.tenant_id, include_recent_changes=True) for ep in EXPORT_FEEDS]
+        first = [
+            sync_export(client, conn, ep, settings.tenant_id, include_recent_changes=True)
+            for ep in EXPORT_FEEDS
+        ]
         for ep, result in zip(EXPORT_FEEDS, first):  # the sandbox repeats the tail of every page
             assert result.records_received > len(sandbox.records(ep.path)), ep.path
         assert_exact(conn, sandbox, settings.tenant_id, EXPORT_FEEDS)
@@ -199,8 +211,13 @@ def test_records_repeated_across_pages_and_runs_leave_no_duplicates(sandbox, set
             sandbox.change(ep.path, n=15)
             sandbox.add(ep.path, n=3)
         reset_position(conn, settings.tenant_id, CUSTOMERS.path)
-        again = [sync_export(client, conn, ep, settings.tenant_id, include_recent_changes=True) for ep in EXPORT_FEEDS]
-    assert again[0].records_received > len(sandbox.records(CUSTOMERS.path))  # the whole feed, delivered twice now
+        again = [
+            sync_export(client, conn, ep, settings.tenant_id, include_recent_changes=True)
+            for ep in EXPORT_FEEDS
+        ]
+    assert again[0].records_received > len(
+        sandbox.records(CUSTOMERS.path)
+    )  # the whole feed, delivered twice now
     assert_exact(conn, sandbox, settings.tenant_id, EXPORT_FEEDS)
     assert conn.execute("SELECT count(*) FROM pipeline_state.quarantine").fetchone()[0] == 0
 
@@ -232,7 +249,8 @@ def test_a_bad_record_repeated_across_pages_is_kept_and_the_rest_lands(sandbox, 
 def test_a_bad_record_repeated_across_pages_is_quarantined_once(sandbox, settings, conn):
     sync_bad_records_repeated(sandbox, settings, conn)
     total, distinct = conn.execute(
-        "SELECT count(*), count(DISTINCT (record_id, record::VARCHAR)) FROM pipeline_state.quarantine").fetchone()
+        "SELECT count(*), count(DISTINCT (record_id, record::VARCHAR)) FROM pipeline_state.quarantine"
+    ).fetchone()
     assert total == distinct
 
 
@@ -246,12 +264,30 @@ def test_list_endpoints_land_exactly_under_a_fault_mix(tmp_path):
         # No random "badjson" here: the sandbox makes it by cutting the body in half, and half of a bare
         # value (locations/{id}/preferredtechnician answers 2900000006) is still JSON (29000). Scripted
         # ones hit the paged customers list, where half a body never parses.
-        sb.faults.set_rates({"429": 0.04, "500": 0.02, "502": 0.02, "503": 0.02, "504": 0.01, "reset": 0.02,
-                             "truncate": 0.02, "slow": 0.01}, seed=5, retry_after=0, delay=2.0)
+        sb.faults.set_rates(
+            {
+                "429": 0.04,
+                "500": 0.02,
+                "502": 0.02,
+                "503": 0.02,
+                "504": 0.01,
+                "reset": 0.02,
+                "truncate": 0.02,
+                "slow": 0.01,
+            },
+            seed=5,
+            retry_after=0,
+            delay=2.0,
+        )
         sb.faults.add("badjson", count=2, path_contains="/customers")
-        with make_client(settings, read_timeout=1.0, max_attempts=12) as client, duckdb.connect(settings.duckdb_path) as conn:
+        with (
+            make_client(settings, read_timeout=1.0, max_attempts=12) as client,
+            duckdb.connect(settings.duckdb_path) as conn,
+        ):
             for ep in LIST_ENDPOINTS:  # catalog order: parents before their children
-                sync_list(client, conn, ep, settings.tenant_id, page_size=25, fan_out=FanOutOptions(workers=4))
+                sync_list(
+                    client, conn, ep, settings.tenant_id, page_size=25, fan_out=FanOutOptions(workers=4)
+                )
             stats = client.stats
             sb.faults.clear()
             assert_exact(conn, sb, settings.tenant_id, TOP_LISTS)
@@ -259,4 +295,7 @@ def test_list_endpoints_land_exactly_under_a_fault_mix(tmp_path):
                 assert served(sb, ep), ep.path
             assert_exact(conn, sb, settings.tenant_id, CHILD_LISTS)
         assert stats["retries"] > 0 and wait_for_faults(sb, stats["retries"]) == stats["retries"]
-        assert [e.path.rsplit("/", 1)[1] for e in api_log(sb) if e.fault == "badjson"] == ["customers", "customers"]
+        assert [e.path.rsplit("/", 1)[1] for e in api_log(sb) if e.fault == "badjson"] == [
+            "customers",
+            "customers",
+        ]

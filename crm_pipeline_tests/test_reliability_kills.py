@@ -33,8 +33,17 @@ from crm_pipeline_tests.compare import differences
 from crm_pipeline_tests.conftest import make_client
 
 CUSTOMERS = endpoint("export/customers")
-COMMAND = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "crm_pipeline.definitions",
-           "--select", "raw_export/customers"]
+COMMAND = [
+    sys.executable,
+    "-m",
+    "dagster",
+    "asset",
+    "materialize",
+    "-m",
+    "crm_pipeline.definitions",
+    "--select",
+    "raw_export/customers",
+]
 RUN_TIMEOUT = 120
 
 
@@ -53,8 +62,10 @@ def committed_state(settings: Settings, pages: list[tuple[str, set]]) -> tuple[i
 
     Returns (pages committed, rows stored)."""
     with duckdb.connect(settings.duckdb_path) as conn:  # read-write: no other process may hold it
-        tables = conn.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw_export' "
-                              "AND table_name = 'customers'").fetchone()[0]
+        tables = conn.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw_export' "
+            "AND table_name = 'customers'"
+        ).fetchone()[0]
         stored = conn.execute("SELECT id FROM raw_export.customers").fetchall() if tables else []
         position = read_position(conn, settings.tenant_id, CUSTOMERS.path) if tables else None
     ids = {row[0] for row in stored}
@@ -91,19 +102,25 @@ def test_three_sigkills_then_a_run_to_the_end_leave_the_table_exact(tmp_path):
         pages = walk(settings)
         assert len(pages) >= 40
         # a light fault mix, so that kills also land in retries and waits (production backoff in the CLI)
-        sb.faults.set_rates({"429": 0.02, "500": 0.02, "truncate": 0.02, "slow": 0.03}, seed=7, retry_after=0, delay=0.4)
+        sb.faults.set_rates(
+            {"429": 0.02, "500": 0.02, "truncate": 0.02, "slow": 0.03}, seed=7, retry_after=0, delay=0.4
+        )
         progress = []
         for attempt in range(3):
             sb.clear_log()
             kill_after = rng.randint(2, 8)  # requests of the feed: the first pages are being committed
             with open(tmp_path / f"run{attempt}.log", "wb") as out:
-                proc = subprocess.Popen(COMMAND, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                proc = subprocess.Popen(
+                    COMMAND, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                )
                 deadline = time.monotonic() + RUN_TIMEOUT
                 while feed_requests(sb) < kill_after and proc.poll() is None and time.monotonic() < deadline:
                     time.sleep(0.02)
                 time.sleep(rng.uniform(0, 0.3))  # anywhere: fetching, validating, committing, logging
-                assert proc.poll() is None, f"run {attempt} ended before it could be killed:\n" + \
-                    (tmp_path / f"run{attempt}.log").read_text()[-3000:]
+                assert proc.poll() is None, (
+                    f"run {attempt} ended before it could be killed:\n"
+                    + (tmp_path / f"run{attempt}.log").read_text()[-3000:]
+                )
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=30)
             assert group_is_gone(proc.pid), "a process of the killed run is still alive"
@@ -132,8 +149,9 @@ def test_with_the_shipped_instance_settings_a_killed_run_leaves_no_pool_slot_beh
         settings = Settings.from_env({**sb.env(), "CRM_DUCKDB_PATH": str(tmp_path / "crm.duckdb")})
         env = {**os.environ, **sb.env(), "CRM_DUCKDB_PATH": settings.duckdb_path, "DAGSTER_HOME": str(home)}
         sb.faults.set_rates({"slow": 0.2}, seed=1, delay=0.2)  # a few seconds of run to kill
-        killed = subprocess.Popen(COMMAND, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                  start_new_session=True)
+        killed = subprocess.Popen(
+            COMMAND, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         deadline = time.monotonic() + RUN_TIMEOUT
         while feed_requests(sb) < 3 and killed.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -144,7 +162,9 @@ def test_with_the_shipped_instance_settings_a_killed_run_leaves_no_pool_slot_beh
         sb.faults.clear()
         sb.clear_log()
         with open(tmp_path / "next.log", "wb") as out:  # the next run, as the sensor or a user would start it
-            following = subprocess.Popen(COMMAND, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            following = subprocess.Popen(
+                COMMAND, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
             try:
                 deadline, blocked_since = time.monotonic() + RUN_TIMEOUT, None
                 while following.poll() is None and time.monotonic() < deadline:
@@ -158,6 +178,7 @@ def test_with_the_shipped_instance_settings_a_killed_run_leaves_no_pool_slot_beh
                 if following.poll() is None:
                     os.killpg(following.pid, signal.SIGKILL)
                 following.wait(timeout=30)
-        assert following.returncode == 0, "the next run did not finish: " + \
-            (tmp_path / "next.log").read_text()[-600:]
+        assert following.returncode == 0, (
+            "the next run did not finish: " + (tmp_path / "next.log").read_text()[-600:]
+        )
         assert committed_state(settings, walk(settings))[1] == len(sb.records(CUSTOMERS.path))

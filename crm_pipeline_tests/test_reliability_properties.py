@@ -16,7 +16,7 @@ import json
 import math
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pandas as pd
@@ -38,14 +38,21 @@ SURROGATES = st.sampled_from(["\ud800", "\udbff", "\udc00", "\udfff"])
 TEXT = st.one_of(
     st.text(max_size=10),
     st.sampled_from(["", " ", "  padded ", "line\nbreak", "😀", "a\x00b", 'quo"te', "Zoë", "שלום"]),
-    st.builds(lambda a, s, b: a + s + b, st.text(max_size=3), SURROGATES, st.text(max_size=3)),  # JSON "\ud800"
+    st.builds(
+        lambda a, s, b: a + s + b, st.text(max_size=3), SURROGATES, st.text(max_size=3)
+    ),  # JSON "\ud800"
 )
 SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=False, allow_infinity=False), TEXT,
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    TEXT,
 )
 JSON_VALUES = st.recursive(
-    SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3), max_leaves=6
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
+    max_leaves=6,
 )
 
 
@@ -55,34 +62,70 @@ def timestamps(draw) -> str:
     years outside what pandas (1677-2262) can hold."""
     moment = draw(st.datetimes(min_value=datetime(1600, 1, 1), max_value=datetime(2300, 12, 31)))
     digits = draw(st.integers(0, 7))
-    fraction = "." + "".join(draw(st.lists(st.sampled_from("0123456789"), min_size=digits, max_size=digits))) if digits else ""
+    fraction = (
+        "." + "".join(draw(st.lists(st.sampled_from("0123456789"), min_size=digits, max_size=digits)))
+        if digits
+        else ""
+    )
     zone = draw(st.sampled_from(["Z", "", "+00:00", "-08:00", "+05:30"]))
     return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}{fraction}{zone}"
 
 
 TYPED = {  # values a field of each type may receive: mostly fitting, some not
-    "int": st.one_of(st.integers(*INT64), st.integers(min_value=2**63, max_value=2**80),
-                     st.integers(*INT64).map(str), st.integers(-1000, 1000).map(float),
-                     st.floats(allow_nan=False, allow_infinity=False), st.booleans()),
-    "float": st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-(2**60), 2**60),
-                       st.integers(min_value=10**310, max_value=10**320), st.sampled_from(["12.5", "-3", "1e3", "lots", ""])),
+    "int": st.one_of(
+        st.integers(*INT64),
+        st.integers(min_value=2**63, max_value=2**80),
+        st.integers(*INT64).map(str),
+        st.integers(-1000, 1000).map(float),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.booleans(),
+    ),
+    "float": st.one_of(
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.integers(-(2**60), 2**60),
+        st.integers(min_value=10**310, max_value=10**320),
+        st.sampled_from(["12.5", "-3", "1e3", "lots", ""]),
+    ),
     "bool": st.one_of(st.booleans(), st.sampled_from([0, 1, 2, "true", "yes"])),
-    "timestamp": st.one_of(timestamps(), st.sampled_from(["", "not a date", "2024-13-45T00:00:00Z"]), st.integers()),
+    "timestamp": st.one_of(
+        timestamps(), st.sampled_from(["", "not a date", "2024-13-45T00:00:00Z"]), st.integers()
+    ),
     "text": st.one_of(TEXT, st.integers(0, 5), st.booleans()),  # an enum sent as a number
     "json": JSON_VALUES,
 }
 EXTRA_NAMES = st.one_of(
     st.text(min_size=1, max_size=6),
-    st.sampled_from(["newField", "NewField", "loyaltyTier", 'quo"te', "with space", "Ω", "", "ID", "Name",
-                     "modifiedon", "a\ud800", *PIPELINE_COLUMNS, "TENANT_ID"]),
+    st.sampled_from(
+        [
+            "newField",
+            "NewField",
+            "loyaltyTier",
+            'quo"te',
+            "with space",
+            "Ω",
+            "",
+            "ID",
+            "Name",
+            "modifiedon",
+            "a\ud800",
+            *PIPELINE_COLUMNS,
+            "TENANT_ID",
+        ]
+    ),
 )
 
 
 def key_values(ep):
     if ep.fields[ep.key[0]].name == "int":
         good = st.integers(1, 12)  # a small range: keys repeat within a page
-        junk = st.one_of(st.just(None), st.just(MISSING), st.integers(min_value=2**63, max_value=2**70),
-                         st.booleans(), st.sampled_from(["abc", "", "7", " 8 ", "9.5"]), st.floats(0, 20))
+        junk = st.one_of(
+            st.just(None),
+            st.just(MISSING),
+            st.integers(min_value=2**63, max_value=2**70),
+            st.booleans(),
+            st.sampled_from(["abc", "", "7", " 8 ", "9.5"]),
+            st.floats(0, 20),
+        )
     else:
         good = st.sampled_from([str(uuid.UUID(int=i)) for i in range(1, 12)] + ["x", "Zoë"])
         junk = st.one_of(st.just(None), st.just(MISSING), st.integers(0, 5), TEXT)
@@ -127,7 +170,7 @@ def dumps(value) -> str:
 
 def instant(text: str) -> datetime:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def fits(kind: str, value) -> bool:
@@ -216,7 +259,9 @@ def canonical(text_or_value) -> str:
 def check_page(conn, ep, page: list, tenant: str) -> None:
     """Commit `page` and assert every record is accounted for: stored exactly, or quarantined as sent."""
     validated = validate_page(ep, page)
-    upserted, quarantined = commit_page(conn, ep, tenant, validated, StreamPosition("p1", True), run_id="prop")
+    upserted, quarantined = commit_page(
+        conn, ep, tenant, validated, StreamPosition("p1", True), run_id="prop"
+    )
     rows = conn.execute(
         "SELECT record, reasons, record_id FROM pipeline_state.quarantine WHERE tenant_id = ?", [tenant]
     ).fetchall()
@@ -242,10 +287,14 @@ def check_page(conn, ep, page: list, tenant: str) -> None:
         for name, ftype in ep.fields.items():
             value = record.get(name)
             want = expected(ftype.name, value)
-            assert same(ftype.name, want, row[name.lower()]), f"{name}: sent {value!r}, stored {row[name.lower()]!r}"
+            assert same(ftype.name, want, row[name.lower()]), (
+                f"{name}: sent {value!r}, stored {row[name.lower()]!r}"
+            )
         for name, value in record.items():
             if name not in ep.fields:
-                assert same("json", value, row[name.lower()]), f"new field {name}: sent {value!r}, stored {row[name.lower()]!r}"
+                assert same("json", value, row[name.lower()]), (
+                    f"new field {name}: sent {value!r}, stored {row[name.lower()]!r}"
+                )
         assert row[TENANT_COLUMN] == tenant and row[SYNCED_AT_COLUMN] is not None
 
 
@@ -258,8 +307,16 @@ def db(tmp_path_factory):
     conn.close()
 
 
-@settings(max_examples=80, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large])
+@settings(
+    max_examples=80,
+    deadline=None,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.data_too_large,
+    ],
+)
 @given(pages())
 def test_every_record_is_stored_exactly_or_quarantined(db, case):
     ep, page = case
@@ -276,10 +333,14 @@ def commit(conn, ep, tenant: str, page: list) -> tuple[int, int]:
 
 def test_a_new_field_spelled_two_ways_lands_in_one_column_across_pages(db):
     ep, tenant = endpoint("export/customers"), uuid.uuid4().hex
-    assert commit(db, ep, tenant, [{"id": 1, "loyaltyTier": "gold"}, {"id": 2, "LoyaltyTier": "silver"}]) == (2, 0)
+    assert commit(db, ep, tenant, [{"id": 1, "loyaltyTier": "gold"}, {"id": 2, "LoyaltyTier": "silver"}]) == (
+        2,
+        0,
+    )
     assert commit(db, ep, tenant, [{"id": 3, "LOYALTYTIER": {"level": 3}}]) == (1, 0)
-    rows = db.execute("SELECT id, \"loyaltyTier\" FROM raw_export.customers WHERE tenant_id = ? ORDER BY id",
-                      [tenant]).fetchall()
+    rows = db.execute(
+        'SELECT id, "loyaltyTier" FROM raw_export.customers WHERE tenant_id = ? ORDER BY id', [tenant]
+    ).fetchall()
     assert [(i, json.loads(v)) for i, v in rows] == [(1, "gold"), (2, "silver"), (3, {"level": 3})]
 
 
@@ -287,5 +348,7 @@ def test_a_field_a_newer_version_no_longer_sends_is_null(db):
     ep, tenant = endpoint("export/customers"), uuid.uuid4().hex
     commit(db, ep, tenant, [{"id": 1, "name": "A", "loyaltyTier": "gold"}])
     commit(db, ep, tenant, [{"id": 1, "name": "B"}])
-    row = db.execute("SELECT name, \"loyaltyTier\" FROM raw_export.customers WHERE tenant_id = ?", [tenant]).fetchone()
+    row = db.execute(
+        'SELECT name, "loyaltyTier" FROM raw_export.customers WHERE tenant_id = ?', [tenant]
+    ).fetchone()
     assert row == ("B", None)

@@ -59,8 +59,12 @@ def record_issued_tokens(sb: Sandbox) -> list[str]:
 
 
 def encodings(secret: str) -> set[bytes]:
-    forms = {secret, quote_plus(secret), base64.b64encode(secret.encode()).decode(),
-             base64.urlsafe_b64encode(secret.encode()).decode().rstrip("=")}
+    forms = {
+        secret,
+        quote_plus(secret),
+        base64.b64encode(secret.encode()).decode(),
+        base64.urlsafe_b64encode(secret.encode()).decode().rstrip("="),
+    }
     return {f.encode() for f in forms}
 
 
@@ -87,11 +91,13 @@ def leaks_in_duckdb(path: str, secrets: list[str]) -> list[str]:
     with duckdb.connect(path, read_only=True) as conn:
         columns = conn.execute(
             "SELECT schema_name, table_name, column_name FROM duckdb_columns() "
-            "WHERE data_type IN ('VARCHAR', 'JSON') AND NOT internal").fetchall()
+            "WHERE data_type IN ('VARCHAR', 'JSON') AND NOT internal"
+        ).fetchall()
         for schema, table, column in columns:
             for secret in secrets:
                 hits = conn.execute(
-                    f'SELECT count(*) FROM "{schema}"."{table}" WHERE contains("{column}"::VARCHAR, ?)', [secret]
+                    f'SELECT count(*) FROM "{schema}"."{table}" WHERE contains("{column}"::VARCHAR, ?)',
+                    [secret],
                 ).fetchone()[0]
                 if hits:
                     found.append(f"{schema}.{table}.{column}: {secret[:12]}…")
@@ -118,9 +124,20 @@ def test_no_secret_in_cli_output_dagster_home_or_duckdb(sb, tmp_path):
     (home / "dagster.yaml").write_text(DAGSTER_YAML)
     db = str(tmp_path / "crm.duckdb")
     env = {**os.environ, **sb.env(), "CRM_DUCKDB_PATH": db, "DAGSTER_HOME": str(home)}
-    sb.faults.set_rates({"429": 0.05, "500": 0.05, "truncate": 0.05, "slow": 0.1}, seed=3, retry_after=0, delay=0.3)
-    command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "crm_pipeline.definitions",
-               "--select", "raw_export/customers"]
+    sb.faults.set_rates(
+        {"429": 0.05, "500": 0.05, "truncate": 0.05, "slow": 0.1}, seed=3, retry_after=0, delay=0.3
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "crm_pipeline.definitions",
+        "--select",
+        "raw_export/customers",
+    ]
     stop = threading.Event()
 
     def revoke_tokens():  # three times mid-run, between two requests: a 401, a renewal and their log lines
@@ -143,9 +160,15 @@ def test_no_secret_in_cli_output_dagster_home_or_duckdb(sb, tmp_path):
     # the search reads the right places: what should be there is found there
     output = (good.stdout + good.stderr).encode()
     assert b"raw_export/customers" in output and b"RUN_SUCCESS" in output
-    assert any(b"renewing it once" in p.read_bytes() for p in files_under(home)), "no token was refused mid-run"
-    assert any(b"retry" in p.read_bytes() for p in files_under(home)), "the client's retry logs were not captured"
-    assert any(b"HTTP Request: GET" in p.read_bytes() for p in files_under(home)), "httpx logs were not captured"
+    assert any(b"renewing it once" in p.read_bytes() for p in files_under(home)), (
+        "no token was refused mid-run"
+    )
+    assert any(b"retry" in p.read_bytes() for p in files_under(home)), (
+        "the client's retry logs were not captured"
+    )
+    assert any(b"HTTP Request: GET" in p.read_bytes() for p in files_under(home)), (
+        "httpx logs were not captured"
+    )
     assert text_values(db) > 0
     assert leaks_in_bytes(output, secrets) == []
     assert leaks_in_tree(home, secrets) == {}
@@ -167,30 +190,49 @@ def test_no_secret_in_an_in_process_instance_or_asset_metadata(sb, tmp_path, mon
     resources = {"servicetitan": ServiceTitanResource(), "duckdb": CrmDuckDB(database=db)}
     home = tmp_path / "instance"
     home.mkdir()
-    instance = dg.DagsterInstance.local_temp(tempdir=str(home), overrides={"python_logs": {
-        "python_log_level": "DEBUG", "managed_python_loggers": ["crm_pipeline.servicetitan", "httpx"]}})
+    instance = dg.DagsterInstance.local_temp(
+        tempdir=str(home),
+        overrides={
+            "python_logs": {
+                "python_log_level": "DEBUG",
+                "managed_python_loggers": ["crm_pipeline.servicetitan", "httpx"],
+            }
+        },
+    )
     with instance:
         result = dg.materialize(export_assets, resources=resources, instance=instance)
         assert result.success
         metadata = [str(e.materialization.metadata) for e in result.get_asset_materialization_events()]
         assert len(metadata) == len(EXPORT_FEEDS)
         monkeypatch.setenv("SERVICETITAN_CLIENT_SECRET", WRONG_SECRET)
-        failed = dg.materialize(export_assets, selection=[FIRST_FEED], resources=resources, instance=instance,
-                                raise_on_error=False)
+        failed = dg.materialize(
+            export_assets,
+            selection=[FIRST_FEED],
+            resources=resources,
+            instance=instance,
+            raise_on_error=False,
+        )
         assert not failed.success
         error = str(failed.get_step_failure_events()[0].step_failure_data.error)
         assert "refused" in error and "SERVICETITAN_CLIENT_SECRET" in error
         monkeypatch.setenv("SERVICETITAN_CLIENT_SECRET", sb.client_secret)
         monkeypatch.setenv("SERVICETITAN_APP_KEY", WRONG_APP_KEY)
-        refused = dg.materialize(export_assets, selection=[SECOND_FEED], resources=resources, instance=instance,
-                                 raise_on_error=False)
+        refused = dg.materialize(
+            export_assets,
+            selection=[SECOND_FEED],
+            resources=resources,
+            instance=instance,
+            raise_on_error=False,
+        )
         assert not refused.success
         error += str(refused.get_step_failure_events()[0].step_failure_data.error)
         assert "HTTP 403" in error and "SERVICETITAN_APP_KEY" in error
     secrets = [sb.client_secret, sb.app_key, WRONG_SECRET, WRONG_APP_KEY, *issued]
     assert len(issued) >= 2
     assert leaks_in_bytes("\n".join(metadata + [error]).encode(), secrets) == []
-    assert any(b"cursor_position" in p.read_bytes() for p in files_under(home)), "the metadata was not stored here"
+    assert any(b"cursor_position" in p.read_bytes() for p in files_under(home)), (
+        "the metadata was not stored here"
+    )
     assert leaks_in_tree(home, secrets) == {}
     assert leaks_in_duckdb(db, secrets) == []
 
@@ -199,17 +241,35 @@ def test_settings_and_client_do_not_show_secrets(sb):
     settings = Settings.from_env(sb.env())
     with ServiceTitanClient(settings) as client:
         client.get_json("export/customers")
-        shown = "\n".join([repr(settings), str(settings), repr(client), repr(client._auth), str(client.stats)])
+        shown = "\n".join(
+            [repr(settings), str(settings), repr(client), repr(client._auth), str(client.stats)]
+        )
         tokens = list(client._auth.seen_tokens)
     assert leaks_in_bytes(shown.encode(), [sb.client_secret, sb.app_key, *tokens]) == []
 
 
-LOOPBACK_OK = ["http://127.0.0.1:8765", "http://localhost:1/x", "http://LOCALHOST", "http://[::1]:8080",
-               "https://api.servicetitan.io", "https://auth.servicetitan.io/connect/token"]
-REFUSED = ["http://api.servicetitan.io", "http://auth-integration.servicetitan.io/connect/token",
-           "http://127.0.0.1.nip.io", "http://localhost@evil.example", "http://127.0.0.1:80@evil.example/",
-           "http://10.0.0.5", "http://0.0.0.0:8080", "ftp://api.servicetitan.io", "api.servicetitan.io",
-           "HTTP://EVIL.EXAMPLE", "//evil.example", "http:///nohost"]
+LOOPBACK_OK = [
+    "http://127.0.0.1:8765",
+    "http://localhost:1/x",
+    "http://LOCALHOST",
+    "http://[::1]:8080",
+    "https://api.servicetitan.io",
+    "https://auth.servicetitan.io/connect/token",
+]
+REFUSED = [
+    "http://api.servicetitan.io",
+    "http://auth-integration.servicetitan.io/connect/token",
+    "http://127.0.0.1.nip.io",
+    "http://localhost@evil.example",
+    "http://127.0.0.1:80@evil.example/",
+    "http://10.0.0.5",
+    "http://0.0.0.0:8080",
+    "ftp://api.servicetitan.io",
+    "api.servicetitan.io",
+    "HTTP://EVIL.EXAMPLE",
+    "//evil.example",
+    "http:///nohost",
+]
 
 
 @pytest.mark.parametrize("variable", ["SERVICETITAN_API_URL", "SERVICETITAN_AUTH_URL"])
@@ -229,7 +289,10 @@ def test_a_refused_url_fails_the_run_before_any_credential_is_sent(sb, tmp_path,
     for name, value in {**sb.env(), "SERVICETITAN_AUTH_URL": "http://auth.example.com/connect/token"}.items():
         monkeypatch.setenv(name, value)
     before = sb.token_requests
-    resources = {"servicetitan": ServiceTitanResource(), "duckdb": CrmDuckDB(database=str(tmp_path / "crm.duckdb"))}
+    resources = {
+        "servicetitan": ServiceTitanResource(),
+        "duckdb": CrmDuckDB(database=str(tmp_path / "crm.duckdb")),
+    }
     result = dg.materialize(export_assets, selection=[FIRST_FEED], resources=resources, raise_on_error=False)
     assert not result.success
     error = str(result.get_step_failure_events()[0].step_failure_data.error)

@@ -40,7 +40,11 @@ def sb():
 
 
 def ask_token(sb: Sandbox, secret: str | None = None) -> httpx.Response:
-    form = {"grant_type": "client_credentials", "client_id": sb.client_id, "client_secret": secret or sb.client_secret}
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": sb.client_id,
+        "client_secret": secret or sb.client_secret,
+    }
     return httpx.post(sb.auth_url, data=form)
 
 
@@ -80,10 +84,12 @@ def test_token_flow_and_rejections(sb, api):
 
     good = {"Authorization": f"Bearer {ok['access_token']}", "ST-App-Key": sb.app_key}
     assert call(good).status_code == 200
-    for headers, status, title in [({"ST-App-Key": sb.app_key}, 401, "Unauthorized"),
-                                   ({**good, "Authorization": "Bearer nope"}, 401, "Unauthorized"),
-                                   ({**good, "ST-App-Key": "wrong"}, 403, "app key is not valid"),
-                                   ({"Authorization": good["Authorization"]}, 403, "app key is not valid")]:
+    for headers, status, title in [
+        ({"ST-App-Key": sb.app_key}, 401, "Unauthorized"),
+        ({**good, "Authorization": "Bearer nope"}, 401, "Unauthorized"),
+        ({**good, "ST-App-Key": "wrong"}, 403, "app key is not valid"),
+        ({"Authorization": good["Authorization"]}, 403, "app key is not valid"),
+    ]:
         r = call(headers)
         assert r.status_code == status and title in r.json()["title"]
         assert r.headers["content-type"].startswith("application/problem+json")
@@ -125,7 +131,9 @@ def test_recent_changes_repeat_records_but_finish(sb, api):
     sb.page_size = 10
     rows, cont, pages = pull(api, "export/leads", recent=True)
     latest = {r["id"]: r for r in rows}
-    assert len(rows) > len(latest) and sorted(latest.values(), key=lambda r: r["id"]) == sb.records("export/leads")
+    assert len(rows) > len(latest) and sorted(latest.values(), key=lambda r: r["id"]) == sb.records(
+        "export/leads"
+    )
     assert api.get("export/leads", params={"from": cont}).json()["data"] == []
 
 
@@ -139,13 +147,19 @@ def test_from_a_date(sb, api):
 
 def test_invalid_or_foreign_continuation_token(sb, api):
     with Sandbox(seed=8, sizes={"customers": 5}) as other:
-        foreign_api = httpx.Client(base_url=f"{other.api_url}/crm/v2/tenant/{other.tenant_id}/",
-                                   headers={"Authorization": f"Bearer {token(other)}", "ST-App-Key": other.app_key})
+        foreign_api = httpx.Client(
+            base_url=f"{other.api_url}/crm/v2/tenant/{other.tenant_id}/",
+            headers={"Authorization": f"Bearer {token(other)}", "ST-App-Key": other.app_key},
+        )
         foreign = foreign_api.get("export/customers").json()["continueFrom"]
     other_feed = api.get("export/leads").json()["continueFrom"]
     for bad in ("garbage!!", foreign, other_feed, "2024-13-45"):
         r = api.get("export/customers", params={"from": bad})
-        assert r.status_code == 400 and r.json()["title"] == "Invalid continuation token" and "from" in r.json()["errors"]
+        assert (
+            r.status_code == 400
+            and r.json()["title"] == "Invalid continuation token"
+            and "from" in r.json()["errors"]
+        )
     assert api.get("export/customers", params={"includeRecentChanges": "maybe"}).status_code == 400
 
 
@@ -168,7 +182,11 @@ def test_each_fault_kind_is_observable(sb, api):
             api.get(feed)
     sb.faults.add("badjson")
     r = api.get(feed)
-    assert r.status_code == 200 and len(r.content) == int(r.headers["content-length"]) and pytest.raises(ValueError, r.json)
+    assert (
+        r.status_code == 200
+        and len(r.content) == int(r.headers["content-length"])
+        and pytest.raises(ValueError, r.json)
+    )
     sb.faults.add("slow", delay=0.3)
     started = time.monotonic()
     assert api.get(feed).status_code == 200 and time.monotonic() - started >= 0.3
@@ -208,7 +226,10 @@ def test_data_is_messy_and_deterministic(sb):
     assert any(len(s) == 28 for s in stamps) and any(len(s) == 20 for s in stamps)
     assert {c["customerId"] for c in sb.records("export/customers/contacts")} <= ids
     assert {loc["customerId"] for loc in sb.records("export/locations")} <= ids
-    with Sandbox(seed=7, sizes={"customers": 120}) as twin, Sandbox(seed=8, sizes={"customers": 120}) as other:
+    with (
+        Sandbox(seed=7, sizes={"customers": 120}) as twin,
+        Sandbox(seed=8, sizes={"customers": 120}) as other,
+    ):
         assert twin.records("export/leads") == sb.records("export/leads") != other.records("export/leads")
     sb.change("export/customers", n=100)
     merged = [c for c in sb.records("export/customers") if c["mergedToId"] is not None]
@@ -218,16 +239,33 @@ def test_data_is_messy_and_deterministic(sb):
 
 def test_put_serves_raw_records_as_is(sb, api):
     _, cont, _ = pull(api, "export/customers")
-    raw = {"id": 4100000003, "name": 42, "surprise": {"nested": [1, None]}, "modifiedOn": "2024-06-20T17:47:05"}
+    raw = {
+        "id": 4100000003,
+        "name": 42,
+        "surprise": {"nested": [1, None]},
+        "modifiedOn": "2024-06-20T17:47:05",
+    }
     sb.put("export/customers", raw)
     rows, _, _ = pull(api, "export/customers", start=cont)
     assert rows == [raw] and raw in sb.records("export/customers")
 
 
 def test_admin_endpoints_and_keep_alive(sb, api):
-    assert len(httpx.post(f"{sb.api_url}/_sandbox/change", json={"feed": "export/bookings", "n": 3}).json()["ids"]) == 3
-    assert len(httpx.post(f"{sb.api_url}/_sandbox/add", json={"feed": "export/bookings", "n": 2}).json()["ids"]) == 2
-    assert httpx.get(f"{sb.api_url}/_sandbox/records", params={"feed": "export/bookings"}).json() == sb.records("export/bookings")
+    assert (
+        len(
+            httpx.post(f"{sb.api_url}/_sandbox/change", json={"feed": "export/bookings", "n": 3}).json()[
+                "ids"
+            ]
+        )
+        == 3
+    )
+    assert (
+        len(httpx.post(f"{sb.api_url}/_sandbox/add", json={"feed": "export/bookings", "n": 2}).json()["ids"])
+        == 2
+    )
+    assert httpx.get(
+        f"{sb.api_url}/_sandbox/records", params={"feed": "export/bookings"}
+    ).json() == sb.records("export/bookings")
     httpx.post(f"{sb.api_url}/_sandbox/faults", json={"add": {"kind": "503", "count": 1}}).raise_for_status()
     assert api.get("export/bookings").status_code == 503
     conn = http.client.HTTPConnection("127.0.0.1", sb.port)
@@ -237,12 +275,19 @@ def test_admin_endpoints_and_keep_alive(sb, api):
 
 
 def test_cli_serves_and_stops_on_sigterm():
-    proc = subprocess.Popen([sys.executable, "-m", "crm_pipeline.sandbox", "--port", "0", "--customers", "30"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crm_pipeline.sandbox", "--port", "0", "--customers", "30"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
     try:
         env = dict(proc.stdout.readline().strip().removeprefix("export ").split("=", 1) for _ in range(6))
-        form = {"grant_type": "client_credentials", **{k: env[f"SERVICETITAN_{k.upper()}"] for k in ("client_id", "client_secret")}}
+        form = {
+            "grant_type": "client_credentials",
+            **{k: env[f"SERVICETITAN_{k.upper()}"] for k in ("client_id", "client_secret")},
+        }
         assert httpx.post(env["SERVICETITAN_AUTH_URL"], data=form).status_code == 200
     finally:
         proc.send_signal(signal.SIGTERM)

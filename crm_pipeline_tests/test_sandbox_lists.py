@@ -11,7 +11,10 @@ from crm_pipeline.sandbox import Sandbox
 from crm_pipeline.sandbox.lists import PARENT_SCOPED, TOP_LEVEL
 from crm_pipeline.sandbox.messy import parse_instant
 
-CF, NOTE = "id name dataType dataTypeOptions createdOn modifiedOn", "id text isPinned createdById createdOn modifiedOn"
+CF, NOTE = (
+    "id name dataType dataTypeOptions createdOn modifiedOn",
+    "id text isPinned createdById createdOn modifiedOn",
+)
 CONTACT = "id type value memo phoneSettings modifiedOn createdOn preferences"
 BY = "createdOn createdBy modifiedOn modifiedBy"
 FIELDS = {  # properties of the OpenAPI list schemas (crm-v2.openapi.json), order aside
@@ -19,19 +22,24 @@ FIELDS = {  # properties of the OpenAPI list schemas (crm-v2.openapi.json), orde
     "bookings": "id source createdOn name address customerType start campaignId businessUnitId isFirstTimeClient "
     "uploadedImages isSendConfirmationEmail status dismissingReasonId jobId externalId priority jobTypeId "
     "bookingProviderId modifiedOn summary",
-    "contacts": f"id referenceId name title isArchived {BY}", "contacts/preferences": "id name description dataType",
+    "contacts": f"id referenceId name title isArchived {BY}",
+    "contacts/preferences": "id name description dataType",
     "contacts/contact-methods": f"id contactId referenceId type value memo {BY}",
     "customers": "id active name type address customFields balance taxExempt tagTypeIds doNotMail doNotService "
     "nationalAccount createdOn createdById modifiedOn mergedToId paymentTermId creditLimit creditLimitBalance "
     "externalData",
-    "customers/contacts": f"{CONTACT} customerId", "locations/contacts": f"{CONTACT} locationId",
-    "customers/custom-fields": CF, "locations/custom-fields": CF,
+    "customers/contacts": f"{CONTACT} customerId",
+    "locations/contacts": f"{CONTACT} locationId",
+    "customers/custom-fields": CF,
+    "locations/custom-fields": CF,
     "leads": "id status priority customerId locationId businessUnitId jobTypeId campaignId followUpDate createdById "
     "createdOn modifiedOn tagTypeIds dismissingReasonId summary callReasonId callId bookingId manualCallId leadUrl "
     "leadCustomerName leadPhone leadEmail leadStreet leadUnit leadCity leadState leadZip leadCountry captureSource",
     "locations": "id customerId active name address customFields createdOn createdById modifiedOn mergedToId zoneId "
     "taxExempt tagTypeIds externalData taxZoneId",
-    "customers/{id}/notes": NOTE, "leads/{id}/notes": NOTE, "customers/{id}/contacts": CONTACT,
+    "customers/{id}/notes": NOTE,
+    "leads/{id}/notes": NOTE,
+    "customers/{id}/contacts": CONTACT,
     "bookings/{id}/contacts": "id type value memo modifiedOn",
     "contacts/{contactId}/relationships": "id relatedEntityId typeName typeSlug createdOn createdBy",
     "contacts/{contactId}/contact-methods/{contactMethodId}/preferences": "name dataType value",
@@ -60,8 +68,10 @@ def fapi(fresh):
 def client(sb: Sandbox) -> httpx.Client:
     form = {"grant_type": "client_credentials", "client_id": sb.client_id, "client_secret": sb.client_secret}
     token = httpx.post(sb.auth_url, data=form).json()["access_token"]
-    return httpx.Client(base_url=f"{sb.api_url}/crm/v2/tenant/{sb.tenant_id}/",
-                        headers={"Authorization": f"Bearer {token}", "ST-App-Key": sb.app_key})
+    return httpx.Client(
+        base_url=f"{sb.api_url}/crm/v2/tenant/{sb.tenant_id}/",
+        headers={"Authorization": f"Bearer {token}", "ST-App-Key": sb.app_key},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +84,10 @@ def walk(api: httpx.Client, path: str, page_size: int = 50, start: int = 1, **pa
     rows, page = [], start
     while True:
         body = api.get(path, params={"page": page, "pageSize": page_size, **params}).raise_for_status().json()
-        assert list(body) == ["page", "pageSize", "hasMore", "totalCount", "data"] and len(body["data"]) <= page_size
+        assert (
+            list(body) == ["page", "pageSize", "hasMore", "totalCount", "data"]
+            and len(body["data"]) <= page_size
+        )
         assert body["page"] == page and body["pageSize"] == page_size
         rows += body["data"]
         if not body["hasMore"]:
@@ -105,23 +118,42 @@ def test_customers_and_locations_default_to_active_records(sb, api):
         active = [r for r in everything if r["active"] is True]
         assert 0 < len(active) < len(everything)
         assert by_id(walk(api, path, 500)) == active == by_id(walk(api, path, 500, active="True"))
-        assert by_id(walk(api, path, 500, active="False")) == [r for r in everything if r["active"] is not True]
+        assert by_id(walk(api, path, 500, active="False")) == [
+            r for r in everything if r["active"] is not True
+        ]
     assert api.get("customers", params={"active": "sometimes"}).status_code == 400
     assert len(walk(api, "bookings", 500)) == len(sb.records("bookings"))  # no active filter elsewhere
 
 
 def test_include_total_and_parameter_validation(sb, api):
-    body, total = (api.get("leads", params={"pageSize": 7, "includeTotal": t}).json() for t in ("false", "true"))
+    body, total = (
+        api.get("leads", params={"pageSize": 7, "includeTotal": t}).json() for t in ("false", "true")
+    )
     assert body["totalCount"] is None and body["hasMore"] and total["totalCount"] == len(sb.records("leads"))
     active = sum(r["active"] for r in sb.records("customers"))
     assert api.get("customers", params={"includeTotal": True}).json()["totalCount"] == active
     assert len(api.get("bookings").json()["data"]) == 50  # default page size
-    assert api.get("bookings", params={"page": 99}).json() == {"page": 99, "pageSize": 50, "hasMore": False,
-                                                                "totalCount": None, "data": []}
-    for params in ({"pageSize": 5001}, {"pageSize": 0}, {"page": 0}, {"page": "x"}, {"includeTotal": "maybe"},
-                   {"modifiedOnOrAfter": "yesterday"}, {"ids": ",".join(str(i) for i in range(51))}, {"ids": "1,x"}):
+    assert api.get("bookings", params={"page": 99}).json() == {
+        "page": 99,
+        "pageSize": 50,
+        "hasMore": False,
+        "totalCount": None,
+        "data": [],
+    }
+    for params in (
+        {"pageSize": 5001},
+        {"pageSize": 0},
+        {"page": 0},
+        {"page": "x"},
+        {"includeTotal": "maybe"},
+        {"modifiedOnOrAfter": "yesterday"},
+        {"ids": ",".join(str(i) for i in range(51))},
+        {"ids": "1,x"},
+    ):
         r = api.get("customers", params=params)
-        assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json"), params
+        assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json"), (
+            params
+        )
         assert r.json()["status"] == 400 and r.json()["errors"]
     some = [r["id"] for r in sb.records("bookings")][:50]
     assert sorted(r["id"] for r in walk(api, "bookings", 20, ids=",".join(map(str, some)))) == some
@@ -143,7 +175,9 @@ def test_sort_is_honoured_on_customers_only_where_documented(sb, api):
     ids = [r["id"] for r in sb.records("customers")]
     assert [r["id"] for r in walk(api, "customers", 40, active="Any", sort="-Id")] == ids[::-1]
     assert [r["id"] for r in walk(api, "leads", 40, sort="+Id")] == [r["id"] for r in sb.records("leads")]
-    stamps = [parse_instant(r["createdOn"]) for r in walk(api, "locations", 40, active="Any", sort="-CreatedOn")]
+    stamps = [
+        parse_instant(r["createdOn"]) for r in walk(api, "locations", 40, active="Any", sort="-CreatedOn")
+    ]
     assert stamps == sorted(stamps, reverse=True)
     sb.change("bookings", n=3)
     plain = walk(api, "bookings", 40)
@@ -195,7 +229,7 @@ def test_changing_a_note_touches_its_parent(fresh, fapi):
     pairs = fresh.child_records("leads/{id}/notes")
     owners = {p["id"] for p, r in pairs if r["id"] in added}
     assert len([r for _, r in pairs if r["id"] in set(added)]) == 3 and owners
-    latest = sorted(fresh.records("leads"), key=lambda r: parse_instant(r["modifiedOn"]))[-len(owners):]
+    latest = sorted(fresh.records("leads"), key=lambda r: parse_instant(r["modifiedOn"]))[-len(owners) :]
     assert {r["id"] for r in latest} == owners
 
 
@@ -239,7 +273,9 @@ def test_list_requests_are_logged_and_get_faults(sb, api):
     path = "customers/{id}/notes".format(**sb.parents("customers/{id}/notes")[0])
     assert [api.get(path, params={"pageSize": 3}).status_code for _ in range(2)] == [503, 200]
     assert [(e.status, e.path.endswith(path), e.query) for e in sb.request_log] == [
-        (503, True, {"pageSize": "3"}), (200, True, {"pageSize": "3"})]
+        (503, True, {"pageSize": "3"}),
+        (200, True, {"pageSize": "3"}),
+    ]
 
 
 def test_list_only_stores_are_built_lazily():

@@ -16,11 +16,15 @@ from crm_pipeline_tests.dagster_helpers import env, instance  # noqa: F401 - fix
 from crm_pipeline_tests.list_runs import failure_texts, materialize_lists
 
 
-@pytest.mark.parametrize(("path", "scope"), [
-    ("customers/{id}/notes", "tn.crm.customers:r"), ("export/locations/contacts", "tn.crm.locations:r"),
-    ("booking-provider-tags", "tn.crm.bookingprovidertags:r"), ("GET /crm/v2/tenant/7/contacts/x/relationships",
-                                                                 "tn.crm.contacts:r"),
-])
+@pytest.mark.parametrize(
+    ("path", "scope"),
+    [
+        ("customers/{id}/notes", "tn.crm.customers:r"),
+        ("export/locations/contacts", "tn.crm.locations:r"),
+        ("booking-provider-tags", "tn.crm.bookingprovidertags:r"),
+        ("GET /crm/v2/tenant/7/contacts/x/relationships", "tn.crm.contacts:r"),
+    ],
+)
 def test_the_scope_of_a_path_follows_the_openapi_rule(path, scope):
     assert scope_for_path(path).name == scope
 
@@ -34,7 +38,9 @@ def test_a_403_after_other_endpoints_loaded_names_the_endpoint_and_the_scope(san
             client.get_json(f"leads/{lead}/notes")
         assert client.stats["retries"] == 0
     message = str(info.value)
-    assert f"leads/{lead}/notes" in message and "tn.crm.leads:r" in message and "CRM → Leads (Read)" in message
+    assert (
+        f"leads/{lead}/notes" in message and "tn.crm.leads:r" in message and "CRM → Leads (Read)" in message
+    )
     assert info.value.scope == "tn.crm.leads:r" and info.value.status == 403
     assert "SERVICETITAN_APP_KEY" not in message
 
@@ -57,10 +63,16 @@ def test_a_gateway_404_on_a_whole_path_names_the_scope(sandbox, settings):
     assert "tn.crm.locations:r" in str(info.value) and "/locations" in str(info.value)
 
 
-def test_a_denied_endpoint_fails_its_asset_with_the_scope_and_the_others_load(sandbox, settings, env, instance):
+def test_a_denied_endpoint_fails_its_asset_with_the_scope_and_the_others_load(
+    sandbox, settings, env, instance
+):
     sandbox.deny(r"leads/\d+/notes")
-    result = materialize_lists(settings, instance, raise_on_error=False,
-                               selection=["raw_list/customers", "raw_list/leads", "raw_list/leads_notes"])
+    result = materialize_lists(
+        settings,
+        instance,
+        raise_on_error=False,
+        selection=["raw_list/customers", "raw_list/leads", "raw_list/leads_notes"],
+    )
     assert not result.success
     text = failure_texts(result)
     # this step's first request was the 403 (nothing to tell a wrong key from a missing scope yet): the message

@@ -22,8 +22,14 @@ from crm_pipeline.settings import Settings
 CLIENT_RATE = 20.0
 SERVER_RATE = 24.0  # slightly above the client's: only a shared budget keeps two processes under it
 HAMMER_SECONDS = 3.0
-FAST = dict(max_attempts=20, max_retry_seconds=30.0, backoff_base=0.01, backoff_cap=0.05,
-            read_timeout=5.0, connect_timeout=2.0)
+FAST = dict(
+    max_attempts=20,
+    max_retry_seconds=30.0,
+    backoff_base=0.01,
+    backoff_cap=0.05,
+    read_timeout=5.0,
+    connect_timeout=2.0,
+)
 
 # One process of a run: THREADS threads ask for export and list pages from `start` (wall clock) for
 # `seconds`, through one client; prints its counters and when its last request was answered.
@@ -73,11 +79,14 @@ def hammer_from_processes(sb: Sandbox, rate_limit_dir: str | None, processes: in
     """Run `processes` hammering processes at once; (API requests the sandbox saw, 429s among them, seconds)."""
     start = time.time() + 2.0  # every process has imported the client and is waiting by then
     client = {**FAST, "rate_limit": CLIENT_RATE, "rate_limit_dir": rate_limit_dir}
-    arg = json.dumps({"env": sb.env(), "client": client, "start": start, "seconds": HAMMER_SECONDS,
-                      "threads": threads})
+    arg = json.dumps(
+        {"env": sb.env(), "client": client, "start": start, "seconds": HAMMER_SECONDS, "threads": threads}
+    )
     sb.clear_log()
-    procs = [subprocess.Popen([sys.executable, "-c", HAMMER, arg], stdout=subprocess.PIPE, text=True)
-             for _ in range(processes)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", HAMMER, arg], stdout=subprocess.PIPE, text=True)
+        for _ in range(processes)
+    ]
     outs = [p.communicate(timeout=60)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     reports = [json.loads(out) for out in outs]
@@ -98,7 +107,9 @@ def test_processes_of_one_tenant_share_one_rate_limit(sb, tmp_path):
     assert requests <= SERVER_RATE * (1 + elapsed)
     assert requests <= CLIENT_RATE * elapsed + 2
     files = os.listdir(shared)
-    assert os.path.dirname(shared) == str(tmp_path / "data") and stat.S_IMODE(os.stat(shared).st_mode) == 0o700
+    assert (
+        os.path.dirname(shared) == str(tmp_path / "data") and stat.S_IMODE(os.stat(shared).st_mode) == 0o700
+    )
     assert len(files) == 1 and stat.S_IMODE(os.stat(os.path.join(shared, files[0])).st_mode) == 0o600
     assert not any(s in files[0] for s in (sb.client_id, sb.client_secret, sb.app_key, sb.tenant_id))
     assert os.path.getsize(os.path.join(shared, files[0])) == 8  # a time, nothing else
@@ -111,9 +122,11 @@ def test_processes_of_one_tenant_share_one_rate_limit(sb, tmp_path):
 def test_a_429_holds_every_client_of_the_tenant(sb, tmp_path):
     shared = str(tmp_path / "limits")
     settings = Settings.from_env(sb.env())
-    with ServiceTitanClient(settings, rate_limit=CLIENT_RATE, rate_limit_dir=shared, **FAST) as first, \
-            ServiceTitanClient(settings, rate_limit=CLIENT_RATE, rate_limit_dir=shared, **FAST) as second, \
-            ThreadPoolExecutor(1) as pool:
+    with (
+        ServiceTitanClient(settings, rate_limit=CLIENT_RATE, rate_limit_dir=shared, **FAST) as first,
+        ServiceTitanClient(settings, rate_limit=CLIENT_RATE, rate_limit_dir=shared, **FAST) as second,
+        ThreadPoolExecutor(1) as pool,
+    ):
         sb.faults.add("429", count=1, path_contains="export/customers", retry_after=1)
         answered = pool.submit(first.get_json, "export/customers")  # 429, Retry-After: 1, then served
         while not any(e.status == 429 for e in sb.request_log):

@@ -41,8 +41,13 @@ print(json.dumps({"commits": commits, **shared.stats}), flush=True)
 
 
 def start_writer(path: str, seconds: float, pause: float) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, path, str(seconds), str(pause)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, path, str(seconds), str(pause)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line = proc.stdout.readline().strip()
     assert line == "committing", line + proc.stderr.read()
     return proc
@@ -63,7 +68,9 @@ def new_file(tmp_path) -> str:
 
 def rows_of(path: str, who: str) -> list[int]:
     with duckdb.connect(path, read_only=True) as conn:
-        return [n for (n,) in conn.execute("SELECT n FROM written WHERE who = ? ORDER BY n", [who]).fetchall()]
+        return [
+            n for (n,) in conn.execute("SELECT n FROM written WHERE who = ? ORDER BY n", [who]).fetchall()
+        ]
 
 
 @pytest.mark.parametrize("pause", [0.0, 0.4], ids=["committing-in-a-tight-loop", "open-between-commits"])
@@ -105,10 +112,14 @@ def test_two_busy_writers_take_turns(tmp_path):
         # commits of each process in every second of the 5 both were writing
         per_second = conn.execute(
             "SELECT who, floor(stamp - ?)::INT AS second, count(*) FROM written WHERE stamp >= ? AND stamp < ? "
-            "GROUP BY ALL", [began, began, began + 5]).fetchall()
+            "GROUP BY ALL",
+            [began, began, began + 5],
+        ).fetchall()
     counts = {(who, second): n for who, second, n in per_second}
     starved = [(who, s) for who in ("mine", "other") for s in range(5) if counts.get((who, s), 0) < 3]
-    assert starved == [], f"fewer than 3 commits in these seconds: {starved}; per second: {sorted(counts.items())}"
+    assert starved == [], (
+        f"fewer than 3 commits in these seconds: {starved}; per second: {sorted(counts.items())}"
+    )
     assert rows_of(path, "mine") == list(range(commits))
     assert rows_of(path, "other") == list(range(report["commits"]))
 
@@ -123,7 +134,9 @@ def test_a_lease_with_default_settings_after_a_raw_table_lease_is_no_longer_capp
     with shared.lease(raw_table_setup(None, 1)) as conn:
         assert conn.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "30.5 MiB"
     with shared.lease() as conn:  # a sort of about 300 MB: far beyond the raw tables' cap
-        rows = conn.execute("SELECT count(*) FROM (SELECT range::VARCHAR || repeat('x', 100) AS s "
-                            "FROM range(3000000) ORDER BY s)").fetchone()[0]
+        rows = conn.execute(
+            "SELECT count(*) FROM (SELECT range::VARCHAR || repeat('x', 100) AS s "
+            "FROM range(3000000) ORDER BY s)"
+        ).fetchone()[0]
     shared.close()
     assert rows == 3_000_000

@@ -32,8 +32,12 @@ def step_span(instance: dg.DagsterInstance, run_id: str, step: str) -> tuple[flo
 def first_load_seconds(sb: Sandbox, tmp_path: Path, name: str, instance, feeds) -> float:
     """The export step's duration for `feeds`, loaded into a new DuckDB file (a first load)."""
     settings = Settings.from_env({**sb.env(), "CRM_DUCKDB_PATH": str(tmp_path / f"{name}.duckdb")})
-    result = dg.materialize(export_assets, selection=[dg.AssetKey(ep.asset_key_path) for ep in feeds],
-                            instance=instance, resources=resources(settings))
+    result = dg.materialize(
+        export_assets,
+        selection=[dg.AssetKey(ep.asset_key_path) for ep in feeds],
+        instance=instance,
+        resources=resources(settings),
+    )
     assert result.success
     with duckdb.connect(settings.duckdb_path, read_only=True) as conn:
         for ep in feeds:
@@ -66,17 +70,27 @@ def list_run_steps(homes: list[Path]) -> list[tuple[float, float]]:
 
 
 def test_two_tenants_list_runs_side_by_side_take_about_the_time_of_one(tmp_path):
-    with Sandbox(seed=71, sizes={"customers": 600}, tenant_id="1001") as first, \
-            Sandbox(seed=72, sizes={"customers": 600}, tenant_id="1002") as second:
+    with (
+        Sandbox(seed=71, sizes={"customers": 600}, tenant_id="1001") as first,
+        Sandbox(seed=72, sizes={"customers": 600}, tenant_id="1002") as second,
+    ):
         alone_home = tmp_path / "alone_home"
         alone_log = tmp_path / "alone.log"
-        finish(start(LIST_SELECTION, cli_env(first, str(tmp_path / "alone.duckdb"), alone_home), alone_log), alone_log)
+        finish(
+            start(LIST_SELECTION, cli_env(first, str(tmp_path / "alone.duckdb"), alone_home), alone_log),
+            alone_log,
+        )
         ((began, ended),) = list_run_steps([alone_home])
         alone = ended - began
         database = str(tmp_path / "both.duckdb")
         homes = [tmp_path / f"home_{sb.tenant_id}" for sb in (first, second)]
-        runs = [(start(LIST_SELECTION, cli_env(sb, database, home), tmp_path / f"{sb.tenant_id}.log"),
-                 tmp_path / f"{sb.tenant_id}.log") for sb, home in zip((first, second), homes)]
+        runs = [
+            (
+                start(LIST_SELECTION, cli_env(sb, database, home), tmp_path / f"{sb.tenant_id}.log"),
+                tmp_path / f"{sb.tenant_id}.log",
+            )
+            for sb, home in zip((first, second), homes)
+        ]
         for proc, log in runs:
             finish(proc, log)
         spans = list_run_steps(homes)

@@ -25,8 +25,11 @@ HEADER_BYTES = 4096  # DuckDB's main header: an 8-byte checksum, then "DUCK" and
 
 
 def _mount(folder: Path, *options: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(options), "tmpfs", str(folder)],
-                          capture_output=True, text=True)
+    return subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", ",".join(options), "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+    )
 
 
 @pytest.fixture
@@ -64,20 +67,30 @@ def stored_rows_are_exact(settings: Settings, sandbox) -> int:
     """The rows committed before a failure, each exactly as served; returns how many there are."""
     total = 0
     with duckdb.connect(settings.duckdb_path, read_only=True) as conn:
-        tables = {f"{s}.{t}" for s, t in conn.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()}
+        tables = {
+            f"{s}.{t}"
+            for s, t in conn.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()
+        }
         for ep in LIST_ENDPOINTS:
             if ep.qualified_table not in tables:
                 continue
-            keys = {tuple(row) for row in conn.execute(
-                f"SELECT {', '.join(quote(k) for k in ep.key)} FROM {ep.qualified_table}").fetchall()}
+            keys = {
+                tuple(row)
+                for row in conn.execute(
+                    f"SELECT {', '.join(quote(k) for k in ep.key)} FROM {ep.qualified_table}"
+                ).fetchall()
+            }
             committed = [r for r in served(sandbox, ep) if tuple(r[k] for k in ep.key) in keys]
-            assert len(committed) == len(keys) and differences(conn, ep, settings.tenant_id, committed) == [], ep.path
+            assert (
+                len(committed) == len(keys) and differences(conn, ep, settings.tenant_id, committed) == []
+            ), ep.path
             total += len(keys)
     return total
 
 
-def test_a_full_disk_names_the_file_loses_nothing_and_the_next_run_resumes(sandbox_env, small_disk, instance,
-                                                                           monkeypatch):
+def test_a_full_disk_names_the_file_loses_nothing_and_the_next_run_resumes(
+    sandbox_env, small_disk, instance, monkeypatch
+):
     folder, grow = small_disk
     settings = settings_for(sandbox_env, folder / "crm.duckdb", monkeypatch)
     failed = materialize_lists(settings, instance, raise_on_error=False)
@@ -94,7 +107,9 @@ def test_a_full_disk_names_the_file_loses_nothing_and_the_next_run_resumes(sandb
             assert differences(conn, ep, settings.tenant_id, served(sandbox_env, ep)) == [], ep.path
 
 
-def test_a_file_that_is_not_duckdb_is_named_as_such_and_left_untouched(sandbox_env, instance, tmp_path, monkeypatch):
+def test_a_file_that_is_not_duckdb_is_named_as_such_and_left_untouched(
+    sandbox_env, instance, tmp_path, monkeypatch
+):
     database = tmp_path / "crm.duckdb"
     database.write_bytes(b"customer,phone\n" * 1000)
     before = database.read_bytes()

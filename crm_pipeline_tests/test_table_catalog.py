@@ -9,10 +9,10 @@ import duckdb
 from crm_pipeline import table_catalog
 from crm_pipeline.catalog import ENDPOINTS, EXPORT_FEEDS, LIST_ENDPOINTS
 from crm_pipeline.cli import main
+from crm_pipeline.ingest import sync_export
 from crm_pipeline.sql_models import build_all, load_project
 from crm_pipeline.storage import ensure_raw_table
 from crm_pipeline.storage.tables import CURSORS, QUARANTINE
-from crm_pipeline.ingest import sync_export
 
 
 def section(doc: str, relation: str) -> str:
@@ -40,18 +40,26 @@ def test_every_raw_table_with_its_real_key_and_columns():
     with duckdb.connect() as conn:  # the truth: the tables exactly as the loader creates them
         for ep in ENDPOINTS:
             ensure_raw_table(conn, ep)
-        keys = {f"{s}.{t}": cols for s, t, cols in conn.execute(
-            "SELECT schema_name, table_name, constraint_column_names FROM duckdb_constraints() "
-            "WHERE constraint_type = 'PRIMARY KEY'").fetchall()}
+        keys = {
+            f"{s}.{t}": cols
+            for s, t, cols in conn.execute(
+                "SELECT schema_name, table_name, constraint_column_names FROM duckdb_constraints() "
+                "WHERE constraint_type = 'PRIMARY KEY'"
+            ).fetchall()
+        }
         for ep in ENDPOINTS:
             text = section(doc, ep.qualified_table)
             assert f"- **Key:** `({', '.join(keys[ep.qualified_table])})`" in text, ep.qualified_table
             assert f"`GET {ep.path}` ({ep.kind})" in text and ep.description in text
             columns = conn.execute(f"DESCRIBE {ep.qualified_table}").fetchall()
             for name, dtype, *_ in columns:
-                dtype = dtype.replace("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ")  # the spelling of the schemas
+                dtype = dtype.replace(
+                    "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"
+                )  # the spelling of the schemas
                 assert f"| `{name}` | {dtype} |" in text, f"{ep.qualified_table}.{name} {dtype} missing"
-            assert text.count("\n| `") == len(columns), f"{ep.qualified_table}: columns listed that do not exist"
+            assert text.count("\n| `") == len(columns), (
+                f"{ep.qualified_table}: columns listed that do not exist"
+            )
 
 
 def test_freshness_follows_the_catalog_fields():
@@ -85,7 +93,10 @@ def test_defaults_match_the_automation_settings():
     from crm_pipeline.defs.servicetitan import automation_settings as a
 
     assert (table_catalog.EXPORT_INTERVAL, table_catalog.LIST_SCHEDULE, table_catalog.FULL_WALK_SCHEDULE) == (
-        a.DEFAULT_EXPORT_INTERVAL, a.DEFAULT_LIST_SCHEDULE, a.DEFAULT_FULL_WALK_SCHEDULE)
+        a.DEFAULT_EXPORT_INTERVAL,
+        a.DEFAULT_LIST_SCHEDULE,
+        a.DEFAULT_FULL_WALK_SCHEDULE,
+    )
 
 
 def test_live_mode_reports_the_true_row_counts(sandbox, settings, client, conn, tmp_path):
@@ -94,8 +105,10 @@ def test_live_mode_reports_the_true_row_counts(sandbox, settings, client, conn, 
     for ep in LIST_ENDPOINTS:
         ensure_raw_table(conn, ep)  # present but empty
     built = build_all(conn, load_project())
-    synced = {ep.qualified_table: conn.execute(f"SELECT max(_synced_at) FROM {ep.qualified_table}").fetchone()[0]
-              for ep in EXPORT_FEEDS}
+    synced = {
+        ep.qualified_table: conn.execute(f"SELECT max(_synced_at) FROM {ep.qualified_table}").fetchone()[0]
+        for ep in EXPORT_FEEDS
+    }
     conn.close()  # the catalog opens the file read-only, which DuckDB refuses beside a read-write connection
 
     out = tmp_path / "TABLES.md"
@@ -113,6 +126,8 @@ def test_live_mode_reports_the_true_row_counts(sandbox, settings, client, conn, 
         assert live_rows(doc, models[name].relation) == rows, name
 
     with duckdb.connect(settings.duckdb_path, read_only=True) as ro:  # every example query runs on real data
-        results = {sql: ro.execute(sql).fetchall() for family in table_catalog.EXAMPLES.values() for _, sql in family}
+        results = {
+            sql: ro.execute(sql).fetchall() for family in table_catalog.EXAMPLES.values() for _, sql in family
+        }
     assert results[table_catalog.EXAMPLES["raw_export"][0][1]], "the first example query finds no customers"
     assert results[table_catalog.EXAMPLES["marts"][0][1]], "the lead funnel example finds no leads"

@@ -22,8 +22,12 @@ TENANTS = ("1000001", "1000002")
 
 def tenants_env(sandboxes: dict[str, Sandbox], duckdb_path: str) -> dict[str, str]:
     """SERVICETITAN_TENANTS plus each tenant's own credentials and URLs (the app key is shared)."""
-    env = {"SERVICETITAN_TENANTS": ",".join(sandboxes), "CRM_DUCKDB_PATH": duckdb_path, "CRM_AUTOMATION": "off",
-           "SERVICETITAN_APP_KEY": next(iter(sandboxes.values())).app_key}
+    env = {
+        "SERVICETITAN_TENANTS": ",".join(sandboxes),
+        "CRM_DUCKDB_PATH": duckdb_path,
+        "CRM_AUTOMATION": "off",
+        "SERVICETITAN_APP_KEY": next(iter(sandboxes.values())).app_key,
+    }
     for tenant, sb in sandboxes.items():
         for name, value in sb.env().items():
             if name not in ("SERVICETITAN_TENANT_ID", "SERVICETITAN_APP_KEY"):
@@ -32,10 +36,18 @@ def tenants_env(sandboxes: dict[str, Sandbox], duckdb_path: str) -> dict[str, st
 
 
 def test_per_tenant_settings_win_over_the_plain_ones_and_missing_ones_name_the_tenant():
-    env = {"SERVICETITAN_TENANTS": " 7, 8,7 ", "SERVICETITAN_CLIENT_ID": "shared", "SERVICETITAN_CLIENT_SECRET": "s",
-           "SERVICETITAN_APP_KEY": "k", "SERVICETITAN_CLIENT_SECRET__8": "eight"}
+    env = {
+        "SERVICETITAN_TENANTS": " 7, 8,7 ",
+        "SERVICETITAN_CLIENT_ID": "shared",
+        "SERVICETITAN_CLIENT_SECRET": "s",
+        "SERVICETITAN_APP_KEY": "k",
+        "SERVICETITAN_CLIENT_SECRET__8": "eight",
+    }
     assert tenant_ids(env) == ["7", "8"]
-    assert (Settings.from_env(env, "7").client_secret, Settings.from_env(env, "8").client_secret) == ("s", "eight")
+    assert (Settings.from_env(env, "7").client_secret, Settings.from_env(env, "8").client_secret) == (
+        "s",
+        "eight",
+    )
     assert Settings.from_env(env, "8").tenant_id == "8" and Settings.from_env(env, "8").client_id == "shared"
     del env["SERVICETITAN_APP_KEY"]
     with pytest.raises(SettingsError, match=r"for tenant 8 .*SERVICETITAN_APP_KEY"):
@@ -51,28 +63,57 @@ def test_the_export_sensor_requests_one_run_per_tenant_partition():
 
 
 def test_two_tenants_load_side_by_side_without_mixing_rows(tmp_path):
-    with Sandbox(seed=41, sizes={"customers": 50}, page_size=20, tenant_id=TENANTS[0]) as a, \
-            Sandbox(seed=42, sizes={"customers": 70}, page_size=20, tenant_id=TENANTS[1]) as b:
+    with (
+        Sandbox(seed=41, sizes={"customers": 50}, page_size=20, tenant_id=TENANTS[0]) as a,
+        Sandbox(seed=42, sizes={"customers": 70}, page_size=20, tenant_id=TENANTS[1]) as b,
+    ):
         assert a.client_secret != b.client_secret  # each tenant's own credentials are needed
-        env = {**os.environ, **tenants_env({TENANTS[0]: a, TENANTS[1]: b}, str(tmp_path / "crm.duckdb")),
-               "DAGSTER_HOME": str(tmp_path / "dagster_home")}
+        env = {
+            **os.environ,
+            **tenants_env({TENANTS[0]: a, TENANTS[1]: b}, str(tmp_path / "crm.duckdb")),
+            "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        }
         env.pop("SERVICETITAN_TENANT_ID", None)
         os.makedirs(env["DAGSTER_HOME"])
-        listed = subprocess.run([sys.executable, "-m", "dagster", "asset", "list", "-m", "crm_pipeline.definitions"],
-                                env=env, capture_output=True, text=True, timeout=120)
+        listed = subprocess.run(
+            [sys.executable, "-m", "dagster", "asset", "list", "-m", "crm_pipeline.definitions"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert listed.returncode == 0, listed.stderr[-2000:]
         for tenant in TENANTS:
             done = subprocess.run(
-                [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "crm_pipeline.definitions",
-                 "--select", "group:servicetitan_export", "--partition", tenant],
-                env=env, capture_output=True, text=True, timeout=300)
+                [
+                    sys.executable,
+                    "-m",
+                    "dagster",
+                    "asset",
+                    "materialize",
+                    "-m",
+                    "crm_pipeline.definitions",
+                    "--select",
+                    "group:servicetitan_export",
+                    "--partition",
+                    tenant,
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
             assert done.returncode == 0, done.stderr[-3000:]
         with duckdb.connect(str(tmp_path / "crm.duckdb"), read_only=True) as conn:
             for ep in EXPORT_FEEDS:
                 for tenant, sb in ((TENANTS[0], a), (TENANTS[1], b)):
                     assert differences(conn, ep, tenant, sb.records(ep.path)) == [], (tenant, ep.path)
-            ids = conn.execute("SELECT tenant_id, list(id) FROM raw_export.customers GROUP BY tenant_id").fetchall()
-            cursors = conn.execute("SELECT DISTINCT tenant_id FROM pipeline_state.cursors ORDER BY 1").fetchall()
+            ids = conn.execute(
+                "SELECT tenant_id, list(id) FROM raw_export.customers GROUP BY tenant_id"
+            ).fetchall()
+            cursors = conn.execute(
+                "SELECT DISTINCT tenant_id FROM pipeline_state.cursors ORDER BY 1"
+            ).fetchall()
         by_tenant = {t: set(i) for t, i in ids}
         assert set(by_tenant) == set(TENANTS) and cursors == [(t,) for t in TENANTS]
         customers = endpoint("export/customers").path

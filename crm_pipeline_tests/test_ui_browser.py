@@ -20,7 +20,14 @@ from crm_pipeline.catalog import EXPORT_FEEDS
 from crm_pipeline.defs.servicetitan.metadata import column_schema
 from crm_pipeline.sandbox import Sandbox
 from crm_pipeline_tests.browser import (
-    browser_missing, chromium, dagster_webserver, in_ci, page_text, severe_console_errors, venv_bin, wait_until,
+    browser_missing,
+    chromium,
+    dagster_webserver,
+    in_ci,
+    page_text,
+    severe_console_errors,
+    venv_bin,
+    wait_until,
 )
 from crm_pipeline_tests.conftest import SMALL
 
@@ -32,8 +39,14 @@ CUSTOMERS = EXPORT_FEEDS[0]  # raw_export/customers, the asset materialized befo
 ASSET_KEY = "/".join(CUSTOMERS.asset_key_path)
 # What Dagster's UI shows when a page breaks: its error boundary, GraphQL error toasts, load errors.
 ERROR_MARKERS = (
-    "Something went wrong", "Unexpected GraphQL error", "An unexpected error occurred", "Error loading",
-    "Unable to load", "PythonError", "Traceback (most recent call last)", "Asset not found",
+    "Something went wrong",
+    "Unexpected GraphQL error",
+    "An unexpected error occurred",
+    "Error loading",
+    "Unable to load",
+    "PythonError",
+    "Traceback (most recent call last)",
+    "Asset not found",
 )
 # One iteration of the daemon that evaluates FreshnessPolicy (`dagster dev` runs it every 30 s) on the instance.
 EVALUATE_FRESHNESS = """
@@ -49,7 +62,9 @@ WAIT = 90  # seconds for a page to settle on a slow 2-core machine; explicit con
 
 _MISSING = browser_missing()
 pytestmark = [
-    pytest.mark.skipif(_MISSING is not None and not in_ci(), reason=f"no browser for the UI test: {_MISSING}"),
+    pytest.mark.skipif(
+        _MISSING is not None and not in_ci(), reason=f"no browser for the UI test: {_MISSING}"
+    ),
     pytest.mark.timeout(300),
 ]
 
@@ -66,20 +81,37 @@ def ui(tmp_path_factory):
     shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
     with open(home / "dagster.yaml", "a") as config:  # no telemetry script from dagster.io (closed network)
         config.write("\ntelemetry:\n  enabled: false\n")
-    (home / ".nux").mkdir()  # the "Join the Dagster community" dialog was already seen: it would cover the page
+    (
+        home / ".nux"
+    ).mkdir()  # the "Join the Dagster community" dialog was already seen: it would cover the page
     (home / ".nux" / "nux.yaml").write_text("seen: 1\n")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
     with Sandbox(seed=11, sizes=SMALL, page_size=40) as sandbox:
-        env = {**os.environ, **sandbox.env(), "DAGSTER_HOME": str(home),
-               "CRM_DUCKDB_PATH": str(tmp / "crm.duckdb"), "CRM_AUTOMATION": "off"}
+        env = {
+            **os.environ,
+            **sandbox.env(),
+            "DAGSTER_HOME": str(home),
+            "CRM_DUCKDB_PATH": str(tmp / "crm.duckdb"),
+            "CRM_AUTOMATION": "off",
+        }
         done = subprocess.run(
             [venv_bin("dagster"), "asset", "materialize", "-m", LOCATION, "--select", ASSET_KEY],
-            env=env, cwd=tmp, capture_output=True, text=True, timeout=180,
+            env=env,
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            timeout=180,
         )
         assert done.returncode == 0, done.stderr[-3000:]
-        evaluated = subprocess.run([venv_bin("python"), "-c", EVALUATE_FRESHNESS], env=env, cwd=REPO,
-                                   capture_output=True, text=True, timeout=180)
+        evaluated = subprocess.run(
+            [venv_bin("python"), "-c", EVALUATE_FRESHNESS],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         assert evaluated.returncode == 0, evaluated.stderr[-3000:]
         log = ARTIFACTS / "dagster-webserver.log"
         with dagster_webserver(env, log, cwd=tmp) as url, chromium(tmp / "chromium-profile") as browser:
@@ -89,7 +121,9 @@ def ui(tmp_path_factory):
 
 def open_page(browser, url: str) -> None:
     browser.get(url)
-    wait_until(browser, lambda d: d.execute_script("return document.readyState") == "complete", WAIT, "page load")
+    wait_until(
+        browser, lambda d: d.execute_script("return document.readyState") == "complete", WAIT, "page load"
+    )
 
 
 def shoot(browser, name: str) -> Path:
@@ -122,7 +156,8 @@ def graph_nodes(browser) -> dict[str, str]:
 def table_rows(browser, first_header: str) -> dict[str, list[str]]:
     """{first cell: the row's cells} of the page's tables whose first column is headed `first_header`
     ("Key": the latest materialization's metadata; "Column name": the column schema)."""
-    return browser.execute_script("""
+    return browser.execute_script(
+        """
         const rows = {};
         for (const table of document.querySelectorAll('table')) {
             const [head, ...body] = Array.from(table.rows).map(
@@ -133,7 +168,9 @@ def table_rows(browser, first_header: str) -> dict[str, list[str]]:
             }
         }
         return rows;
-    """, first_header)
+    """,
+        first_header,
+    )
 
 
 def metadata(browser) -> dict[str, str]:
@@ -145,11 +182,21 @@ def test_asset_graph_draws_every_export_feed_without_errors(ui):
     expected = {ep.table for ep in EXPORT_FEEDS}
     open_page(browser, f"{url}/locations/{LOCATION}/asset-groups/{EXPORT_GROUP}")
     try:
-        nodes = wait_until(browser, lambda d: (n := graph_nodes(d)) and expected <= n.keys() and n,
-                           WAIT, f"the graph nodes {sorted(expected)}")
+        nodes = wait_until(
+            browser,
+            lambda d: (n := graph_nodes(d)) and expected <= n.keys() and n,
+            WAIT,
+            f"the graph nodes {sorted(expected)}",
+        )
         # The materialized feed says so once its live data arrives; the others were never run.
-        wait_until(browser, lambda d: "Materialized" in graph_nodes(d).get(CUSTOMERS.table, "").replace(
-            "Never materialized", ""), WAIT, f"{CUSTOMERS.table} shown as materialized")
+        wait_until(
+            browser,
+            lambda d: (
+                "Materialized" in graph_nodes(d).get(CUSTOMERS.table, "").replace("Never materialized", "")
+            ),
+            WAIT,
+            f"{CUSTOMERS.table} shown as materialized",
+        )
     finally:
         shoot(browser, "asset_graph.png")
     assert expected <= nodes.keys(), nodes.keys()
@@ -169,11 +216,21 @@ def test_asset_page_shows_description_latest_metadata_and_columns(ui):
     try:
         wait_until(browser, lambda d: CUSTOMERS.description in page_text(d), WAIT, "the asset's description")
         wait_until(browser, lambda d: "rows_upserted" in metadata(d), WAIT, "the materialization's metadata")
-        wait_until(browser, lambda d: columns.keys() <= table_rows(d, "Column name").keys(), WAIT, "the columns")
-        wait_until(browser, lambda d: re.search(rf"Row count\s+{served}\b", page_text(d)), WAIT,
-                   f"row count {served}")
-        wait_until(browser, lambda d: re.search(r"Freshness policy\s+Passing", page_text(d)), WAIT,
-                   "the freshness policy's state, evaluated by Dagster's freshness daemon")
+        wait_until(
+            browser, lambda d: columns.keys() <= table_rows(d, "Column name").keys(), WAIT, "the columns"
+        )
+        wait_until(
+            browser,
+            lambda d: re.search(rf"Row count\s+{served}\b", page_text(d)),
+            WAIT,
+            f"row count {served}",
+        )
+        wait_until(
+            browser,
+            lambda d: re.search(r"Freshness policy\s+Passing", page_text(d)),
+            WAIT,
+            "the freshness policy's state, evaluated by Dagster's freshness daemon",
+        )
     finally:
         shoot(browser, "asset_raw_export_customers.png")
     text = page_text(browser)

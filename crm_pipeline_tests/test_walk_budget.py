@@ -28,7 +28,9 @@ def sandbox():
 
 def latest_metadata(instance, key: dg.AssetKey) -> dict:
     event = instance.get_latest_materialization_event(key)
-    return {name: getattr(value, "value", value) for name, value in event.asset_materialization.metadata.items()}
+    return {
+        name: getattr(value, "value", value) for name, value in event.asset_materialization.metadata.items()
+    }
 
 
 def walk_sensor_requests(instance) -> list[dg.RunRequest]:
@@ -37,12 +39,16 @@ def walk_sensor_requests(instance) -> list[dg.RunRequest]:
 
 
 def test_a_walk_stopped_by_its_budget_is_continued_by_the_sensor_to_an_exact_table(
-    sandbox, settings, env, instance, monkeypatch,
+    sandbox, settings, env, instance, monkeypatch
 ):
-    monkeypatch.setenv("CRM_WALK_BUDGET_SECONDS", "0.5")  # a slice: half a second of new parents, then those in flight
+    monkeypatch.setenv(
+        "CRM_WALK_BUDGET_SECONDS", "0.5"
+    )  # a slice: half a second of new parents, then those in flight
     run(list_assets, settings, instance, selection=[dg.AssetKey(CUSTOMERS.asset_key_path), NOTES_KEY])
     first = latest_metadata(instance, NOTES_KEY)
-    assert first["has_more"] is True and 0 < first["parents_done"] < first["parents_planned"] == PARENTS, first
+    assert first["has_more"] is True and 0 < first["parents_done"] < first["parents_planned"] == PARENTS, (
+        first
+    )
     assert walk_sensor_requests(instance)[0].asset_selection == [NOTES_KEY]
     requested, slices = requested_parents(sandbox), 1
     while requests := walk_sensor_requests(instance):  # what the daemon does at each tick
@@ -52,7 +58,9 @@ def test_a_walk_stopped_by_its_budget_is_continued_by_the_sensor_to_an_exact_tab
         sandbox.clear_log()
         run(list_assets, settings, instance, selection=request.asset_selection, run_config=request.run_config)
         again = set(requested) & set(requested_parents(sandbox))
-        assert again == set(), f"a slice requested {len(again)} parents again"  # a budget ends a slice cleanly
+        assert again == set(), (
+            f"a slice requested {len(again)} parents again"
+        )  # a budget ends a slice cleanly
         requested += requested_parents(sandbox)
         slices += 1
     last = latest_metadata(instance, NOTES_KEY)

@@ -12,7 +12,9 @@ from crm_pipeline_tests.compare import differences, served
 CUSTOMERS, NOTES = endpoint("raw_list.customers"), endpoint("raw_list.customers_notes")
 
 
-def test_every_parent_answering_404_fails_the_walk_and_keeps_the_parents_pending(sandbox, settings, client, conn):
+def test_every_parent_answering_404_fails_the_walk_and_keeps_the_parents_pending(
+    sandbox, settings, client, conn
+):
     sync_list(client, conn, CUSTOMERS, settings.tenant_id)
     real = conn.execute("SELECT list(id) FROM raw_list.customers").fetchone()[0]
     conn.execute("UPDATE raw_list.customers SET id = id + 1000000000000")  # parents the API does not know
@@ -25,11 +27,17 @@ def test_every_parent_answering_404_fails_the_walk_and_keeps_the_parents_pending
 
 def test_a_few_parents_gone_are_no_error(sandbox, settings, client, conn):
     sync_list(client, conn, CUSTOMERS, settings.tenant_id)
-    conn.execute("UPDATE raw_list.customers SET id = id + 1000000000000 WHERE id IN "
-                 "(SELECT id FROM raw_list.customers ORDER BY id LIMIT 3)")
+    conn.execute(
+        "UPDATE raw_list.customers SET id = id + 1000000000000 WHERE id IN "
+        "(SELECT id FROM raw_list.customers ORDER BY id LIMIT 3)"
+    )
     result = sync_list(client, conn, NOTES, settings.tenant_id)
     assert result.parents_not_found == 3 and not result.has_more
-    moved = {r[0] for r in conn.execute("SELECT id - 1000000000000 FROM raw_list.customers WHERE id > 1000000000000")
-             .fetchall()}
+    moved = {
+        r[0]
+        for r in conn.execute(
+            "SELECT id - 1000000000000 FROM raw_list.customers WHERE id > 1000000000000"
+        ).fetchall()
+    }
     expected = [r for r in served(sandbox, NOTES) if r["customerId"] not in moved]
     assert differences(conn, NOTES, settings.tenant_id, expected) == []

@@ -25,7 +25,9 @@ def test_a_note_on_an_unchanged_customer_arrives_within_the_rotation_period(sand
     sandbox.add("customers/{id}/notes", n=1, touch_parent=False)
     sandbox.clear_log()
     incremental = sync_list(client, conn, NOTES, settings.tenant_id, fan_out=options)
-    share = (time.monotonic() - began) / period  # of the period since the first walk began: its slice, no more
+    share = (
+        time.monotonic() - began
+    ) / period  # of the period since the first walk began: its slice, no more
     assert notes_requests(sandbox) == incremental.parents_planned <= 120 * share + 1
     assert incremental.rotation["visited_within_period"] == 1.0
     time.sleep(period)

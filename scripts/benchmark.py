@@ -40,9 +40,20 @@ from crm_pipeline.servicetitan import ServiceTitanClient  # noqa: E402
 from crm_pipeline.settings import Settings  # noqa: E402
 
 
-def start_sandbox(customers: int, page_size: int, rate_limit: float | None = None) -> tuple[subprocess.Popen, dict]:
-    command = [sys.executable, "-m", "crm_pipeline.sandbox", "--port", "0", "--customers", str(customers),
-               "--page-size", str(page_size)] + (["--rate-limit", str(rate_limit)] if rate_limit else [])
+def start_sandbox(
+    customers: int, page_size: int, rate_limit: float | None = None
+) -> tuple[subprocess.Popen, dict]:
+    command = [
+        sys.executable,
+        "-m",
+        "crm_pipeline.sandbox",
+        "--port",
+        "0",
+        "--customers",
+        str(customers),
+        "--page-size",
+        str(page_size),
+    ] + (["--rate-limit", str(rate_limit)] if rate_limit else [])
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
     env = {}
     while len(env) < 6:
@@ -69,19 +80,29 @@ def baseline(settings: Settings, workdir: Path) -> int:
 
     One DuckDB parse per page (nested objects kept as JSON, `maximum_depth=3`, which is also what the
     project stores); the two envelope fields are read from the bytes, not by a second parse."""
-    token = httpx.post(settings.auth_url, data={"grant_type": "client_credentials", "client_id": settings.client_id,
-                                                "client_secret": settings.client_secret}).json()["access_token"]
+    token = httpx.post(
+        settings.auth_url,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": settings.client_id,
+            "client_secret": settings.client_secret,
+        },
+    ).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}", "ST-App-Key": settings.app_key}
     url = f"{settings.api_url}/crm/v2/tenant/{settings.tenant_id}/export/customers"
     conn = duckdb.connect(str(workdir / "baseline.duckdb"))
     page_file, params, created = workdir / "page.json", {}, False
-    rel = (f"SELECT unnest(data, max_depth := 2) FROM read_json('{page_file}', maximum_object_size = 1e9, "
-           "maximum_depth = 3)")
+    rel = (
+        f"SELECT unnest(data, max_depth := 2) FROM read_json('{page_file}', maximum_object_size = 1e9, "
+        "maximum_depth = 3)"
+    )
     with httpx.Client(headers=headers, timeout=130) as http:
         while True:
             body = http.get(url, params=params).content
             page_file.write_bytes(body)
-            conn.execute(f"INSERT INTO customers BY NAME {rel}" if created else f"CREATE TABLE customers AS {rel}")
+            conn.execute(
+                f"INSERT INTO customers BY NAME {rel}" if created else f"CREATE TABLE customers AS {rel}"
+            )
             created = True
             more, cont = _HAS_MORE.search(body), _CONTINUE_FROM.search(body)
             if more is None or more[1] == b"false":
@@ -91,17 +112,37 @@ def baseline(settings: Settings, workdir: Path) -> int:
             params = {"from": cont[1].decode()}
 
 
-def project(env: dict, workdir: Path, home: Path, database: str = "project.duckdb",
-            storage: dict | None = None) -> tuple[float, float]:
+def project(
+    env: dict, workdir: Path, home: Path, database: str = "project.duckdb", storage: dict | None = None
+) -> tuple[float, float]:
     """Materialize raw_export/customers with the Dagster CLI into `database` (in `workdir`), with `env`
     over the environment; (step seconds, peak RSS MB of the command). `storage`: CRM_DUCKDB_PATH (and
     CRM_DUCKLAKE_DATA_PATH) instead of a DuckDB file in `workdir`."""
-    wrapper = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
-               "print('MAXRSS', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)")
-    command = [sys.executable, "-c", wrapper, sys.executable, "-m", "dagster", "asset", "materialize",
-               "-m", "crm_pipeline.definitions", "--select", "raw_export/customers"]
-    run_env = {**os.environ, **env, "CRM_DUCKDB_PATH": str(workdir / database), "DAGSTER_HOME": str(home),
-               **(storage or {})}
+    wrapper = (
+        "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+        "print('MAXRSS', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)"
+    )
+    command = [
+        sys.executable,
+        "-c",
+        wrapper,
+        sys.executable,
+        "-m",
+        "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "crm_pipeline.definitions",
+        "--select",
+        "raw_export/customers",
+    ]
+    run_env = {
+        **os.environ,
+        **env,
+        "CRM_DUCKDB_PATH": str(workdir / database),
+        "DAGSTER_HOME": str(home),
+        **(storage or {}),
+    }
     done = subprocess.run(command, env=run_env, cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])
@@ -139,7 +180,10 @@ def lake_storage(server: str, workdir: Path) -> dict:
     admin.autocommit = True
     admin.cursor().execute(f"CREATE DATABASE {name}")
     admin.close()
-    return {"CRM_DUCKDB_PATH": f"ducklake:postgres:{server} dbname={name}", "CRM_DUCKLAKE_DATA_PATH": str(workdir / "lake")}
+    return {
+        "CRM_DUCKDB_PATH": f"ducklake:postgres:{server} dbname={name}",
+        "CRM_DUCKLAKE_DATA_PATH": str(workdir / "lake"),
+    }
 
 
 def bench_lake(env: dict, settings: Settings, server: str, work: Path, home: Path) -> dict:
@@ -168,16 +212,29 @@ def bench_size(n: int, page_size: int, lake_server: str | None = None) -> dict:
     finally:
         proc.terminate()
         proc.wait()
-    return {"n": records, "floor_rps": records / floor_s, "baseline_rps": base_records / base_s,
-            "project_rps": records / project_s, "project_s": project_s, "baseline_s": base_s, "floor_s": floor_s,
-            "project_vs_baseline": project_s / base_s, "project_vs_floor": project_s / floor_s,
-            "peak_rss_mb": peak_mb, "tail_s": tail_s, **lake,
-            "history_on_vs_off": variants["history on"] / variants["history off"],
-            "default_vs_latest_storage": variants["history on"] / variants["latest storage"]}
+    return {
+        "n": records,
+        "floor_rps": records / floor_s,
+        "baseline_rps": base_records / base_s,
+        "project_rps": records / project_s,
+        "project_s": project_s,
+        "baseline_s": base_s,
+        "floor_s": floor_s,
+        "project_vs_baseline": project_s / base_s,
+        "project_vs_floor": project_s / floor_s,
+        "peak_rss_mb": peak_mb,
+        "tail_s": tail_s,
+        **lake,
+        "history_on_vs_off": variants["history on"] / variants["history off"],
+        "default_vs_latest_storage": variants["history on"] / variants["latest storage"],
+    }
 
 
-VARIANTS = {"history on": {"CRM_HISTORY": "on"}, "history off": {"CRM_HISTORY": "off"},
-            "latest storage": {"CRM_HISTORY": "on", "CRM_DUCKDB_STORAGE_VERSION": "latest"}}
+VARIANTS = {
+    "history on": {"CRM_HISTORY": "on"},
+    "history off": {"CRM_HISTORY": "off"},
+    "latest storage": {"CRM_HISTORY": "on", "CRM_DUCKDB_STORAGE_VERSION": "latest"},
+}
 
 
 def variant_seconds(env: dict, work: Path, home: Path, rounds: int = 2) -> dict[str, float]:
@@ -185,7 +242,9 @@ def variant_seconds(env: dict, work: Path, home: Path, rounds: int = 2) -> dict[
     best: dict[str, float] = {}
     for r in range(rounds):
         for name, extra in VARIANTS.items():
-            seconds, _ = project({**env, **extra}, work, home, database=f"{name.replace(' ', '_')}_{r}.duckdb")
+            seconds, _ = project(
+                {**env, **extra}, work, home, database=f"{name.replace(' ', '_')}_{r}.duckdb"
+            )
             best[name] = min(seconds, best.get(name, seconds))
     return best
 
@@ -199,37 +258,57 @@ def bench_parents(customers: int, limit: float) -> dict:
         conn = duckdb.connect()
         with ServiceTitanClient(settings, rate_limit=limit) as client:
             sync_list(client, conn, endpoint("raw_list.customers"), settings.tenant_id)
-            result = sync_list(client, conn, endpoint("raw_list.customers_notes"), settings.tenant_id, full=True)
+            result = sync_list(
+                client, conn, endpoint("raw_list.customers_notes"), settings.tenant_id, full=True
+            )
     finally:
         proc.terminate()
         proc.wait()
     rate = result.requests / result.seconds
-    return {"parents_requests": result.requests, "requests_per_s": rate, "limit": limit, "share": rate / limit}
+    return {
+        "parents_requests": result.requests,
+        "requests_per_s": rate,
+        "limit": limit,
+        "share": rate / limit,
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000])
     parser.add_argument("--page-size", type=int, default=5000)
-    parser.add_argument("--parents", type=int, default=2000, help="customers for the parent-scoped measure (0: skip)")
+    parser.add_argument(
+        "--parents", type=int, default=2000, help="customers for the parent-scoped measure (0: skip)"
+    )
     parser.add_argument("--rate-limit", type=float, default=60.0)
     parser.add_argument("--lake-server", help="libpq string of a PostgreSQL server: adds the DuckLake leg")
     args = parser.parse_args()
     for n in args.sizes:
         r = bench_size(n, args.page_size, args.lake_server)
-        print(f"N={r['n']:>9,}  floor {r['floor_rps']:>9,.0f} rec/s | baseline {r['baseline_rps']:>9,.0f} rec/s | "
-              f"project {r['project_rps']:>9,.0f} rec/s | project/baseline {r['project_vs_baseline']:.2f} | "
-              f"project/floor {r['project_vs_floor']:.2f} | peak RSS {r['peak_rss_mb']:.0f} MB | "
-              f"100 changes {r['tail_s']:.2f} s | history on/off {r['history_on_vs_off']:.2f} | "
-              f"storage default/latest {r['default_vs_latest_storage']:.2f}", flush=True)
+        print(
+            f"N={r['n']:>9,}  floor {r['floor_rps']:>9,.0f} rec/s | baseline {r['baseline_rps']:>9,.0f} rec/s | "
+            f"project {r['project_rps']:>9,.0f} rec/s | project/baseline {r['project_vs_baseline']:.2f} | "
+            f"project/floor {r['project_vs_floor']:.2f} | peak RSS {r['peak_rss_mb']:.0f} MB | "
+            f"100 changes {r['tail_s']:.2f} s | history on/off {r['history_on_vs_off']:.2f} | "
+            f"storage default/latest {r['default_vs_latest_storage']:.2f}",
+            flush=True,
+        )
         if "lake_s" in r:
-            print(f"  DuckLake: project {r['n'] / r['lake_s']:>9,.0f} rec/s ({r['lake_s']:.1f} s, file "
-                  f"{r['project_s']:.1f} s) | peak RSS {r['lake_peak_rss_mb']:.0f} MB | "
-                  f"100 changes {r['lake_tail_s']:.2f} s", flush=True)
+            print(
+                f"  DuckLake: project {r['n'] / r['lake_s']:>9,.0f} rec/s ({r['lake_s']:.1f} s, file "
+                f"{r['project_s']:.1f} s) | peak RSS {r['lake_peak_rss_mb']:.0f} MB | "
+                f"100 changes {r['lake_tail_s']:.2f} s",
+                flush=True,
+            )
     if args.parents:
         p = bench_parents(args.parents, args.rate_limit)
-        print(f"parent-scoped: {p['parents_requests']} requests at {p['requests_per_s']:.1f}/s "
-              f"= {100 * p['share']:.0f}% of the {p['limit']:g}/s limit", flush=True)
+        print(
+            f"parent-scoped: {p['parents_requests']} requests at {p['requests_per_s']:.1f}/s "
+            f"= {100 * p['share']:.0f}% of the {p['limit']:g}/s limit",
+            flush=True,
+        )
     print(json.dumps({"machine": f"{os.cpu_count()} cores", "python": sys.version.split()[0]}))
 
 

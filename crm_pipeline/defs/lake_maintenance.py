@@ -5,7 +5,12 @@ import os
 from datetime import timedelta
 
 from dagster import (
-    AssetExecutionContext, Definitions, MaterializeResult, ScheduleDefinition, asset, define_asset_job,
+    AssetExecutionContext,
+    Definitions,
+    MaterializeResult,
+    ScheduleDefinition,
+    asset,
+    define_asset_job,
 )
 
 from crm_pipeline.defs.resources import CrmDuckDB
@@ -24,7 +29,9 @@ def retention(env=None) -> timedelta:
 
 
 @asset(
-    key=["ducklake_maintenance"], group_name="maintenance", kinds={"ducklake"},
+    key=["ducklake_maintenance"],
+    group_name="maintenance",
+    kinds={"ducklake"},
     description="Merges the lake's small files, rewrites files mostly deleted by upserts, expires snapshots older "
     f"than {RETENTION_SETTING} and deletes files nothing references any more.",
 )
@@ -43,8 +50,10 @@ def lake_maintenance_definitions(env=None) -> Definitions:
     automation = AutomationSettings.from_env(env)
     job = define_asset_job("ducklake_maintenance_job", selection=[ducklake_maintenance])
     schedule = ScheduleDefinition(
-        name="ducklake_maintenance_schedule", job=job,
+        name="ducklake_maintenance_schedule",
+        job=job,
         cron_schedule=_cron(env, SCHEDULE_SETTING, DEFAULT_MAINTENANCE_SCHEDULE),
-        execution_timezone=automation.timezone, default_status=automation.schedule_status,
+        execution_timezone=automation.timezone,
+        default_status=automation.schedule_status,
     )
     return Definitions(assets=[ducklake_maintenance], jobs=[job], schedules=[schedule])

@@ -11,14 +11,19 @@ from dagster import ConfigurableResource, InitResourceContext, get_dagster_logge
 from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
+from crm_pipeline.ingest import SharedFileStore
 from crm_pipeline.servicetitan import ServiceTitanClient
 from crm_pipeline.servicetitan.ratelimit import rate_limit_folder
 from crm_pipeline.settings import DEFAULT_DUCKDB_PATH, Settings
-from crm_pipeline.ingest import SharedFileStore
-from crm_pipeline.storage.locking import DEFAULT_LOCK_TIMEOUT, DuckDBLockTimeout, publish_copy, readonly_copy_path
+from crm_pipeline.storage.lake import DATA_PATH_SETTING, LAKE_PREFIX, connect_lake, is_lake_path, lake_cursor
+from crm_pipeline.storage.locking import (
+    DEFAULT_LOCK_TIMEOUT,
+    DuckDBLockTimeout,
+    publish_copy,
+    readonly_copy_path,
+)
 from crm_pipeline.storage.privacy import secure_database
 from crm_pipeline.storage.sharing import Setup, SharedFile, is_shareable
-from crm_pipeline.storage.lake import DATA_PATH_SETTING, LAKE_PREFIX, connect_lake, is_lake_path, lake_cursor
 from crm_pipeline.storage.tuning import RAW_TABLE_MEMORY_LIMIT, WRITER_CONFIG, tune_for_raw_tables
 
 _SECURED: set[str] = set()  # the files this process made private already
@@ -42,8 +47,12 @@ class ServiceTitanResource(ConfigurableResource):
         """A client whose requests share the tenant's rate limit with every other process on this machine
         (a file beside the DuckDB file) and whose token every client of this process shares."""
         settings = self.settings(tenant)
-        with ServiceTitanClient(settings, rate_limit=self.rate_limit, share_token=True,
-                                rate_limit_dir=rate_limit_folder(settings.duckdb_path)) as client:
+        with ServiceTitanClient(
+            settings,
+            rate_limit=self.rate_limit,
+            share_token=True,
+            rate_limit_dir=rate_limit_folder(settings.duckdb_path),
+        ) as client:
             yield client
 
 
@@ -57,7 +66,8 @@ class CrmDuckDB(DuckDBResource):
     """
 
     lock_timeout_seconds: float = Field(
-        default=DEFAULT_LOCK_TIMEOUT, description="How long to wait for the file while another process holds it."
+        default=DEFAULT_LOCK_TIMEOUT,
+        description="How long to wait for the file while another process holds it.",
     )
     readonly_copy: str | None = Field(
         default=None, description="Where to publish a read-only copy after each run; None: no copy."
@@ -67,7 +77,8 @@ class CrmDuckDB(DuckDBResource):
         description=f"DuckDB's memory limit while a raw table loads or is checked (None: {RAW_TABLE_MEMORY_LIMIT}).",
     )
     lake_data_path: str | None = Field(
-        default=None, description="A DuckLake's data folder or bucket (CRM_DUCKLAKE_DATA_PATH); DuckLake paths only."
+        default=None,
+        description="A DuckLake's data folder or bucket (CRM_DUCKLAKE_DATA_PATH); DuckLake paths only.",
     )
     _opened: bool = PrivateAttr(default=False)
 
@@ -75,16 +86,26 @@ class CrmDuckDB(DuckDBResource):
         """This process's handle on the file, shared by its steps and threads (its folder and files made
         private the first time)."""
         if is_shareable(self.database) and self.database not in _SECURED:
-            secure_database(self.database)  # folder created private, umask narrowed for the WAL, files tightened
+            secure_database(
+                self.database
+            )  # folder created private, umask narrowed for the WAL, files tightened
             _SECURED.add(self.database)
         self._opened = True
         config = {"custom_user_agent": "dagster", **self.connection_config}
         lake = {}
-        if is_lake_path(self.database):  # a DuckLake: no file, no lock, no copy; writers at once (storage/lake.py)
-            lake = {"connect": lambda: connect_lake(self.database, self.lake_data_path, config), "cursor": lake_cursor}
+        if is_lake_path(
+            self.database
+        ):  # a DuckLake: no file, no lock, no copy; writers at once (storage/lake.py)
+            lake = {
+                "connect": lambda: connect_lake(self.database, self.lake_data_path, config),
+                "cursor": lake_cursor,
+            }
         return SharedFile.of(
-            self.database, config=config, timeout=self.lock_timeout_seconds,
-            on_wait=lambda message, _: get_dagster_logger().info(message), **lake,
+            self.database,
+            config=config,
+            timeout=self.lock_timeout_seconds,
+            on_wait=lambda message, _: get_dagster_logger().info(message),
+            **lake,
         )
 
     @contextmanager
@@ -136,7 +157,8 @@ def _duckdb_from_env(env: Mapping[str, str]) -> CrmDuckDB:
     database = env.get("CRM_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH
     # A MotherDuck database (`md:name`) is a shared service that readers query directly: no copy to publish.
     copy = env.get("CRM_DUCKDB_READONLY_PATH") or (
-        "off" if database.startswith(("md:", LAKE_PREFIX)) else readonly_copy_path(database))
+        "off" if database.startswith(("md:", LAKE_PREFIX)) else readonly_copy_path(database)
+    )
     return CrmDuckDB(
         database=database,
         lock_timeout_seconds=float(env.get("CRM_DUCKDB_LOCK_TIMEOUT_SECONDS") or DEFAULT_LOCK_TIMEOUT),

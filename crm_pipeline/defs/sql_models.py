@@ -7,9 +7,9 @@ Asset key `[folder, file name]`, group = folder; deps come from the file's `ref(
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
+    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
-    AssetChecksDefinition,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
@@ -23,8 +23,8 @@ from dagster import (
 
 from crm_pipeline.defs.conditions import rebuild_when_sources_change
 from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB
-from crm_pipeline.storage.history import written_by
 from crm_pipeline.sql_models import Model, build_model, load_project, model_checks, run_check
+from crm_pipeline.storage.history import written_by
 
 
 def model_key(model: Model) -> AssetKey:
@@ -34,7 +34,9 @@ def model_key(model: Model) -> AssetKey:
 
 def build_model_asset(model: Model, models: dict[str, Model]) -> AssetsDefinition:
     """The asset that creates or replaces the model's view or table."""
-    deps = [AssetKey(list(written_by(*source))) for source in model.sources] + [model_key(models[r]) for r in model.refs]
+    deps = [AssetKey(list(written_by(*source))) for source in model.sources] + [
+        model_key(models[r]) for r in model.refs
+    ]
 
     @asset(
         key=model_key(model),
@@ -60,7 +62,9 @@ def build_model_asset(model: Model, models: dict[str, Model]) -> AssetsDefinitio
                 [model.schema, model.name],
             ).fetchall()
         context.log.info(f"{model.relation}: {rows} rows")
-        schema = TableSchema(columns=[TableColumn(name, kind, model.column_docs.get(name, "")) for name, kind in columns])
+        schema = TableSchema(
+            columns=[TableColumn(name, kind, model.column_docs.get(name, "")) for name, kind in columns]
+        )
         return MaterializeResult(metadata={"dagster/row_count": rows, "dagster/column_schema": schema})
 
     return _model
@@ -70,7 +74,10 @@ def _markdown(rows: list[dict]) -> str:
     if not rows:
         return "(none)"
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-    lines += ["| " + " | ".join(str(v).replace("|", "\\|").replace("\n", " ") for v in row.values()) + " |" for row in rows]
+    lines += [
+        "| " + " | ".join(str(v).replace("|", "\\|").replace("\n", " ") for v in row.values()) + " |"
+        for row in rows
+    ]
     return "\n".join(lines)
 
 
@@ -82,7 +89,9 @@ def build_model_checks(model: Model, models: dict[str, Model]) -> AssetChecksDef
     key = model_key(model)
     specs = [AssetCheckSpec(name, asset=key, description=c.description) for name, c in checks.items()]
 
-    @multi_asset_check(specs=specs, name=f"{model.schema}__{model.name}__checks", can_subset=True, pool=DUCKDB_POOL)
+    @multi_asset_check(
+        specs=specs, name=f"{model.schema}__{model.name}__checks", can_subset=True, pool=DUCKDB_POOL
+    )
     def _checks(context: AssetCheckExecutionContext, duckdb: CrmDuckDB):
         with duckdb.get_connection() as conn:
             for check_key in context.selected_asset_check_keys:
@@ -91,7 +100,9 @@ def build_model_checks(model: Model, models: dict[str, Model]) -> AssetChecksDef
                     asset_key=key,
                     check_name=check_key.name,
                     passed=outcome.passed,
-                    severity=AssetCheckSeverity.WARN if outcome.check.severity == "warn" else AssetCheckSeverity.ERROR,
+                    severity=AssetCheckSeverity.WARN
+                    if outcome.check.severity == "warn"
+                    else AssetCheckSeverity.ERROR,
                     metadata={
                         "failing_rows": outcome.failing_rows,
                         "sample": MetadataValue.md(_markdown(outcome.sample)),

@@ -12,6 +12,17 @@ from crm_pipeline.ingest.result import ProgressCallback, SyncResult
 from crm_pipeline.ingest.store import ConnectionStore, SharedFileStore, Store, as_store
 
 __all__ = [
-    "DEFAULT_OVERLAP", "PAGE_SIZE", "AllParentsNotFound", "ConnectionStore", "FanOutOptions", "ProgressCallback",
-    "SharedFileStore", "Store", "SyncResult", "as_store", "sync_export", "sync_list", "table_row_count",
+    "DEFAULT_OVERLAP",
+    "PAGE_SIZE",
+    "AllParentsNotFound",
+    "ConnectionStore",
+    "FanOutOptions",
+    "ProgressCallback",
+    "SharedFileStore",
+    "Store",
+    "SyncResult",
+    "as_store",
+    "sync_export",
+    "sync_list",
+    "table_row_count",
 ]

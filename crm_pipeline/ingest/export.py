@@ -47,8 +47,13 @@ def sync_export(
     began, requests_before = time.monotonic(), client.stats["requests"]
 
     def walk(stop):
-        return client.export_pages(endpoint.path, start=result.started_from,
-                                   include_recent_changes=include_recent_changes, raw_records=True, stop=stop)
+        return client.export_pages(
+            endpoint.path,
+            start=result.started_from,
+            include_recent_changes=include_recent_changes,
+            raw_records=True,
+            stop=stop,
+        )
 
     pages = prepared(walk, partial(prepare_page, endpoint))
     committer = _Committer(store, endpoint, tenant_id, run_id)
@@ -84,8 +89,12 @@ def prepare_page(endpoint: Endpoint, page: ExportPage) -> ExportPage:
     validated = validate_page(endpoint, page.data)
     if not validated.frame.empty:
         validated.table = page_table(validated.frame, json_columns(endpoint, validated))
-    return ExportPage(data=validated, continue_from=page.continue_from, has_more=page.has_more,
-                      requested_from=page.requested_from)
+    return ExportPage(
+        data=validated,
+        continue_from=page.continue_from,
+        has_more=page.has_more,
+        requested_from=page.requested_from,
+    )
 
 
 class _Committer:

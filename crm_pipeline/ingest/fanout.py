@@ -54,7 +54,12 @@ class AllParentsNotFound(errors.ApiError):
 
 
 def sync_children(
-    job: StreamJob, *, full: bool, state: dict, options: FanOutOptions, on_page: ProgressCallback | None,
+    job: StreamJob,
+    *,
+    full: bool,
+    state: dict,
+    options: FanOutOptions,
+    on_page: ProgressCallback | None,
     result: SyncResult,
 ) -> None:
     """Continue the walk in progress, or plan a new one, and visit its pending parents (see the module)."""
@@ -63,11 +68,19 @@ def sync_children(
     with store.lease() as conn:
         plan.ensure_parents_table(conn)
         if not plan.parent_table_exists(conn, endpoint):
-            raise RuntimeError(f"{endpoint.path} needs its parents in {endpoint.parent.table}: materialize "
-                               f"{'/'.join(endpoint.parent.asset_key_path)} first")
+            raise RuntimeError(
+                f"{endpoint.path} needs its parents in {endpoint.parent.table}: materialize "
+                f"{'/'.join(endpoint.parent.asset_key_path)} first"
+            )
         if walk is None:
-            walk = _plan(conn, endpoint, tenant_id, full=full, state=state,
-                         extra=rotation_extra(conn, endpoint, tenant_id, state=state, options=options))
+            walk = _plan(
+                conn,
+                endpoint,
+                tenant_id,
+                full=full,
+                state=state,
+                extra=rotation_extra(conn, endpoint, tenant_id, state=state, options=options),
+            )
         result.parents_planned, result.whole_walk = walk["planned"], walk["whole"]
         pending = plan.pending_count(conn, endpoint, tenant_id)
         result.parents_done = result.parents_done_before = walk["planned"] - pending
@@ -79,7 +92,9 @@ def sync_children(
             f"GET {endpoint.path}: every one of the {visit.visited} parents visited answered 404. That is not "
             f"'no children': {scope_hint(endpoint.path)} (or a gateway refuses the whole path). The parents "
             "stay pending for the next run.",
-            status=404, path=endpoint.path)
+            status=404,
+            path=endpoint.path,
+        )
     if finished:
         visit.finish()
     result.has_more = not finished
@@ -88,17 +103,27 @@ def sync_children(
             result.rotation = rotation_report(conn, endpoint, tenant_id, options)
 
 
-def _plan(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, *, full: bool, state: dict,
-          extra: int) -> dict:
+def _plan(
+    conn: duckdb.DuckDBPyConnection,
+    endpoint: Endpoint,
+    tenant_id: str,
+    *,
+    full: bool,
+    state: dict,
+    extra: int,
+) -> dict:
     watermark = state.get("watermark")
     whole = full or watermark is None
     started = conn.execute("SELECT now()::VARCHAR").fetchone()[0]
 
     def work() -> dict:
-        planned = plan.plan_walk(conn, endpoint, tenant_id, whole=whole, since=None if whole else watermark,
-                                 extra=extra)
+        planned = plan.plan_walk(
+            conn, endpoint, tenant_id, whole=whole, since=None if whole else watermark, extra=extra
+        )
         walk = {"started": started, "whole": whole, "planned": planned}
-        store_position(conn, tenant_id, endpoint.path, StreamPosition(_json({**state, "walk": walk}), True), None)
+        store_position(
+            conn, tenant_id, endpoint.path, StreamPosition(_json({**state, "walk": walk}), True), None
+        )
         return walk
 
     return committed(conn, work)
@@ -112,7 +137,12 @@ class _Visit:
     """One run's share of a walk: pending parents fetched by threads, committed in batches."""
 
     def __init__(self, job: StreamJob, *, walk: dict, state: dict, result: SyncResult) -> None:
-        self.client, self.store, self.endpoint, self.tenant_id = job.client, job.store, job.endpoint, job.tenant_id
+        self.client, self.store, self.endpoint, self.tenant_id = (
+            job.client,
+            job.store,
+            job.endpoint,
+            job.tenant_id,
+        )
         self.walk, self.state, self.run_id, self.result = walk, state, job.run_id, result
         self.visited = self.not_found = 0
         self.checkpoints = Checkpoints()
@@ -136,9 +166,15 @@ class _Visit:
                         exhausted = parent is None
                         if parent is not None:
                             inflight[pool.submit(self._children, parent)] = parent
-                    busy = [committing] if committing is not None and not inflight else []  # else: no busy loop
-                    finished, _ = wait(list(inflight) or busy, timeout=COMMIT_SECONDS, return_when=FIRST_COMPLETED)
-                    self.batch += [(inflight.pop(future), future.result()) for future in finished if future in inflight]
+                    busy = (
+                        [committing] if committing is not None and not inflight else []
+                    )  # else: no busy loop
+                    finished, _ = wait(
+                        list(inflight) or busy, timeout=COMMIT_SECONDS, return_when=FIRST_COMPLETED
+                    )
+                    self.batch += [
+                        (inflight.pop(future), future.result()) for future in finished if future in inflight
+                    ]
                     due = time.monotonic() - last_commit >= COMMIT_SECONDS or not inflight
                     if self.batch and due and (committing is None or committing.done()):
                         self._reported(committing, on_page)
@@ -162,7 +198,9 @@ class _Visit:
         after = None
         while True:
             with self.store.lease() as conn:
-                chunk = plan.pending_parents(conn, self.endpoint, self.tenant_id, after=after, limit=PLAN_CHUNK)
+                chunk = plan.pending_parents(
+                    conn, self.endpoint, self.tenant_id, after=after, limit=PLAN_CHUNK
+                )
             if not chunk:
                 return
             for parent in chunk:
@@ -179,8 +217,11 @@ class _Visit:
                 return [{**carried, endpoint.value_field: client.get_json(path)}]
             if endpoint.shape == "array":
                 return [{**r, **carried} if isinstance(r, dict) else r for r in client.get_json(path) or []]
-            return [{**r, **carried} if isinstance(r, dict) else r
-                    for page in client.list_pages(path, page_size=CHILD_PAGE_SIZE) for r in page.data]
+            return [
+                {**r, **carried} if isinstance(r, dict) else r
+                for page in client.list_pages(path, page_size=CHILD_PAGE_SIZE)
+                for r in page.data
+            ]
         except errors.NotFound:  # the parent is gone since its row was stored: no children
             return None
 
@@ -190,16 +231,25 @@ class _Visit:
         self.visited += len(batch)
         self.not_found += sum(1 for _, children in batch if children is None)
         self.result.parents_not_found = self.not_found
-        views = {"_crm_batch_parents": pa.table({"p1": [p["p1"] for p, _ in batch], "p2": [p["p2"] for p, _ in batch]}),
-                 "_crm_batch_seen": page_keys(self.endpoint, page)}
+        views = {
+            "_crm_batch_parents": pa.table(
+                {"p1": [p["p1"] for p, _ in batch], "p2": [p["p2"] for p, _ in batch]}
+            ),
+            "_crm_batch_seen": page_keys(self.endpoint, page),
+        }
         done = (self.result.parents_done or 0) + len(batch)
         progress = StreamPosition(_json({**self.state, "walk": {**self.walk, "done": done}}), True)
         endpoint, tenant_id, run_id = self.endpoint, self.tenant_id, self.run_id
 
         def work() -> tuple[int, int, int]:
             upserted, quarantined = write_rows(conn, endpoint, tenant_id, page, run_id)
-            deleted = mark_deleted(conn, endpoint, tenant_id, "_crm_batch_seen",  # children no longer returned
-                                   plan.children_scope(endpoint, "_crm_batch_parents"))
+            deleted = mark_deleted(
+                conn,
+                endpoint,
+                tenant_id,
+                "_crm_batch_seen",  # children no longer returned
+                plan.children_scope(endpoint, "_crm_batch_parents"),
+            )
             plan.mark_visited(conn, endpoint, tenant_id, "_crm_batch_parents")
             store_position(conn, tenant_id, endpoint.path, progress, run_id)
             return upserted, quarantined, deleted
@@ -219,9 +269,14 @@ class _Visit:
     def undo(self) -> None:
         """Every parent answered 404: put them back as pending (see AllParentsNotFound)."""
         with self.store.lease() as conn:
-            committed(conn, lambda: conn.execute(
-                f"UPDATE {plan.PARENTS} SET pending = true WHERE tenant_id = ? AND stream = ? AND visited_at >= "
-                "?::TIMESTAMPTZ", [self.tenant_id, self.endpoint.path, self.walk["started"]]))
+            committed(
+                conn,
+                lambda: conn.execute(
+                    f"UPDATE {plan.PARENTS} SET pending = true WHERE tenant_id = ? AND stream = ? AND visited_at >= "
+                    "?::TIMESTAMPTZ",
+                    [self.tenant_id, self.endpoint.path, self.walk["started"]],
+                ),
+            )
 
     def finish(self) -> None:
         """The walk is done: a whole walk stamps the children of parents it never visited; the
@@ -232,8 +287,13 @@ class _Visit:
         def work() -> int:
             deleted = 0
             if walk["whole"]:
-                deleted = mark_deleted(conn, endpoint, tenant_id, "_crm_none_seen",
-                                       plan.unvisited_scope(endpoint, tenant_id, walk["started"]))
+                deleted = mark_deleted(
+                    conn,
+                    endpoint,
+                    tenant_id,
+                    "_crm_none_seen",
+                    plan.unvisited_scope(endpoint, tenant_id, walk["started"]),
+                )
             store_position(conn, tenant_id, endpoint.path, StreamPosition(position, False), self.run_id)
             return deleted
 

@@ -11,7 +11,9 @@ _ARROW = {"BIGINT": pa.int64(), "VARCHAR": pa.string()}
 
 
 def no_keys(endpoint: Endpoint) -> pa.Table:
-    return pa.table({k: pa.array([], _ARROW.get(endpoint.fields[k].duckdb, pa.string())) for k in endpoint.key})
+    return pa.table(
+        {k: pa.array([], _ARROW.get(endpoint.fields[k].duckdb, pa.string())) for k in endpoint.key}
+    )
 
 
 def page_keys(endpoint: Endpoint, page: ValidatedPage) -> pa.Table:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pyarrow as pa
@@ -28,7 +28,13 @@ from crm_pipeline.ingest.result import ProgressCallback, SyncResult
 from crm_pipeline.ingest.store import Store, as_store
 from crm_pipeline.servicetitan import ListPage, ServiceTitanClient
 from crm_pipeline.storage import (
-    StreamPosition, committed, ensure_raw_table, mark_deleted, read_position, store_position, write_rows,
+    StreamPosition,
+    committed,
+    ensure_raw_table,
+    mark_deleted,
+    read_position,
+    store_position,
+    write_rows,
 )
 from crm_pipeline.storage.checkpoints import Checkpoints
 from crm_pipeline.validation import ValidatedPage, validate_page
@@ -38,9 +44,16 @@ PAGE_SIZE = 5000
 
 
 def sync_list(
-    client: ServiceTitanClient, store: Store | duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, *,
-    full: bool = False, page_size: int = PAGE_SIZE, fan_out: FanOutOptions | None = None,
-    run_id: str | None = None, on_page: ProgressCallback | None = None,
+    client: ServiceTitanClient,
+    store: Store | duckdb.DuckDBPyConnection,
+    endpoint: Endpoint,
+    tenant_id: str,
+    *,
+    full: bool = False,
+    page_size: int = PAGE_SIZE,
+    fan_out: FanOutOptions | None = None,
+    run_id: str | None = None,
+    on_page: ProgressCallback | None = None,
 ) -> SyncResult:
     """Bring `endpoint`'s raw table up to date; `full` forces a whole walk (and deletion marking).
 
@@ -54,10 +67,13 @@ def sync_list(
     state = json.loads(stored.position) if stored and stored.position else {}
     result = SyncResult(stream=endpoint.path, started_from=state.get("watermark"))
     if endpoint.parent is not None:
-        sync_children(job, full=full, state=state, options=fan_out or FanOutOptions(), on_page=on_page, result=result)
+        sync_children(
+            job, full=full, state=state, options=fan_out or FanOutOptions(), on_page=on_page, result=result
+        )
     else:
-        _TopWalk(job).run(full=full, watermark=state.get("watermark"), page_size=page_size, on_page=on_page,
-                          result=result)
+        _TopWalk(job).run(
+            full=full, watermark=state.get("watermark"), page_size=page_size, on_page=on_page, result=result
+        )
         result.has_more = False
     result.seconds = time.monotonic() - began
     result.requests = client.stats["requests"] - requests_before
@@ -73,15 +89,27 @@ class _TopWalk:
 
     def __init__(self, job: StreamJob) -> None:
         self.client, self.store, self.endpoint, self.tenant_id, self.run_id = (
-            job.client, job.store, job.endpoint, job.tenant_id, job.run_id)
+            job.client,
+            job.store,
+            job.endpoint,
+            job.tenant_id,
+            job.run_id,
+        )
         self.seen: list[pa.Table] = []  # the keys received: a whole walk marks the others deleted
         self.checkpoints = Checkpoints()
 
-    def run(self, *, full: bool, watermark: str | None, page_size: int, on_page: ProgressCallback | None,
-            result: SyncResult) -> None:
+    def run(
+        self,
+        *,
+        full: bool,
+        watermark: str | None,
+        page_size: int,
+        on_page: ProgressCallback | None,
+        result: SyncResult,
+    ) -> None:
         endpoint = self.endpoint
         whole = result.whole_walk = full or not endpoint.incremental or watermark is None
-        walk_started = datetime.now(timezone.utc)
+        walk_started = datetime.now(UTC)
         params = dict(endpoint.query)
         if not whole:
             since = datetime.fromisoformat(watermark) - DEFAULT_OVERLAP
@@ -118,14 +146,22 @@ class _TopWalk:
             self.seen.append(page_keys(self.endpoint, page))
 
     def _seen_table(self) -> pa.Table:
-        return pa.concat_tables(self.seen, promote_options="permissive") if self.seen else no_keys(self.endpoint)
+        return (
+            pa.concat_tables(self.seen, promote_options="permissive") if self.seen else no_keys(self.endpoint)
+        )
 
     def _seen_count(self) -> int:
         seen = self._seen_table()
         return seen.group_by(list(seen.column_names)).aggregate([]).num_rows if seen.num_rows else 0
 
-    def _commit(self, pages: list[ValidatedPage], result: SyncResult, position: StreamPosition, *,
-                mark_deletions: bool = False) -> None:
+    def _commit(
+        self,
+        pages: list[ValidatedPage],
+        result: SyncResult,
+        position: StreamPosition,
+        *,
+        mark_deletions: bool = False,
+    ) -> None:
         """Write `pages` and the position in one transaction; with `mark_deletions`, stamp the rows not seen."""
         endpoint, tenant_id, run_id = self.endpoint, self.tenant_id, self.run_id
 

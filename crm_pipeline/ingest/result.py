@@ -30,7 +30,9 @@ class SyncResult:
     parents_done: int | None = None
     parents_done_before: int | None = None  # done when this run began (a resumed walk)
     parents_not_found: int = 0  # parents that answered 404 (gone since stored)
-    rotation: dict | None = None  # the rotation through unchanged parents: how far it is (see ingest.rotation)
+    rotation: dict | None = (
+        None  # the rotation through unchanged parents: how far it is (see ingest.rotation)
+    )
 
     @property
     def records_per_second(self) -> float:

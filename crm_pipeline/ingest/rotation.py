@@ -7,7 +7,7 @@ while the rotation's visits take at most `rotation_share` of the rate limit over
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 
@@ -15,13 +15,14 @@ from crm_pipeline.catalog import Endpoint
 from crm_pipeline.storage import parents as plan
 
 
-def rotation_extra(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, *, state: dict,
-                   options) -> int:
+def rotation_extra(
+    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, *, state: dict, options
+) -> int:
     """How many unchanged parents, visited longest ago, the next incremental walk adds."""
     last_walk = state.get("watermark")
     if not options.rotation_hours or last_walk is None:
         return 0
-    elapsed = (datetime.now(timezone.utc) - datetime.fromisoformat(last_walk)).total_seconds()
+    elapsed = (datetime.now(UTC) - datetime.fromisoformat(last_walk)).total_seconds()
     known, _recent, _oldest = plan.rotation_state(conn, endpoint, tenant_id)
     wanted = math.ceil(known * max(elapsed, 0.0) / (options.rotation_hours * 3600))
     allowed = math.floor(options.rotation_share * options.rate_limit * max(elapsed, 0.0))
@@ -31,5 +32,8 @@ def rotation_extra(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_i
 def rotation_report(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, options) -> dict:
     """How far the rotation is: the share of parents visited within the period, and the oldest visit."""
     known, recent, oldest = plan.rotation_state(conn, endpoint, tenant_id, options.rotation_hours)
-    return {"parents_known": known, "visited_within_period": round(recent / known, 4) if known else 1.0,
-            "oldest_visit": oldest or "never (some parent not visited yet)"}
+    return {
+        "parents_known": known,
+        "visited_within_period": round(recent / known, 4) if known else 1.0,
+        "oldest_visit": oldest or "never (some parent not visited yet)",
+    }

@@ -52,8 +52,12 @@ def _faults(app, req: Request, body: dict) -> Response:
     if body.get("clear"):
         app.faults.clear()
     if "rates" in body:
-        app.faults.set_rates(body["rates"], seed=body.get("seed"), retry_after=body.get("retry_after", 1),
-                             delay=body.get("delay", 3.0))
+        app.faults.set_rates(
+            body["rates"],
+            seed=body.get("seed"),
+            retry_after=body.get("retry_after", 1),
+            delay=body.get("delay", 3.0),
+        )
     if "add" in body:
         app.faults.add(**body["add"])
     return json_response({"ok": True, "pending": app.faults.pending})
@@ -85,14 +89,23 @@ def _records(app, req: Request, body: dict) -> Response:
 
 
 def _stats(app, req: Request, body: dict) -> Response:
-    return json_response({"token_requests": app.token_requests, "api_requests": len(app.request_log), **_settings(app)})
+    return json_response(
+        {"token_requests": app.token_requests, "api_requests": len(app.request_log), **_settings(app)}
+    )
 
 
 ROUTES = {
-    ("POST", "change"): _change, ("POST", "add"): _add, ("POST", "put"): _put, ("POST", "faults"): _faults,
-    ("POST", "settings"): _update_settings, ("POST", "expire-tokens"): _expire,
-    ("GET", "records"): _records, ("GET", "stats"): _stats, ("POST", "delete"): _delete,
-    ("GET", "child-records"): _child_records, ("POST", "deny"): _deny,
+    ("POST", "change"): _change,
+    ("POST", "add"): _add,
+    ("POST", "put"): _put,
+    ("POST", "faults"): _faults,
+    ("POST", "settings"): _update_settings,
+    ("POST", "expire-tokens"): _expire,
+    ("GET", "records"): _records,
+    ("GET", "stats"): _stats,
+    ("POST", "delete"): _delete,
+    ("GET", "child-records"): _child_records,
+    ("POST", "deny"): _deny,
 }
 
 

@@ -51,12 +51,16 @@ def token_endpoint(app, req: Request) -> Response:
     form = {k: v[0] for k, v in parse_qs(req.body.decode("utf-8", "replace")).items()}
     if form.get("grant_type") != "client_credentials":
         return json_response({"error": "unsupported_grant_type"}, 400)
-    if not (_same(form.get("client_id", ""), app.client_id) and _same(form.get("client_secret", ""), app.client_secret)):
+    if not (
+        _same(form.get("client_id", ""), app.client_id)
+        and _same(form.get("client_secret", ""), app.client_secret)
+    ):
         return json_response({"error": "invalid_client"}, 400)
     ttl = app.token_ttl
     token = app.tokens.issue(app.tenant_id, ttl)
-    return json_response({"access_token": token, "expires_in": int(ttl), "token_type": "Bearer",
-                          "scope": "tn.crm.v2"})
+    return json_response(
+        {"access_token": token, "expires_in": int(ttl), "token_type": "Bearer", "scope": "tn.crm.v2"}
+    )
 
 
 def check_api_access(app, req: Request, tenant: str) -> Response | None:
@@ -65,10 +69,18 @@ def check_api_access(app, req: Request, tenant: str) -> Response | None:
     scheme, _, token = auth.partition(" ")
     token_tenant = app.tokens.tenant_of(token.strip()) if scheme.lower() == "bearer" else None
     if token_tenant is None:
-        return problem(401, "Unauthorized", {"Authorization": ["The bearer token is missing, unknown or expired."]},
-                       {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        return problem(
+            401,
+            "Unauthorized",
+            {"Authorization": ["The bearer token is missing, unknown or expired."]},
+            {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
     if not _same(req.headers.get("st-app-key", ""), app.app_key):
-        return problem(403, "The app key is not valid.", {"ST-App-Key": ["The ST-App-Key header is missing or not valid."]})
+        return problem(
+            403,
+            "The app key is not valid.",
+            {"ST-App-Key": ["The ST-App-Key header is missing or not valid."]},
+        )
     if tenant != token_tenant:
         return problem(404, "Tenant not found", {"tenant": [f"Tenant {tenant!r} not found."]})
     return None

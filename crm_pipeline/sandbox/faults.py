@@ -48,14 +48,23 @@ class Faults:
         self._rng = random.Random(0)
         self._retry_after, self._delay = 1, 3.0
 
-    def add(self, kind: str, count: int = 1, path_contains: str | None = None,
-            retry_after: int = 1, delay: float = 3.0) -> None:
+    def add(
+        self,
+        kind: str,
+        count: int = 1,
+        path_contains: str | None = None,
+        retry_after: int = 1,
+        delay: float = 3.0,
+    ) -> None:
         """The next `count` API requests whose path contains `path_contains` (any if None) fail."""
         with self._lock:
-            self._scripted.append(_Scripted(Fault(_check(kind), int(retry_after), float(delay)), int(count), path_contains))
+            self._scripted.append(
+                _Scripted(Fault(_check(kind), int(retry_after), float(delay)), int(count), path_contains)
+            )
 
-    def set_rates(self, rates: dict[str, float], seed: int | None = None,
-                  retry_after: int = 1, delay: float = 3.0) -> None:
+    def set_rates(
+        self, rates: dict[str, float], seed: int | None = None, retry_after: int = 1, delay: float = 3.0
+    ) -> None:
         """Random failures: each API request fails with kind k with probability rates[k]."""
         checked = [(_check(k), float(p)) for k, p in rates.items() if float(p) > 0]
         if sum(p for _, p in checked) > 1:

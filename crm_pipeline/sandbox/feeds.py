@@ -54,8 +54,17 @@ def start_position(store: Store, salt: str, feed: str, value: str | None) -> int
             return store.position_at(ticks)
     seq = decode_token(salt, feed, value)
     if seq is None:
-        raise BadRequest(problem(400, "Invalid continuation token", {
-            "from": [f"The value {value[:80]!r} is neither a continuation token of this export nor a date."]}))
+        raise BadRequest(
+            problem(
+                400,
+                "Invalid continuation token",
+                {
+                    "from": [
+                        f"The value {value[:80]!r} is neither a continuation token of this export nor a date."
+                    ]
+                },
+            )
+        )
     return seq
 
 
@@ -66,8 +75,13 @@ def parse_bool(req: Request, name: str) -> bool:
         return False
     if value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
-    raise BadRequest(problem(400, "One or more validation errors occurred.",
-                             {name: [f"The value '{value[:80]}' is not valid."]}))
+    raise BadRequest(
+        problem(
+            400,
+            "One or more validation errors occurred.",
+            {name: [f"The value '{value[:80]}' is not valid."]},
+        )
+    )
 
 
 def export_page(store: Store, salt: str, feed: str, after: int, page_size: int, recent: bool) -> bytes:
@@ -80,7 +94,9 @@ def export_page(store: Store, salt: str, feed: str, after: int, page_size: int, 
     else:
         cont = items[-1][0]
     head = b'{"hasMore":%s,"continueFrom":"%s","data":[' % (
-        b"true" if has_more else b"false", encode_token(salt, feed, cont).encode())
+        b"true" if has_more else b"false",
+        encode_token(salt, feed, cont).encode(),
+    )
     return head + b",".join(body for _, body in items) + b"]}"
 
 
@@ -95,4 +111,8 @@ def export_handler(app, req: Request, feed: str) -> Response:
     return Response(200, export_page(store, app.token_salt, feed, after, app.page_size, recent), JSON)
 
 
-EXPORT_ROUTE = r"(?P<feed>export/(?:" + "|".join(sorted((f.split("/", 1)[1] for f in FEEDS), key=len, reverse=True)) + r"))"
+EXPORT_ROUTE = (
+    r"(?P<feed>export/(?:"
+    + "|".join(sorted((f.split("/", 1)[1] for f in FEEDS), key=len, reverse=True))
+    + r"))"
+)

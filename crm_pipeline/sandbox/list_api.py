@@ -18,8 +18,10 @@ from .responses import JSON, Request, Response, problem
 MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, MAX_IDS = 5000, 50, 50
 _SORT = re.compile(r"^\s*([+\- ]?)\s*(\w+)\s*$")
 _SORT_FIELDS = {"id": None, "modifiedon": "mod", "createdon": "created"}
-_DATE_FILTERS = {"m": (("modifiedOnOrAfter", "mod", True), ("modifiedBefore", "mod", False)),
-                 "c": (("createdOnOrAfter", "created", True), ("createdBefore", "created", False))}
+_DATE_FILTERS = {
+    "m": (("modifiedOnOrAfter", "mod", True), ("modifiedBefore", "mod", False)),
+    "c": (("createdOnOrAfter", "created", True), ("createdBefore", "created", False)),
+}
 
 
 def invalid(name: str, message: str) -> BadRequest:
@@ -83,7 +85,11 @@ def select(coll, candidates, filters: tuple) -> list:
     out = []
     for rid in candidates:
         e = entries.get(rid)
-        if e is None or (ids is not None and rid not in ids) or (active is not None and e.active is not active):
+        if (
+            e is None
+            or (ids is not None and rid not in ids)
+            or (active is not None and e.active is not active)
+        ):
             continue
         ok = True
         for field, on_or_after, ticks in dates:
@@ -99,6 +105,7 @@ def select(coll, candidates, filters: tuple) -> list:
         def key(rid):
             value = rid if field is None else getattr(entries[rid], field)
             return (value if value is not None else -1, rid)
+
         out.sort(key=key, reverse=descending)
     return out
 
@@ -129,7 +136,9 @@ def list_handler(app, req: Request, ep: Endpoint, groups: dict) -> Response:
     if ep.parent:
         children = lists.children(ep, params)
         if children is None:
-            return problem(404, "Not Found", {"id": [f"{ep.parent} {list(params.values())[-1]} was not found."]})
+            return problem(
+                404, "Not Found", {"id": [f"{ep.parent} {list(params.values())[-1]} was not found."]}
+            )
         ids = select(coll, children, filters)
     else:
         key = (coll.version, filters)
@@ -141,13 +150,20 @@ def list_handler(app, req: Request, ep: Endpoint, groups: dict) -> Response:
             lists.cache[ep.path] = (key, ids)
     if ep.kind == "value":
         return Response(200, (coll.body(ids[0]) if ids else None) or b"null", JSON)
-    chunk = ids[(page - 1) * size: page * size]
+    chunk = ids[(page - 1) * size : page * size]
     bodies = (coll.body(rid) for rid in chunk)  # None: deleted since the ids were selected
     data = b"[" + b",".join(project(ep, body) for body in bodies if body is not None) + b"]"
     if ep.kind == "array":
         return Response(200, data, JSON)
-    head = json.dumps({"page": page, "pageSize": size, "hasMore": page * size < len(ids),
-                       "totalCount": len(ids) if total else None}, separators=(",", ":"))
+    head = json.dumps(
+        {
+            "page": page,
+            "pageSize": size,
+            "hasMore": page * size < len(ids),
+            "totalCount": len(ids) if total else None,
+        },
+        separators=(",", ":"),
+    )
     return Response(200, head[:-1].encode() + b',"data":' + data + b"}", JSON)
 
 
@@ -155,6 +171,7 @@ def _route(ep: Endpoint):
     def handler(app, req: Request, **groups) -> Response:
         """Serve this endpoint."""
         return list_handler(app, req, ep, groups)
+
     handler.__doc__ = f"GET {ep.path}"
     return handler
 

@@ -11,22 +11,66 @@ from __future__ import annotations
 import json
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .messy import COMPANY, EMOJI, FIRST, LAST, SENTENCE, Pools, messy
 
 CONTACT_TYPES = ("Phone", "Email", "Fax", "MobilePhone")
-PREFERENCE_TYPES = [("jobReminders", "Boolean"), ("marketingUpdates", "Boolean"), ("invoiceNotification", "Boolean"),
-                    ("statementNotification", "Boolean"), ("preferredLanguage", "String"), ("appointmentWindow", "String")]
-RELATIONSHIP_TYPES = [("Customer", "customer", "customers"), ("Location", "location", "locations"),
-                      ("Booking", "booking", "bookings"), ("Billing Contact", "billing-contact", "customers")]
-TAG_NAMES = ["Google LSA", "Angi", "Yelp", "Thumbtack", "web-form", "Facebook Ads", "Nextdoor 🏠", 'Partner "A"',
-             "Réservation en ligne", "", "  Phone ", "Chat\nbot"]
-FIELD_NAMES = ["Gate code", "Referral", "Dog?", "Notes", "Alarm code", "Préférence", "Filter size", "HOA ✓",
-               "Tenant's name", "", "  Access\ninstructions", "Warranty #"]
+PREFERENCE_TYPES = [
+    ("jobReminders", "Boolean"),
+    ("marketingUpdates", "Boolean"),
+    ("invoiceNotification", "Boolean"),
+    ("statementNotification", "Boolean"),
+    ("preferredLanguage", "String"),
+    ("appointmentWindow", "String"),
+]
+RELATIONSHIP_TYPES = [
+    ("Customer", "customer", "customers"),
+    ("Location", "location", "locations"),
+    ("Booking", "booking", "bookings"),
+    ("Billing Contact", "billing-contact", "customers"),
+]
+TAG_NAMES = [
+    "Google LSA",
+    "Angi",
+    "Yelp",
+    "Thumbtack",
+    "web-form",
+    "Facebook Ads",
+    "Nextdoor 🏠",
+    'Partner "A"',
+    "Réservation en ligne",
+    "",
+    "  Phone ",
+    "Chat\nbot",
+]
+FIELD_NAMES = [
+    "Gate code",
+    "Referral",
+    "Dog?",
+    "Notes",
+    "Alarm code",
+    "Préférence",
+    "Filter size",
+    "HOA ✓",
+    "Tenant's name",
+    "",
+    "  Access\ninstructions",
+    "Warranty #",
+]
 DATA_TYPES = ["Text", "Dropdown", "Numeric", "Date", "Checkbox", None, "text"]
-TITLES = ["Owner", "Property Manager", "Tenant", "Office Manager", "Accounts Payable", "Señora", "", "  CEO ", None]
+TITLES = [
+    "Owner",
+    "Property Manager",
+    "Tenant",
+    "Office Manager",
+    "Accounts Payable",
+    "Señora",
+    "",
+    "  CEO ",
+    None,
+]
 
 
 def _pick(rng: random.Random, pool: list[str]):
@@ -52,55 +96,100 @@ def note_text(rng: random.Random) -> str:
     lines = [messy(rng, rng.choice(SENTENCE)) for _ in range(rng.choice((1, 1, 2, 3, 4)))]
     text = rng.choice(("\n", "\r\n", "\n\n")).join(lines)
     roll = rng.random()
-    return "" if roll < 0.03 else (f"  {text}\t" if roll < 0.08 else text + (" " + rng.choice(EMOJI) if roll < 0.12 else ""))
+    return (
+        ""
+        if roll < 0.03
+        else (f"  {text}\t" if roll < 0.08 else text + (" " + rng.choice(EMOJI) if roll < 0.12 else ""))
+    )
 
 
 def booking_provider_tag(p: Pools, rng, rid, parent, mod, created) -> dict:
     """A booking provider tag (`booking-provider-tags`)."""
-    return {"id": rid, "tagName": messy(rng, rng.choice(TAG_NAMES)),
-            "description": None if rng.random() < 0.4 else messy(rng, rng.choice(SENTENCE)),
-            "type": _enum(rng, ("V1Api", "V2Api")), "createdOn": created, "modifiedOn": mod, "active": rng.random() < 0.85}
+    return {
+        "id": rid,
+        "tagName": messy(rng, rng.choice(TAG_NAMES)),
+        "description": None if rng.random() < 0.4 else messy(rng, rng.choice(SENTENCE)),
+        "type": _enum(rng, ("V1Api", "V2Api")),
+        "createdOn": created,
+        "modifiedOn": mod,
+        "active": rng.random() < 0.85,
+    }
 
 
 def custom_field_type(p: Pools, rng, rid, parent, mod, created) -> dict:
     """A customer or location custom field type (`…/custom-fields`)."""
     kind = rng.choice(DATA_TYPES)
-    options = ([messy(rng, o) for o in rng.sample(["Yes", "No", "Maybe 🤷", "N/A", "Ünknown", ""], 3)]
-               if kind == "Dropdown" else rng.choice((None, None, [])))
-    return {"id": rid, "name": None if rng.random() < 0.03 else messy(rng, rng.choice(FIELD_NAMES)), "dataType": kind,
-            "dataTypeOptions": options, "createdOn": created, "modifiedOn": mod}
+    options = (
+        [messy(rng, o) for o in rng.sample(["Yes", "No", "Maybe 🤷", "N/A", "Ünknown", ""], 3)]
+        if kind == "Dropdown"
+        else rng.choice((None, None, []))
+    )
+    return {
+        "id": rid,
+        "name": None if rng.random() < 0.03 else messy(rng, rng.choice(FIELD_NAMES)),
+        "dataType": kind,
+        "dataTypeOptions": options,
+        "createdOn": created,
+        "modifiedOn": mod,
+    }
 
 
 def contact(p: Pools, rng, rid, parent, mod, created) -> dict:
     """A contact (`contacts`): GUID id."""
     ref = rng.random()
-    return {"id": rid, "referenceId": None if ref < 0.5 else ("" if ref < 0.55 else f"REF-{rng.randrange(10**7)}"),
-            "name": None if rng.random() < 0.03 else _pick(rng, p.person), "title": rng.choice(TITLES),
-            "isArchived": rng.random() < 0.1, "createdOn": created, "createdBy": _user(rng), "modifiedOn": mod,
-            "modifiedBy": _user(rng)}
+    return {
+        "id": rid,
+        "referenceId": None if ref < 0.5 else ("" if ref < 0.55 else f"REF-{rng.randrange(10**7)}"),
+        "name": None if rng.random() < 0.03 else _pick(rng, p.person),
+        "title": rng.choice(TITLES),
+        "isArchived": rng.random() < 0.1,
+        "createdOn": created,
+        "createdBy": _user(rng),
+        "modifiedOn": mod,
+        "modifiedBy": _user(rng),
+    }
 
 
 def contact_method(p: Pools, rng, rid, parent, mod, created) -> dict:
     """A contact method of a contact (GUID id)."""
     kind = _enum(rng, CONTACT_TYPES)
     value = _pick(rng, p.email if kind == "Email" else p.phone)
-    return {"id": rid, "contactId": parent, "referenceId": None if rng.random() < 0.6 else f"cm-{rng.randrange(10**6)}",
-            "type": kind, "value": value, "memo": _pick(rng, p.memo), "createdOn": created, "createdBy": _user(rng),
-            "modifiedOn": mod, "modifiedBy": _user(rng)}
+    return {
+        "id": rid,
+        "contactId": parent,
+        "referenceId": None if rng.random() < 0.6 else f"cm-{rng.randrange(10**6)}",
+        "type": kind,
+        "value": value,
+        "memo": _pick(rng, p.memo),
+        "createdOn": created,
+        "createdBy": _user(rng),
+        "modifiedOn": mod,
+        "modifiedBy": _user(rng),
+    }
 
 
 def preference_type(p: Pools, rng, rid, parent, mod, created) -> dict:
     """A contact preference type (`contacts/preferences`)."""
     name, kind = PREFERENCE_TYPES[rng.randrange(len(PREFERENCE_TYPES))]
-    return {"id": rid, "name": name, "description": None if rng.random() < 0.3 else messy(rng, rng.choice(SENTENCE)),
-            "dataType": kind}
+    return {
+        "id": rid,
+        "name": name,
+        "description": None if rng.random() < 0.3 else messy(rng, rng.choice(SENTENCE)),
+        "dataType": kind,
+    }
 
 
 def relationship(p: Pools, rng, rid, parent, mod, created) -> dict:
     """A relationship of a contact to a customer, location or booking."""
     name, slug, _ = RELATIONSHIP_TYPES[rng.randrange(len(RELATIONSHIP_TYPES))]
-    return {"id": rid, "relatedEntityId": 0, "typeName": messy(rng, name), "typeSlug": slug,
-            "createdOn": created, "createdBy": _user(rng)}
+    return {
+        "id": rid,
+        "relatedEntityId": 0,
+        "typeName": messy(rng, name),
+        "typeSlug": slug,
+        "createdOn": created,
+        "createdBy": _user(rng),
+    }
 
 
 def method_preference(p: Pools, rng, rid, parent, mod, created) -> dict:
@@ -115,15 +204,26 @@ def method_preference(p: Pools, rng, rid, parent, mod, created) -> dict:
 
 def note(p: Pools, rng, rid, parent, mod, created) -> dict:
     """A note of a customer, location or lead."""
-    return {"id": rid, "text": note_text(rng), "isPinned": rng.random() < 0.1, "createdById": _user(rng),
-            "createdOn": created, "modifiedOn": mod}
+    return {
+        "id": rid,
+        "text": note_text(rng),
+        "isPinned": rng.random() < 0.1,
+        "createdById": _user(rng),
+        "createdOn": created,
+        "modifiedOn": mod,
+    }
 
 
 def booking_contact(p: Pools, rng, rid, parent, mod, created) -> dict:
     """A contact of a booking."""
     kind = _enum(rng, CONTACT_TYPES)
-    return {"id": rid, "type": kind, "value": _pick(rng, p.email if kind == "Email" else p.phone),
-            "memo": _pick(rng, p.memo), "modifiedOn": mod}
+    return {
+        "id": rid,
+        "type": kind,
+        "value": _pick(rng, p.email if kind == "Email" else p.phone),
+        "memo": _pick(rng, p.memo),
+        "modifiedOn": mod,
+    }
 
 
 def technician(p: Pools, rng, rid, parent, mod, created) -> int | None:
@@ -146,18 +246,22 @@ class ListSpec:
 
 
 LIST_SPECS: dict[str, ListSpec] = {
-    "booking_provider_tags": ListSpec(booking_provider_tag, None, "int", 2_510_000_000,
-                                      lambda s: min(40, 4 + s["customers"] // 25)),
-    "customer_custom_fields": ListSpec(custom_field_type, None, "int", 3_100_000_000,
-                                       lambda s: min(30, 3 + s["customers"] // 40)),
-    "location_custom_fields": ListSpec(custom_field_type, None, "int", 3_200_000_000,
-                                       lambda s: min(30, 2 + s["customers"] // 50)),
+    "booking_provider_tags": ListSpec(
+        booking_provider_tag, None, "int", 2_510_000_000, lambda s: min(40, 4 + s["customers"] // 25)
+    ),
+    "customer_custom_fields": ListSpec(
+        custom_field_type, None, "int", 3_100_000_000, lambda s: min(30, 3 + s["customers"] // 40)
+    ),
+    "location_custom_fields": ListSpec(
+        custom_field_type, None, "int", 3_200_000_000, lambda s: min(30, 2 + s["customers"] // 50)
+    ),
     "contacts": ListSpec(contact, None, "guid"),
     "contact_methods": ListSpec(contact_method, "contacts", "guid", 0, lambda s: 2 * s["contacts"]),
     "contact_preference_types": ListSpec(preference_type, None, "guid", 0, lambda s: len(PREFERENCE_TYPES)),
     "contact_relationships": ListSpec(relationship, "contacts", "guid", 0, lambda s: s["contacts"]),
-    "contact_method_preferences": ListSpec(method_preference, "contact_methods", "seq", 0,
-                                           lambda s: s["contact_methods"]),
+    "contact_method_preferences": ListSpec(
+        method_preference, "contact_methods", "seq", 0, lambda s: s["contact_methods"]
+    ),
     "customer_notes": ListSpec(note, "customers", "int", 11_000_000_000),
     "location_notes": ListSpec(note, "locations", "int", 12_000_000_000, lambda s: s["locations"]),
     "lead_notes": ListSpec(note, "leads", "int", 13_000_000_000, lambda s: s["leads"]),
@@ -181,13 +285,25 @@ def mutate_list_record(p: Pools, rng: random.Random, record, mod: str):
         return technician(p, rng, None, None, mod, mod)
     if "modifiedOn" in record:
         record["modifiedOn"] = mod
-    for key, make in (("text", lambda: note_text(rng)), ("memo", lambda: _pick(rng, p.memo)),
-                      ("name", lambda: (messy(rng, rng.choice(FIELD_NAMES)) if "dataTypeOptions" in record else
-                                        messy(rng, f"{rng.choice(FIRST)} {rng.choice(LAST)}"))),
-                      ("tagName", lambda: messy(rng, rng.choice(TAG_NAMES + COMPANY))),
-                      ("value", lambda: (rng.choice(("true", "false", None, "")) if "dataType" in record
-                                         else _pick(rng, p.phone))),
-                      ("title", lambda: rng.choice(TITLES)), ("typeName", lambda: messy(rng, str(record["typeName"]).strip()))):
+    for key, make in (
+        ("text", lambda: note_text(rng)),
+        ("memo", lambda: _pick(rng, p.memo)),
+        (
+            "name",
+            lambda: (
+                messy(rng, rng.choice(FIELD_NAMES))
+                if "dataTypeOptions" in record
+                else messy(rng, f"{rng.choice(FIRST)} {rng.choice(LAST)}")
+            ),
+        ),
+        ("tagName", lambda: messy(rng, rng.choice(TAG_NAMES + COMPANY))),
+        (
+            "value",
+            lambda: rng.choice(("true", "false", None, "")) if "dataType" in record else _pick(rng, p.phone),
+        ),
+        ("title", lambda: rng.choice(TITLES)),
+        ("typeName", lambda: messy(rng, str(record["typeName"]).strip())),
+    ):
         if key in record and rng.random() < 0.6 and not (key == "name" and "description" in record):
             record[key] = make()
     for key in ("isPinned", "isArchived", "active"):

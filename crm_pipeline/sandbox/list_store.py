@@ -29,7 +29,9 @@ def _dump(value) -> bytes:
 
 def _lit(value) -> bytes:
     """JSON of an id, parent or timestamp (None, int, or a string that needs no escaping)."""
-    return b"null" if value is None else (b"%d" % value if isinstance(value, int) else b'"%s"' % value.encode())
+    return (
+        b"null" if value is None else (b"%d" % value if isinstance(value, int) else b'"%s"' % value.encode())
+    )
 
 
 class ListStore:
@@ -58,8 +60,9 @@ class ListStore:
     def _make_templates(self) -> None:
         rng = random.Random(f"{self._reg.seed}:{self.name}:templates")
         for i in range(min(TEMPLATES, 1 << max(self.size - 1, 1).bit_length())):
-            record = self.spec.make(self._reg.pools, rng, _MARKS["id"], _MARKS["parent"], _MARKS["mod"],
-                                    _MARKS["created"])
+            record = self.spec.make(
+                self._reg.pools, rng, _MARKS["id"], _MARKS["parent"], _MARKS["mod"], _MARKS["created"]
+            )
             if self.name == "contact_preference_types":  # one type per name
                 record["name"], record["dataType"] = PREFERENCE_TYPES[i % len(PREFERENCE_TYPES)]
             slug = record.get("typeSlug") if isinstance(record, dict) else None
@@ -73,12 +76,23 @@ class ListStore:
     def _make(self, rng: random.Random, index: int, parent, seq: int, young: bool) -> tuple:
         kind, mod, r = self.spec.ids, self.now(seq), rng.getrandbits(64)
         created = mod - (r >> 24) % (DAY if young else 400 * DAY) - (0 if young else DAY // 3)
-        rid = (self.spec.base + 7 * index + (index * index * 31 + 3) % 7 if kind == "int" else
-               guid(rng) if kind == "guid" else parent if kind == "parent" else index + 1)
+        rid = (
+            self.spec.base + 7 * index + (index * index * 31 + 3) % 7
+            if kind == "int"
+            else guid(rng)
+            if kind == "guid"
+            else parent
+            if kind == "parent"
+            else index + 1
+        )
         pick = index if self.name == "contact_preference_types" else r >> 48
         template, slug = self._templates[pick & (len(self._templates) - 1)]
-        values = {b"id": _lit(rid), b"parent": _lit(parent), b"mod": _lit(format_ticks(mod, TS_STYLES[r & 15])),
-                  b"created": _lit(format_ticks(created, TS_STYLES[(r >> 4) & 15]))}
+        values = {
+            b"id": _lit(rid),
+            b"parent": _lit(parent),
+            b"mod": _lit(format_ticks(mod, TS_STYLES[r & 15])),
+            b"created": _lit(format_ticks(created, TS_STYLES[(r >> 4) & 15])),
+        }
         if slug is not None:
             store = _SLUG_STORES[slug]
             values[b"related"] = b"%d" % record_id(store, (r >> 8) % max(1, self._reg.size(store)))
@@ -179,8 +193,12 @@ class ListStore:
             picked = self._rng.sample(list(rows), min(n, len(rows)))
             for rid in picked:
                 entry, seq = self._entries[rid], self.last_seq + 1
-                record = mutate_list_record(self._reg.pools, self._rng, json.loads(rows[rid]),
-                                            format_ticks(self.now(seq), TS_STYLES[self._rng.getrandbits(4)]))
+                record = mutate_list_record(
+                    self._reg.pools,
+                    self._rng,
+                    json.loads(rows[rid]),
+                    format_ticks(self.now(seq), TS_STYLES[self._rng.getrandbits(4)]),
+                )
                 self._put(rid, entry._replace(seq=seq, mod=self.now(seq)), _dump(record))
                 self._lists.touch(self.spec.parent, entry.parent)
             return picked
@@ -226,8 +244,11 @@ class ListStore:
             rows, seq = self._build(), self.last_seq + 1
             old = self._entries.get(record["id"])
             parent = old.parent if old is not None and parent is None else parent
-            self._put(record["id"], Entry(seq, self.now(seq), old.created if old else self.now(seq), None, parent),
-                      _dump(record))
+            self._put(
+                record["id"],
+                Entry(seq, self.now(seq), old.created if old else self.now(seq), None, parent),
+                _dump(record),
+            )
             self._lists.touch(self.spec.parent, parent)
 
     def delete(self, n: int) -> list:

@@ -68,8 +68,13 @@ class StoreView:
         if rid in self._deleted:
             return
         parent = rec.get(self.parent_key) if self.parent_key else None
-        self._index[rid] = Entry(seq, _ticks(rec.get("modifiedOn")), _ticks(rec.get("createdOn")),
-                                 rec.get("active") is True, parent)
+        self._index[rid] = Entry(
+            seq,
+            _ticks(rec.get("modifiedOn")),
+            _ticks(rec.get("createdOn")),
+            rec.get("active") is True,
+            parent,
+        )
         if parent is not None:
             self._children.setdefault(parent, {})[rid] = None
 

@@ -44,34 +44,59 @@ class Endpoint:
 
 
 _NO_ACTIVE = ("active",)
-ENDPOINTS: dict[str, Endpoint] = {e.path: e for e in [
-    Endpoint("booking-provider-tags", "booking_provider_tags", ids=True),
-    Endpoint("bookings", "bookings", ids=True, drop=_NO_ACTIVE),
-    Endpoint("contacts", "contacts"),
-    Endpoint("contacts/contact-methods", "contact_methods"),
-    Endpoint("contacts/preferences", "contact_preference_types", kind="array", filters=""),
-    Endpoint("customers", "customers", ids=True, sort=True, active=True),
-    Endpoint("customers/contacts", "customer_contacts", drop=_NO_ACTIVE),
-    Endpoint("customers/custom-fields", "customer_custom_fields"),
-    Endpoint("leads", "leads", ids=True, sort=True, drop=_NO_ACTIVE),
-    Endpoint("locations", "locations", ids=True, sort=True, active=True),
-    Endpoint("locations/contacts", "location_contacts", drop=_NO_ACTIVE),
-    Endpoint("locations/custom-fields", "location_custom_fields"),
-    Endpoint("customers/{id}/notes", "customer_notes", parent="customers"),
-    Endpoint("locations/{id}/notes", "location_notes", parent="locations"),
-    Endpoint("leads/{id}/notes", "lead_notes", parent="leads"),
-    Endpoint("bookings/{id}/contacts", "booking_contacts", filters="", parent="bookings"),
-    Endpoint("contacts/{contactId}/relationships", "contact_relationships", filters="c", parent="contacts"),
-    Endpoint("locations/{id}/preferredtechnician", "preferred_technicians", kind="value", filters="",
-             parent="locations"),
-    Endpoint("contacts/{contactId}/contact-methods/{contactMethodId}/preferences", "contact_method_preferences",
-             kind="array", filters="", parent="contact_methods"),
-    Endpoint("customers/{id}/contacts", "customer_contacts", filters="", parent="customers",
-             drop=("active", "customerId")),
-    Endpoint("locations/{id}/contacts", "location_contacts", filters="", parent="locations",
-             drop=("active", "locationId")),
-    Endpoint("contacts/{contactId}/contact-methods", "contact_methods", parent="contacts"),
-]}
+ENDPOINTS: dict[str, Endpoint] = {
+    e.path: e
+    for e in [
+        Endpoint("booking-provider-tags", "booking_provider_tags", ids=True),
+        Endpoint("bookings", "bookings", ids=True, drop=_NO_ACTIVE),
+        Endpoint("contacts", "contacts"),
+        Endpoint("contacts/contact-methods", "contact_methods"),
+        Endpoint("contacts/preferences", "contact_preference_types", kind="array", filters=""),
+        Endpoint("customers", "customers", ids=True, sort=True, active=True),
+        Endpoint("customers/contacts", "customer_contacts", drop=_NO_ACTIVE),
+        Endpoint("customers/custom-fields", "customer_custom_fields"),
+        Endpoint("leads", "leads", ids=True, sort=True, drop=_NO_ACTIVE),
+        Endpoint("locations", "locations", ids=True, sort=True, active=True),
+        Endpoint("locations/contacts", "location_contacts", drop=_NO_ACTIVE),
+        Endpoint("locations/custom-fields", "location_custom_fields"),
+        Endpoint("customers/{id}/notes", "customer_notes", parent="customers"),
+        Endpoint("locations/{id}/notes", "location_notes", parent="locations"),
+        Endpoint("leads/{id}/notes", "lead_notes", parent="leads"),
+        Endpoint("bookings/{id}/contacts", "booking_contacts", filters="", parent="bookings"),
+        Endpoint(
+            "contacts/{contactId}/relationships", "contact_relationships", filters="c", parent="contacts"
+        ),
+        Endpoint(
+            "locations/{id}/preferredtechnician",
+            "preferred_technicians",
+            kind="value",
+            filters="",
+            parent="locations",
+        ),
+        Endpoint(
+            "contacts/{contactId}/contact-methods/{contactMethodId}/preferences",
+            "contact_method_preferences",
+            kind="array",
+            filters="",
+            parent="contact_methods",
+        ),
+        Endpoint(
+            "customers/{id}/contacts",
+            "customer_contacts",
+            filters="",
+            parent="customers",
+            drop=("active", "customerId"),
+        ),
+        Endpoint(
+            "locations/{id}/contacts",
+            "location_contacts",
+            filters="",
+            parent="locations",
+            drop=("active", "locationId"),
+        ),
+        Endpoint("contacts/{contactId}/contact-methods", "contact_methods", parent="contacts"),
+    ]
+}
 TOP_LEVEL = tuple(p for p in ENDPOINTS if "{" not in p)
 PARENT_SCOPED = tuple(p for p in ENDPOINTS if "{" in p)
 _VIEW_PARENT_KEYS = {"customer_contacts": "customerId", "location_contacts": "locationId"}
@@ -93,7 +118,9 @@ class Lists:
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
-        self._views = {name: StoreView(store, _VIEW_PARENT_KEYS.get(name)) for name, store in registry.stores.items()}
+        self._views = {
+            name: StoreView(store, _VIEW_PARENT_KEYS.get(name)) for name, store in registry.stores.items()
+        }
         self.stores = {name: ListStore(name, registry.size(name), self) for name in LIST_SPECS}
         self.cache: dict = {}  # endpoint path -> (key, ids): the last filtered id list (a walk reuses it)
 
@@ -175,7 +202,10 @@ class Lists:
         rid = params[ep.params[-1]]
         if not parent_coll.exists(rid):
             return None
-        if ep.params == ("contactId", "contactMethodId") and parent_coll.entries()[rid].parent != params["contactId"]:
+        if (
+            ep.params == ("contactId", "contactMethodId")
+            and parent_coll.entries()[rid].parent != params["contactId"]
+        ):
             return None
         return self.collection(ep.store).children(rid)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 POOL_SIZE = 1024  # a power of two: pick with `pool[bits & MASK]`
 MASK = POOL_SIZE - 1
@@ -20,27 +20,119 @@ def dump(value) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-FIRST = ["John", "Mary", "James", "Linda", "Robert", "Sarah", "Michael", "Karen", "David", "Chris", "José",
-         "Zoë", "Björk", "李", "Øyvind", "Siobhán", "Nguyễn", "Ana María", "O'Brien", "Jean-Luc", "Mohammed",
-         "Ólafur", "Renée", "Łukasz", "Дмитрий", "Aiyana"]
-LAST = ["Smith", "Williams", "Brown", "Jones", "Miller", "Davis", "Wilson", "Taylor", "García", "Müller",
-        "O'Connor", "D'Angelo", "Nakamura", "Van der Berg", "Øster", "Kowalski", "Brontë", "Johnson", "Ng",
-        "Fernández-López", "MacDonald", "Иванов", "Lee"]
-COMPANY = ['Smith & Sons "HVAC"', "Back\\slash Plumbing", "Line\nBreak LLC", "ACME, Inc.",
-           "🔥 Fire Pros", "Café Olé Ltd.", "Tab\tSeparated Co", "Zero\u200bWidth Corp", "ÅÄÖ AB",
-           "שלום Services", "Mom's <b>Best</b> Roofing", "100% Cool Air", "C:\\Temp\\Heating"]
-STREET = ["Main St", "Elm Street", "Rue de l'Église", "Königsallee", "Avenida São João",
-          "1st Ave.", "Old Mill Rd #4", "P.O. Box 12", "Calle 5 de Mayo", "Baker\nStreet"]
-CITY = ["Boston", "Los Angeles", "São Paulo", "Zürich", "Montréal", "New York", "St. John's",
-        "Coeur d'Alene", "Ōsaka", "Winston-Salem", "boston", "BOSTON"]
+FIRST = [
+    "John",
+    "Mary",
+    "James",
+    "Linda",
+    "Robert",
+    "Sarah",
+    "Michael",
+    "Karen",
+    "David",
+    "Chris",
+    "José",
+    "Zoë",
+    "Björk",
+    "李",
+    "Øyvind",
+    "Siobhán",
+    "Nguyễn",
+    "Ana María",
+    "O'Brien",
+    "Jean-Luc",
+    "Mohammed",
+    "Ólafur",
+    "Renée",
+    "Łukasz",
+    "Дмитрий",
+    "Aiyana",
+]
+LAST = [
+    "Smith",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Miller",
+    "Davis",
+    "Wilson",
+    "Taylor",
+    "García",
+    "Müller",
+    "O'Connor",
+    "D'Angelo",
+    "Nakamura",
+    "Van der Berg",
+    "Øster",
+    "Kowalski",
+    "Brontë",
+    "Johnson",
+    "Ng",
+    "Fernández-López",
+    "MacDonald",
+    "Иванов",
+    "Lee",
+]
+COMPANY = [
+    'Smith & Sons "HVAC"',
+    "Back\\slash Plumbing",
+    "Line\nBreak LLC",
+    "ACME, Inc.",
+    "🔥 Fire Pros",
+    "Café Olé Ltd.",
+    "Tab\tSeparated Co",
+    "Zero\u200bWidth Corp",
+    "ÅÄÖ AB",
+    "שלום Services",
+    "Mom's <b>Best</b> Roofing",
+    "100% Cool Air",
+    "C:\\Temp\\Heating",
+]
+STREET = [
+    "Main St",
+    "Elm Street",
+    "Rue de l'Église",
+    "Königsallee",
+    "Avenida São João",
+    "1st Ave.",
+    "Old Mill Rd #4",
+    "P.O. Box 12",
+    "Calle 5 de Mayo",
+    "Baker\nStreet",
+]
+CITY = [
+    "Boston",
+    "Los Angeles",
+    "São Paulo",
+    "Zürich",
+    "Montréal",
+    "New York",
+    "St. John's",
+    "Coeur d'Alene",
+    "Ōsaka",
+    "Winston-Salem",
+    "boston",
+    "BOSTON",
+]
 STATE = ["MA", "CA", "NY", "TX", "ON", "QC", "ma", "Massachusetts", "", "WA"]
 ZIP = ["02134", "90210", "10001", "00501", "94105-1234", "K1A 0B6", "1234", "", " 02134", "07030"]
 COUNTRY = ["USA", "US", "United States", "CA", "Canada", "", "usa"]
 UNIT = ["Apt 1", "#2B", "Suite 100", "Unit ½", "", "  ", "Ste. 5\n(rear)"]
 EMOJI = ["🙂", "🔥", "👩‍🔧", "🏠", "❄️", "🇺🇸"]
-SENTENCE = ["Call before coming", "Dog in yard 🐕", 'Said "ASAP"', "Gate code: 1234#",
-            "Ne pas déranger", "Leaky faucet\nand noisy AC", "Back\\door", "Spanish only — habla español",
-            "<script>alert(1)</script>", "Customer's 2nd request", "Ünïcödé tëxt", "😡😡😡"]
+SENTENCE = [
+    "Call before coming",
+    "Dog in yard 🐕",
+    'Said "ASAP"',
+    "Gate code: 1234#",
+    "Ne pas déranger",
+    "Leaky faucet\nand noisy AC",
+    "Back\\door",
+    "Spanish only — habla español",
+    "<script>alert(1)</script>",
+    "Customer's 2nd request",
+    "Ünïcödé tëxt",
+    "😡😡😡",
+]
 SOURCES = ["Google", "Website", "Phone", "Angi", "Yelp", "Facebook", "", "import", "web-form"]
 
 
@@ -81,22 +173,33 @@ class Pools:
 
         def phone():
             n = f"{rng.randrange(200, 999)}{rng.randrange(2000000, 9999999)}"
-            forms = [n, f"({n[:3]}) {n[3:6]}-{n[6:]}", f"+1 {n[:3]} {n[3:6]} {n[6:]}",
-                     f"{n[:3]}.{n[3:6]}.{n[6:]} x{rng.randrange(1, 99)}", ""]
+            forms = [
+                n,
+                f"({n[:3]}) {n[3:6]}-{n[6:]}",
+                f"+1 {n[:3]} {n[3:6]} {n[6:]}",
+                f"{n[:3]}.{n[3:6]}.{n[6:]} x{rng.randrange(1, 99)}",
+                "",
+            ]
             return rng.choice(forms)
 
         def email():
             user = rng.choice(["jose", "zoë", "a+b", "UPPER", "o'brien", "first.last"])
-            return messy(rng, f"{user}{rng.randrange(1000)}@{rng.choice(['example.com', 'EXAMPLE.org', 'ex.co'])}")
+            return messy(
+                rng, f"{user}{rng.randrange(1000)}@{rng.choice(['example.com', 'EXAMPLE.org', 'ex.co'])}"
+            )
 
         def text():
             return messy(rng, rng.choice(SENTENCE))
 
         def address(with_geo: bool):
-            a = {"street": messy(rng, f"{rng.randrange(1, 99999)} {rng.choice(STREET)}"),
-                 "unit": rng.choice(UNIT) if rng.random() < 0.3 else None,
-                 "city": messy(rng, rng.choice(CITY)), "state": rng.choice(STATE),
-                 "zip": rng.choice(ZIP), "country": rng.choice(COUNTRY)}
+            a = {
+                "street": messy(rng, f"{rng.randrange(1, 99999)} {rng.choice(STREET)}"),
+                "unit": rng.choice(UNIT) if rng.random() < 0.3 else None,
+                "city": messy(rng, rng.choice(CITY)),
+                "state": rng.choice(STATE),
+                "zip": rng.choice(ZIP),
+                "country": rng.choice(COUNTRY),
+            }
             if rng.random() < 0.01:
                 a[rng.choice(["street", "city", "zip"])] = None  # documented required, arrives null
             if with_geo:
@@ -107,10 +210,16 @@ class Pools:
 
         def custom_fields():
             n = rng.choice([0, 0, 0, 1, 2, 3])
-            return dump([{"typeId": rng.randrange(1, 5_000_000_000),
-                          "name": rng.choice(["Gate code", "Referral", "Dog?", "Notes", None, ""]),
-                          "value": rng.choice([text(), None, "", "0", "true", "00123"])}
-                         for _ in range(n)])
+            return dump(
+                [
+                    {
+                        "typeId": rng.randrange(1, 5_000_000_000),
+                        "name": rng.choice(["Gate code", "Referral", "Dog?", "Notes", None, ""]),
+                        "value": rng.choice([text(), None, "", "0", "true", "00123"]),
+                    }
+                    for _ in range(n)
+                ]
+            )
 
         def tags():
             return dump(sorted(rng.sample(range(2_200_000_000, 2_200_000_050), rng.choice([0, 0, 1, 2, 4]))))
@@ -119,14 +228,27 @@ class Pools:
             roll = rng.random()
             if roll < 0.5:
                 return "null"
-            return dump([] if roll < 0.7 else [{"key": rng.choice(["crmId", "legacy id", "ключ"]),
-                                                "value": rng.choice([str(rng.randrange(10**9)), "", "n/a 🤷"])}])
+            return dump(
+                []
+                if roll < 0.7
+                else [
+                    {
+                        "key": rng.choice(["crmId", "legacy id", "ключ"]),
+                        "value": rng.choice([str(rng.randrange(10**9)), "", "n/a 🤷"]),
+                    }
+                ]
+            )
 
         def preferences():
             if rng.random() < 0.4:
                 return "null"
-            keys = ("jobRemindersEnabled", "marketingUpdatesEnabled", "invoiceStatementNotification",
-                    "invoiceNotification", "statementNotification")
+            keys = (
+                "jobRemindersEnabled",
+                "marketingUpdatesEnabled",
+                "invoiceStatementNotification",
+                "invoiceNotification",
+                "statementNotification",
+            )
             return dump({k: rng.random() < 0.5 for k in keys})
 
         def nullable(fn, p_null):
@@ -151,8 +273,14 @@ class Pools:
         self.state = pool(nullable(lambda: rng.choice(STATE), 0.3))
         self.zip = pool(nullable(lambda: rng.choice(ZIP), 0.3))
         self.url = pool(nullable(lambda: f"https://example.com/lead?id={rng.randrange(10**6)}&q=a%20b", 0.5))
-        self.images = pool(lambda: dump([f"https://img.example.com/{rng.randrange(10**8)}.jpg"
-                                         for _ in range(rng.choice([0, 0, 1, 3]))]))
+        self.images = pool(
+            lambda: dump(
+                [
+                    f"https://img.example.com/{rng.randrange(10**8)}.jpg"
+                    for _ in range(rng.choice([0, 0, 1, 3]))
+                ]
+            )
+        )
 
 
 _DAYS: dict[int, str] = {}
@@ -165,7 +293,7 @@ def format_ticks(ticks: int, style: int) -> str:
     day, sec = divmod(sec, 86400)
     head = _DAYS.get(day)
     if head is None:
-        head = _DAYS[day] = datetime.fromtimestamp(day * 86400, timezone.utc).strftime("%Y-%m-%d")
+        head = _DAYS[day] = datetime.fromtimestamp(day * 86400, UTC).strftime("%Y-%m-%d")
     hms = (head, sec // 3600, sec // 60 % 60, sec % 60)
     if style == 0:
         return "%sT%02d:%02d:%02d.%07dZ" % (*hms, frac)
@@ -210,5 +338,5 @@ def parse_instant(text: str) -> int | None:
 
 def _ticks(dt: datetime) -> int:
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp()) * TICKS_PER_SECOND

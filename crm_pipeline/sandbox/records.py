@@ -10,18 +10,26 @@ from __future__ import annotations
 
 import json
 import random
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from .messy import MASK, TICKS_PER_SECOND, TS_STYLES, Pools, format_ticks
 
 DAY = 86400 * TICKS_PER_SECOND
 TEMPLATES = 2048  # per store, a power of two
 # Ids start above 2**31; contacts get 11 digits. id(i) = base + 7*i + jitter(i): unique, ascending.
-ID_BASES = {"customers": 4_100_000_000, "locations": 5_200_000_000, "customer_contacts": 61_000_000_000,
-            "location_contacts": 72_000_000_000, "leads": 8_300_000_000, "bookings": 94_000_000_000}
+ID_BASES = {
+    "customers": 4_100_000_000,
+    "locations": 5_200_000_000,
+    "customer_contacts": 61_000_000_000,
+    "location_contacts": 72_000_000_000,
+    "leads": 8_300_000_000,
+    "bookings": 94_000_000_000,
+}
 # Placeholders filled per record (see `render`); \x01 and \x02 never occur in JSON text.
 ID, ACTIVE, MERGED, MOD, CREATED, PARENT, PARENT2, LATER = (
-    f"\x01{k}\x02" for k in ("id", "active", "merged", "mod", "created", "parent", "parent2", "later"))
+    f"\x01{k}\x02" for k in ("id", "active", "merged", "mod", "created", "parent", "parent2", "later")
+)
 
 
 def record_id(store: str, index: int) -> int:
@@ -64,28 +72,36 @@ def _pick(rng: random.Random, pool: list[str]) -> str:
 def _extra(rng: random.Random) -> str:
     """Now and then a field no document lists."""
     roll = rng.random()
-    return f',"legacyId":"L-{rng.randrange(10**5)}"' if roll < 0.01 else (',"importBatch":null' if roll < 0.015 else "")
+    return (
+        f',"legacyId":"L-{rng.randrange(10**5)}"'
+        if roll < 0.01
+        else (',"importBatch":null' if roll < 0.015 else "")
+    )
 
 
 def customer(p: Pools, rng: random.Random) -> str:
     credit = "null" if rng.random() < 0.8 else f"{rng.randrange(100000)}.00"
-    return (f'{{"id":{ID},"active":{ACTIVE},"name":{_req(rng, _pick(rng, p.name))},'
-            f'"type":{_enum(rng, "Residential", "Commercial")},"address":{_pick(rng, p.address)},'
-            f'"customFields":{_pick(rng, p.custom_fields)},"balance":{rng.randrange(-20000, 200000)}.{rng.randrange(100):02d},'
-            f'"taxExempt":{_b(rng, 0.1)},"tagTypeIds":{_pick(rng, p.tags)},"doNotMail":{_b(rng, 0.2)},'
-            f'"doNotService":{_b(rng, 0.03)},"nationalAccount":{_b(rng, 0.05)},"createdOn":{CREATED},'
-            f'"createdById":{_req(rng, str(2_200_000_000 + rng.randrange(5000)))},"modifiedOn":{MOD},'
-            f'"mergedToId":{MERGED},"paymentTermId":{_opt(rng, 2_600_000_000, 0.7)},'
-            f'"creditLimit":{credit},"creditLimitBalance":{credit},"externalData":{_pick(rng, p.external)}{_extra(rng)}}}')
+    return (
+        f'{{"id":{ID},"active":{ACTIVE},"name":{_req(rng, _pick(rng, p.name))},'
+        f'"type":{_enum(rng, "Residential", "Commercial")},"address":{_pick(rng, p.address)},'
+        f'"customFields":{_pick(rng, p.custom_fields)},"balance":{rng.randrange(-20000, 200000)}.{rng.randrange(100):02d},'
+        f'"taxExempt":{_b(rng, 0.1)},"tagTypeIds":{_pick(rng, p.tags)},"doNotMail":{_b(rng, 0.2)},'
+        f'"doNotService":{_b(rng, 0.03)},"nationalAccount":{_b(rng, 0.05)},"createdOn":{CREATED},'
+        f'"createdById":{_req(rng, str(2_200_000_000 + rng.randrange(5000)))},"modifiedOn":{MOD},'
+        f'"mergedToId":{MERGED},"paymentTermId":{_opt(rng, 2_600_000_000, 0.7)},'
+        f'"creditLimit":{credit},"creditLimitBalance":{credit},"externalData":{_pick(rng, p.external)}{_extra(rng)}}}'
+    )
 
 
 def location(p: Pools, rng: random.Random) -> str:
-    return (f'{{"taxZoneId":{_opt(rng, 2_700_000_000)},"id":{ID},"customerId":{PARENT},"active":{ACTIVE},'
-            f'"name":{_req(rng, _pick(rng, p.name))},"address":{_pick(rng, p.address)},'
-            f'"customFields":{_pick(rng, p.custom_fields)},"createdOn":{CREATED},'
-            f'"createdById":{_req(rng, str(2_200_000_000 + rng.randrange(5000)))},"modifiedOn":{MOD},'
-            f'"mergedToId":{MERGED},"zoneId":{_opt(rng, 2_800_000_000)},"taxExempt":{_b(rng, 0.1)},'
-            f'"tagTypeIds":{_pick(rng, p.tags)},"externalData":{_pick(rng, p.external)}{_extra(rng)}}}')
+    return (
+        f'{{"taxZoneId":{_opt(rng, 2_700_000_000)},"id":{ID},"customerId":{PARENT},"active":{ACTIVE},'
+        f'"name":{_req(rng, _pick(rng, p.name))},"address":{_pick(rng, p.address)},'
+        f'"customFields":{_pick(rng, p.custom_fields)},"createdOn":{CREATED},'
+        f'"createdById":{_req(rng, str(2_200_000_000 + rng.randrange(5000)))},"modifiedOn":{MOD},'
+        f'"mergedToId":{MERGED},"zoneId":{_opt(rng, 2_800_000_000)},"taxExempt":{_b(rng, 0.1)},'
+        f'"tagTypeIds":{_pick(rng, p.tags)},"externalData":{_pick(rng, p.external)}{_extra(rng)}}}'
+    )
 
 
 def _contact_parts(p: Pools, rng: random.Random) -> dict[str, str]:
@@ -93,56 +109,72 @@ def _contact_parts(p: Pools, rng: random.Random) -> dict[str, str]:
     phone = _pick(rng, p.phone)
     number = '""' if kind == "Email" else phone
     settings = "null" if rng.random() < 0.1 else f'{{"phoneNumber":{number},"doNotText":{_b(rng, 0.2)}}}'
-    type_json = str(("Phone", "Email", "Fax", "MobilePhone").index(kind)) if rng.random() < 0.01 else f'"{kind}"'
+    type_json = (
+        str(("Phone", "Email", "Fax", "MobilePhone").index(kind)) if rng.random() < 0.01 else f'"{kind}"'
+    )
     value = _req(rng, _pick(rng, p.email) if kind == "Email" else phone)
-    return {"type": type_json, "value": value, "settings": settings, "memo": _pick(rng, p.memo),
-            "prefs": _pick(rng, p.preferences), "extra": _extra(rng)}
+    return {
+        "type": type_json,
+        "value": value,
+        "settings": settings,
+        "memo": _pick(rng, p.memo),
+        "prefs": _pick(rng, p.preferences),
+        "extra": _extra(rng),
+    }
 
 
 def customer_contact(p: Pools, rng: random.Random) -> str:
     x = _contact_parts(p, rng)
-    return (f'{{"modifiedOn":{MOD},"phoneSettings":{x["settings"]},"createdOn":{CREATED},"preferences":{x["prefs"]},'
-            f'"id":{ID},"type":{x["type"]},"value":{x["value"]},"memo":{x["memo"]},"customerId":{PARENT},'
-            f'"active":{ACTIVE}{x["extra"]}}}')
+    return (
+        f'{{"modifiedOn":{MOD},"phoneSettings":{x["settings"]},"createdOn":{CREATED},"preferences":{x["prefs"]},'
+        f'"id":{ID},"type":{x["type"]},"value":{x["value"]},"memo":{x["memo"]},"customerId":{PARENT},'
+        f'"active":{ACTIVE}{x["extra"]}}}'
+    )
 
 
 def location_contact(p: Pools, rng: random.Random) -> str:
     x = _contact_parts(p, rng)
-    return (f'{{"id":{ID},"type":{x["type"]},"value":{x["value"]},"memo":{x["memo"]},"phoneSettings":{x["settings"]},'
-            f'"modifiedOn":{MOD},"createdOn":{CREATED},"preferences":{x["prefs"]},"locationId":{PARENT},'
-            f'"active":{ACTIVE}{x["extra"]}}}')
+    return (
+        f'{{"id":{ID},"type":{x["type"]},"value":{x["value"]},"memo":{x["memo"]},"phoneSettings":{x["settings"]},'
+        f'"modifiedOn":{MOD},"createdOn":{CREATED},"preferences":{x["prefs"]},"locationId":{PARENT},'
+        f'"active":{ACTIVE}{x["extra"]}}}'
+    )
 
 
 def lead(p: Pools, rng: random.Random) -> str:
     known = rng.random() < 0.75
-    return (f'{{"summary":{_pick(rng, p.summary)},"callReasonId":{_opt(rng, 3_000_000_000)},'
-            f'"callId":{_opt(rng, 9_000_000_000)},"bookingId":{_opt(rng, 94_000_000_000, 0.8)},'
-            f'"manualCallId":{_opt(rng, 9_100_000_000, 0.9)},"leadUrl":{_pick(rng, p.url)},'
-            f'"leadCustomerName":{_pick(rng, p.person)},"leadPhone":{_pick(rng, p.phone)},'
-            f'"leadEmail":{_pick(rng, p.email)},"leadStreet":{_pick(rng, p.street)},"leadUnit":null,'
-            f'"leadCity":{_pick(rng, p.city)},"leadState":{_pick(rng, p.state)},"leadZip":{_pick(rng, p.zip)},'
-            f'"leadCountry":{rng.choice(("null", chr(34) + "USA" + chr(34)))},"captureSource":{_pick(rng, p.source)},'
-            f'"id":{ID},"status":{_enum(rng, "Open", "Dismissed", "Converted")},'
-            f'"priority":{_enum(rng, "Low", "Normal", "High", "Urgent")},"customerId":{PARENT if known else "null"},'
-            f'"locationId":{PARENT2 if known else "null"},"businessUnitId":{_opt(rng, 2_100_000_000)},'
-            f'"jobTypeId":{_opt(rng, 2_200_000_000)},"campaignId":{_req(rng, str(2_300_000_000 + rng.randrange(500)))},'
-            f'"followUpDate":{LATER if rng.random() < 0.4 else "null"},"createdById":{2_200_000_000 + rng.randrange(5000)},'
-            f'"createdOn":{CREATED},"modifiedOn":{MOD},"tagTypeIds":{"null" if rng.random() < 0.3 else _pick(rng, p.tags)},'
-            f'"dismissingReasonId":{_opt(rng, 2_400_000_000, 0.8)},"active":{ACTIVE}{_extra(rng)}}}')
+    return (
+        f'{{"summary":{_pick(rng, p.summary)},"callReasonId":{_opt(rng, 3_000_000_000)},'
+        f'"callId":{_opt(rng, 9_000_000_000)},"bookingId":{_opt(rng, 94_000_000_000, 0.8)},'
+        f'"manualCallId":{_opt(rng, 9_100_000_000, 0.9)},"leadUrl":{_pick(rng, p.url)},'
+        f'"leadCustomerName":{_pick(rng, p.person)},"leadPhone":{_pick(rng, p.phone)},'
+        f'"leadEmail":{_pick(rng, p.email)},"leadStreet":{_pick(rng, p.street)},"leadUnit":null,'
+        f'"leadCity":{_pick(rng, p.city)},"leadState":{_pick(rng, p.state)},"leadZip":{_pick(rng, p.zip)},'
+        f'"leadCountry":{rng.choice(("null", chr(34) + "USA" + chr(34)))},"captureSource":{_pick(rng, p.source)},'
+        f'"id":{ID},"status":{_enum(rng, "Open", "Dismissed", "Converted")},'
+        f'"priority":{_enum(rng, "Low", "Normal", "High", "Urgent")},"customerId":{PARENT if known else "null"},'
+        f'"locationId":{PARENT2 if known else "null"},"businessUnitId":{_opt(rng, 2_100_000_000)},'
+        f'"jobTypeId":{_opt(rng, 2_200_000_000)},"campaignId":{_req(rng, str(2_300_000_000 + rng.randrange(500)))},'
+        f'"followUpDate":{LATER if rng.random() < 0.4 else "null"},"createdById":{2_200_000_000 + rng.randrange(5000)},'
+        f'"createdOn":{CREATED},"modifiedOn":{MOD},"tagTypeIds":{"null" if rng.random() < 0.3 else _pick(rng, p.tags)},'
+        f'"dismissingReasonId":{_opt(rng, 2_400_000_000, 0.8)},"active":{ACTIVE}{_extra(rng)}}}'
+    )
 
 
 def booking(p: Pools, rng: random.Random) -> str:
     ctype = "null" if rng.random() < 0.2 else _enum(rng, "Residential", "Commercial")
     priority = "null" if rng.random() < 0.3 else _enum(rng, "Low", "Normal", "High", "Urgent")
-    return (f'{{"summary":{_pick(rng, p.summary)},"id":{ID},"source":{_req(rng, _pick(rng, p.source))},'
-            f'"createdOn":{CREATED},"name":{_req(rng, _pick(rng, p.name))},"address":{_pick(rng, p.booking_address)},'
-            f'"customerType":{ctype},"start":{LATER},"campaignId":{_opt(rng, 2_300_000_000)},'
-            f'"businessUnitId":{_opt(rng, 2_100_000_000)},"isFirstTimeClient":{rng.choice(("null", "true", "false"))},'
-            f'"uploadedImages":{_pick(rng, p.images)},"isSendConfirmationEmail":{rng.choice(("null", "true", "false"))},'
-            f'"status":{_enum(rng, "New", "Converted", "Dismissed", "Accepted")},'
-            f'"dismissingReasonId":{_opt(rng, 2_400_000_000, 0.8)},"jobId":{_opt(rng, 9_500_000_000)},'
-            f'"externalId":"{rng.randrange(10**12):012d}","priority":{priority},"jobTypeId":{_opt(rng, 2_200_000_000)},'
-            f'"bookingProviderId":{2_500_000_000 + rng.randrange(50)},"modifiedOn":{MOD},"active":{ACTIVE}{_extra(rng)}}}')
+    return (
+        f'{{"summary":{_pick(rng, p.summary)},"id":{ID},"source":{_req(rng, _pick(rng, p.source))},'
+        f'"createdOn":{CREATED},"name":{_req(rng, _pick(rng, p.name))},"address":{_pick(rng, p.booking_address)},'
+        f'"customerType":{ctype},"start":{LATER},"campaignId":{_opt(rng, 2_300_000_000)},'
+        f'"businessUnitId":{_opt(rng, 2_100_000_000)},"isFirstTimeClient":{rng.choice(("null", "true", "false"))},'
+        f'"uploadedImages":{_pick(rng, p.images)},"isSendConfirmationEmail":{rng.choice(("null", "true", "false"))},'
+        f'"status":{_enum(rng, "New", "Converted", "Dismissed", "Accepted")},'
+        f'"dismissingReasonId":{_opt(rng, 2_400_000_000, 0.8)},"jobId":{_opt(rng, 9_500_000_000)},'
+        f'"externalId":"{rng.randrange(10**12):012d}","priority":{priority},"jobTypeId":{_opt(rng, 2_200_000_000)},'
+        f'"bookingProviderId":{2_500_000_000 + rng.randrange(50)},"modifiedOn":{MOD},"active":{ACTIVE}{_extra(rng)}}}'
+    )
 
 
 Maker = Callable[[Pools, random.Random], str]
@@ -187,11 +219,17 @@ def renderer(c: Context, templates: list[bytes], store: str) -> Callable[[random
         active, merged = (b"false" if r & 0x3E0 == 0 else b"true"), b"null"
         if (r >> 10) & 63 == 0 and index > 0:
             active, merged = b"false", b"%d" % record_id(store, (r >> 30) % index)
-        values = {b"id": record_id(store, index), b"active": active, b"merged": merged,
-                  b"mod": fmt(mod, TS_STYLES[r & 15]).encode(),
-                  b"created": fmt(created, TS_STYLES[(r >> 4) & 15]).encode()}
+        values = {
+            b"id": record_id(store, index),
+            b"active": active,
+            b"merged": merged,
+            b"mod": fmt(mod, TS_STYLES[r & 15]).encode(),
+            b"created": fmt(created, TS_STYLES[(r >> 4) & 15]).encode(),
+        }
         for key, parent, n in parents:
-            values[key] = record_id(parent, (index * n // size if index < size else (r >> 16) % n) if n else 0)
+            values[key] = record_id(
+                parent, (index * n // size if index < size else (r >> 16) % n) if n else 0
+            )
         if later:
             values[b"later"] = fmt(mod + (r >> 20) % (60 * DAY), later[(r >> 40) & 3]).encode()
         return templates[(r >> 48) & mask] % values
@@ -199,7 +237,9 @@ def renderer(c: Context, templates: list[bytes], store: str) -> Callable[[random
     return render
 
 
-def mutate(c: Context, store: str, record: dict, rng: random.Random, seq: int, merge_into: int | None) -> dict:
+def mutate(
+    c: Context, store: str, record: dict, rng: random.Random, seq: int, merge_into: int | None
+) -> dict:
     """Next version of a record: new modifiedOn, a few changed values, maybe inactive or merged."""
     p = c.pools
     record["modifiedOn"] = format_ticks(c.ticks(store, seq), TS_STYLES[rng.getrandbits(4)])

@@ -52,10 +52,18 @@ def trace_id() -> str:
     return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-00"
 
 
-def problem(status: int, title: str, errors: dict | None = None, headers: dict[str, str] | None = None) -> Response:
+def problem(
+    status: int, title: str, errors: dict | None = None, headers: dict[str, str] | None = None
+) -> Response:
     """An RFC 7807 problem answer {type, title, status, traceId, errors, data}."""
-    body = {"type": f"https://httpstatuses.io/{status}", "title": title, "status": status,
-            "traceId": trace_id(), "errors": errors or {}, "data": {}}
+    body = {
+        "type": f"https://httpstatuses.io/{status}",
+        "title": title,
+        "status": status,
+        "traceId": trace_id(),
+        "errors": errors or {},
+        "data": {},
+    }
     return Response(status, json.dumps(body).encode(), PROBLEM, dict(headers or {}))
 
 

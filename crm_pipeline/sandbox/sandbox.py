@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from .auth import Tokens
 from .faults import Faults, RateLimiter
@@ -48,9 +48,18 @@ class Sandbox:
     client_secret = CLIENT_SECRET
     app_key = APP_KEY
 
-    def __init__(self, seed: int = 7, sizes: dict[str, int] | None = None, page_size: int = 100,
-                 token_ttl: float = 900, rate_limit: float | None = None, host: str = "127.0.0.1",
-                 port: int = 0, warm: Iterable[str] | None = None, tenant_id: str | None = None) -> None:
+    def __init__(
+        self,
+        seed: int = 7,
+        sizes: dict[str, int] | None = None,
+        page_size: int = 100,
+        token_ttl: float = 900,
+        rate_limit: float | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        warm: Iterable[str] | None = None,
+        tenant_id: str | None = None,
+    ) -> None:
         if tenant_id is not None and tenant_id != TENANT_ID:  # another tenant: credentials of its own
             self.tenant_id, self.client_id = tenant_id, f"{CLIENT_ID}-{tenant_id}"
             self.client_secret = hashlib.sha256(f"{CLIENT_SECRET}:{tenant_id}".encode()).hexdigest()[:32]
@@ -70,8 +79,12 @@ class Sandbox:
         for name in warm:  # serialize every record once now, so that pages are bytes joined
             self.registry.store(name).page(0, self.registry.store(name).size)
         self._server = SandboxServer((host, port), self)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="servicetitan-sandbox", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="servicetitan-sandbox",
+            daemon=True,
+        )
         self._thread.start()
 
     # -- addresses and settings ----------------------------------------------------------------
@@ -92,9 +105,14 @@ class Sandbox:
 
     def env(self) -> dict[str, str]:
         """The SERVICETITAN_* environment variables that point the pipeline at this sandbox."""
-        return {"SERVICETITAN_CLIENT_ID": self.client_id, "SERVICETITAN_CLIENT_SECRET": self.client_secret,
-                "SERVICETITAN_APP_KEY": self.app_key, "SERVICETITAN_TENANT_ID": self.tenant_id,
-                "SERVICETITAN_API_URL": self.api_url, "SERVICETITAN_AUTH_URL": self.auth_url}
+        return {
+            "SERVICETITAN_CLIENT_ID": self.client_id,
+            "SERVICETITAN_CLIENT_SECRET": self.client_secret,
+            "SERVICETITAN_APP_KEY": self.app_key,
+            "SERVICETITAN_TENANT_ID": self.tenant_id,
+            "SERVICETITAN_API_URL": self.api_url,
+            "SERVICETITAN_AUTH_URL": self.auth_url,
+        }
 
     @property
     def rate_limit(self) -> float | None:
@@ -211,7 +229,7 @@ class Sandbox:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -39,8 +39,11 @@ def route_api(app, req: Request, tenant: str, rest: str) -> Response:
         return denied
     for pattern, status in app.denied:  # after the app key: a wrong key fails everywhere first
         if pattern.fullmatch(rest.rstrip("/")):
-            return (problem(403, "Forbidden", {"": ["The app is not granted the API scope of this endpoint."]})
-                    if status == 403 else problem(404, "Not Found"))
+            return (
+                problem(403, "Forbidden", {"": ["The app is not granted the API scope of this endpoint."]})
+                if status == 403
+                else problem(404, "Not Found")
+            )
     allowed = []
     for method, pattern, handler in API_ROUTES:
         match = pattern.fullmatch(rest.rstrip("/"))
@@ -56,8 +59,12 @@ def route_api(app, req: Request, tenant: str, rest: str) -> Response:
 def fault_response(fault: Fault) -> Response:
     """The answer that replaces the normal one for a 429/5xx fault."""
     if fault.kind == "429":
-        return problem(429, "Too Many Requests", {"": ["Rate limit is exceeded. Try again later."]},
-                       {"Retry-After": str(fault.retry_after)})
+        return problem(
+            429,
+            "Too Many Requests",
+            {"": ["Rate limit is exceeded. Try again later."]},
+            {"Retry-After": str(fault.retry_after)},
+        )
     if fault.kind == "500":
         return problem(500, "Internal Server Error")
     return gateway_error(int(fault.kind))
@@ -71,8 +78,12 @@ def serve_api(app, req: Request, tenant: str, rest: str) -> tuple[Response | Non
     elif fault is not None and fault.kind in BEFORE_ANSWER:
         return (None if fault.kind == "reset" else fault_response(fault)), fault.kind
     if not app.limiter.allow():
-        return problem(429, "Too Many Requests", {"": ["Rate limit is exceeded. Try again in 1 seconds."]},
-                       {"Retry-After": "1"}), "rate_limit"
+        return problem(
+            429,
+            "Too Many Requests",
+            {"": ["Rate limit is exceeded. Try again in 1 seconds."]},
+            {"Retry-After": "1"},
+        ), "rate_limit"
     return route_api(app, req, tenant, rest), (fault.kind if fault else None)
 
 
@@ -105,8 +116,13 @@ class SandboxHandler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
-        req = Request(self.command, url.path, parse_qs(url.query, keep_blank_values=True),
-                      {k.lower(): v for k, v in self.headers.items()}, body)
+        req = Request(
+            self.command,
+            url.path,
+            parse_qs(url.query, keep_blank_values=True),
+            {k.lower(): v for k, v in self.headers.items()},
+            body,
+        )
         fault = None
         try:
             if req.path == "/connect/token":
@@ -142,8 +158,13 @@ class SandboxHandler(BaseHTTPRequestHandler):
             reason = HTTPStatus(resp.status).phrase
         except ValueError:
             reason = ""
-        lines = [f"HTTP/1.1 {resp.status} {reason}", f"Date: {formatdate(usegmt=True)}",
-                 f"Server: {self.server_version}", f"Content-Type: {resp.content_type}", f"Content-Length: {length}"]
+        lines = [
+            f"HTTP/1.1 {resp.status} {reason}",
+            f"Date: {formatdate(usegmt=True)}",
+            f"Server: {self.server_version}",
+            f"Content-Type: {resp.content_type}",
+            f"Content-Length: {length}",
+        ]
         lines += [f"{k}: {v}" for k, v in resp.headers.items()]
         if self.close_connection:
             lines.append("Connection: close")

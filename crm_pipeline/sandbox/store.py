@@ -13,20 +13,26 @@ import random
 import threading
 from bisect import bisect_right
 from collections import OrderedDict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+
 from .list_records import LIST_SPECS, default_list_sizes
 from .messy import TICKS_PER_SECOND, Pools, format_ticks
 from .records import ID_BASES, SPECS, make_templates, mutate, record_id, renderer
 
 CHUNK = 1024
 MAX_CHUNKS = 1024  # cached chunks per store (~1M records); older ones are rebuilt on demand
-EPOCH = int(datetime(2019, 1, 1, tzinfo=timezone.utc).timestamp()) * TICKS_PER_SECOND
-SPAN = int(datetime(2024, 6, 30, tzinfo=timezone.utc).timestamp()) * TICKS_PER_SECOND - EPOCH
+EPOCH = int(datetime(2019, 1, 1, tzinfo=UTC).timestamp()) * TICKS_PER_SECOND
+SPAN = int(datetime(2024, 6, 30, tzinfo=UTC).timestamp()) * TICKS_PER_SECOND - EPOCH
 
 # Export feed path (under /crm/v2/tenant/{tenant}/) -> store name.
-FEEDS = {"export/customers": "customers", "export/customers/contacts": "customer_contacts",
-         "export/locations": "locations", "export/locations/contacts": "location_contacts",
-         "export/leads": "leads", "export/bookings": "bookings"}
+FEEDS = {
+    "export/customers": "customers",
+    "export/customers/contacts": "customer_contacts",
+    "export/locations": "locations",
+    "export/locations/contacts": "location_contacts",
+    "export/leads": "leads",
+    "export/bookings": "bookings",
+}
 
 
 def default_sizes(sizes: dict[str, int] | None) -> dict[str, int]:
@@ -53,7 +59,7 @@ def _id_order(record: dict) -> tuple:
 class Store:
     """One collection of records (e.g. customers) and its modification log."""
 
-    def __init__(self, name: str, size: int, registry: "Registry") -> None:
+    def __init__(self, name: str, size: int, registry: Registry) -> None:
         self.name, self.size, self._reg = name, size, registry
         self._render_fn = None
         self._lock = threading.RLock()
@@ -103,7 +109,10 @@ class Store:
                 if current[rid][0] == seq:
                     found.append((seq, rid))
                 k += 1
-            out = [(seq, self._initial(key) if seq <= self.size else current[key][1]) for seq, key in found[:limit]]
+            out = [
+                (seq, self._initial(key) if seq <= self.size else current[key][1])
+                for seq, key in found[:limit]
+            ]
             return out, len(found) > limit
 
     def bodies(self) -> list[bytes]:
@@ -192,8 +201,14 @@ class Store:
                     continue
                 seen.add(index)
                 other = record_id(self.name, self._rng.randrange(candidates)) if candidates > 1 else None
-                record = mutate(self._reg, self.name, json.loads(body), self._rng, self.last_seq + 1,
-                                other if other != rid else None)
+                record = mutate(
+                    self._reg,
+                    self.name,
+                    json.loads(body),
+                    self._rng,
+                    self.last_seq + 1,
+                    other if other != rid else None,
+                )
                 self._store(rid, json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode())
                 ids.append(rid)
         return ids

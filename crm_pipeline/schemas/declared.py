@@ -28,5 +28,7 @@ def fields_of(path: str) -> dict[str, FieldType]:
 
 def descriptions_of(path: str) -> dict[str, str]:
     """Each field's description: the spec's, else the shared one for an undescribed field (absent if neither)."""
-    described = {name: text or UNDESCRIBED.get(name, "") for name, (_, text) in SPEC_FIELDS.get(path, {}).items()}
+    described = {
+        name: text or UNDESCRIBED.get(name, "") for name, (_, text) in SPEC_FIELDS.get(path, {}).items()
+    }
     return {name: text for name, text in described.items() if text}

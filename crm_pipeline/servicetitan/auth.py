@@ -72,7 +72,9 @@ class TokenManager:
         self._http = http
         self._policy = policy
         self._cache = cache or TokenCache()
-        self._refused: CredentialsRejected | None = None  # bad credentials: every later caller gets this at once
+        self._refused: CredentialsRejected | None = (
+            None  # bad credentials: every later caller gets this at once
+        )
 
     def __repr__(self) -> str:
         has_token = self._cache.current is not None
@@ -129,12 +131,18 @@ class TokenManager:
     def _attempt(self) -> dict:
         s = self._settings
         self._policy.stats.add("token_requests")
-        form = {"grant_type": "client_credentials", "client_id": s.client_id, "client_secret": s.client_secret}
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": s.client_id,
+            "client_secret": s.client_secret,
+        }
         try:
             resp = self._http.post(s.auth_url, data=form, headers={"Accept": "application/json"})
         except httpx.TransportError as exc:
             self._policy.stats.add("transport_errors")
-            raise Retry(f"{type(exc).__name__} from the token endpoint: {self.scrub(str(exc))[:160]}") from None
+            raise Retry(
+                f"{type(exc).__name__} from the token endpoint: {self.scrub(str(exc))[:160]}"
+            ) from None
         status = resp.status_code
         if status == 200:
             try:
@@ -148,23 +156,33 @@ class TokenManager:
         summary = self.scrub(summary)
         if status in RETRYABLE_STATUS:
             retry_after = parse_retry_after(resp.headers.get("retry-after")) if status == 429 else None
-            raise Retry(f"HTTP {status} from the token endpoint ({summary})", status=status, retry_after=retry_after)
+            raise Retry(
+                f"HTTP {status} from the token endpoint ({summary})", status=status, retry_after=retry_after
+            )
         if status in (400, 401):
             raise CredentialsRejected(
                 f"The client id/secret were refused by {s.auth_url} (HTTP {status}: {summary}). "
                 "Check SERVICETITAN_CLIENT_ID and SERVICETITAN_CLIENT_SECRET (both belong to one tenant), "
                 "and that SERVICETITAN_AUTH_URL is the environment (production or integration) "
                 "they were issued for.",
-                status=status, path=s.auth_url, title=title, trace_id=trace,
+                status=status,
+                path=s.auth_url,
+                title=title,
+                trace_id=trace,
             )
         raise ApiError(
             f"POST {s.auth_url} answered HTTP {status} ({summary}); check SERVICETITAN_AUTH_URL.",
-            status=status, path=s.auth_url, title=title, trace_id=trace,
+            status=status,
+            path=s.auth_url,
+            title=title,
+            trace_id=trace,
         )
 
     def scrub(self, text: str) -> str:
         """``text`` with the client secret, app key and any access token replaced by ``***``."""
         for secret in (*self._settings.secrets, *self._cache.seen):
-            if len(secret) >= 4:  # real credentials are long; a 1-letter test value would garble every message
+            if (
+                len(secret) >= 4
+            ):  # real credentials are long; a 1-letter test value would garble every message
                 text = text.replace(secret, "***")
         return text

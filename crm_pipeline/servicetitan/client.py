@@ -71,8 +71,12 @@ class ServiceTitanClient:
         self._closed = threading.Event()
         self._stats = Stats()
         self._policy = RetryPolicy(
-            max_attempts=max_attempts, max_retry_seconds=max_retry_seconds, backoff_base=backoff_base,
-            backoff_cap=backoff_cap, stats=self._stats, closed=self._closed,
+            max_attempts=max_attempts,
+            max_retry_seconds=max_retry_seconds,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            stats=self._stats,
+            closed=self._closed,
         )
         if rate_limit_dir is None:
             self._limiter: RateLimiter | SharedRateLimiter = RateLimiter(rate_limit, stop=self._closed)
@@ -93,7 +97,7 @@ class ServiceTitanClient:
         state = "closed" if self._closed.is_set() else "open"
         return f"ServiceTitanClient(api_url={self.settings.api_url!r}, tenant_id={self.settings.tenant_id!r}, {state})"
 
-    def __enter__(self) -> "ServiceTitanClient":
+    def __enter__(self) -> ServiceTitanClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -116,7 +120,11 @@ class ServiceTitanClient:
         return self._get(path, params)
 
     def export_pages(
-        self, path: str, start: str | None = None, include_recent_changes: bool = False, raw_records: bool = False,
+        self,
+        path: str,
+        start: str | None = None,
+        include_recent_changes: bool = False,
+        raw_records: bool = False,
         stop: threading.Event | None = None,
     ) -> Iterator[ExportPage]:
         """Walk an export feed from ``start`` (a continueFrom token, a date, or None for the beginning).
@@ -138,7 +146,10 @@ class ServiceTitanClient:
     # -- one logical request -------------------------------------------------------------------
 
     def _get(
-        self, path: str, params: Mapping[str, Any] | None = None, stop: threading.Event | None = None,
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        stop: threading.Event | None = None,
         parse: Callable[[bytes], Any] = parse_json,
     ) -> dict:
         if self._closed.is_set():
@@ -148,12 +159,20 @@ class ServiceTitanClient:
         what = f"GET {self.base_path}{rel}"
         state = {"renewed": False}
         return self._policy.run(
-            what, lambda: self._attempt(what, self._base_url + rel, query, state, stop, parse),
-            stop=stop, on_throttle=self._limiter.hold,
+            what,
+            lambda: self._attempt(what, self._base_url + rel, query, state, stop, parse),
+            stop=stop,
+            on_throttle=self._limiter.hold,
         )
 
     def _attempt(
-        self, what: str, url: str, query: dict, state: dict, stop: threading.Event | None, parse: Callable[[bytes], Any]
+        self,
+        what: str,
+        url: str,
+        query: dict,
+        state: dict,
+        stop: threading.Event | None,
+        parse: Callable[[bytes], Any],
     ) -> dict:
         while True:  # loops at most twice: once more after renewing a refused token
             self._stats.throttled(self._limiter.acquire(stop))
@@ -189,7 +208,9 @@ class ServiceTitanClient:
                 doc = parse(resp.content)
             except ValueError:
                 size = len(resp.content)
-                raise Retry(f"HTTP 200 with a body that is not JSON ({size} bytes, cut off?)", status=200) from None
+                raise Retry(
+                    f"HTTP 200 with a body that is not JSON ({size} bytes, cut off?)", status=200
+                ) from None
             return doc
         summary, title, trace = describe_body(resp.content, resp.headers.get("content-type", ""))
         summary = self._auth.scrub(summary)
@@ -209,26 +230,34 @@ class ServiceTitanClient:
             return CredentialsRejected(
                 f"{head}: access token refused even after renewing it: check SERVICETITAN_CLIENT_ID/SECRET "
                 f"belong to tenant {tenant} (SERVICETITAN_TENANT_ID) and to the environment of "
-                f"SERVICETITAN_API_URL ({self.settings.api_url}).", **kw)
+                f"SERVICETITAN_API_URL ({self.settings.api_url}).",
+                **kw,
+            )
         key_works = self._stats.snapshot()["by_status"].get(200, 0) > 0  # a wrong app key fails every request
         if status == 403 and key_works:
             return ScopeMissing.for_path(head, **kw)
         if status == 403:
             return AppKeyRejected(
                 f"{head}: the app key was refused; check SERVICETITAN_APP_KEY (the app must be installed on "
-                f"tenant {tenant}). If other endpoints load, {scope_hint(what)}.", **kw)
+                f"tenant {tenant}). If other endpoints load, {scope_hint(what)}.",
+                **kw,
+            )
         if status == 404:
             return NotFound(
                 f"{head}: check SERVICETITAN_TENANT_ID (now {tenant}) and the path; also that "
                 f"SERVICETITAN_API_URL ({self.settings.api_url}) is the tenant's environment. If every request "
-                f"to this path answers 404 while others load, {scope_hint(what)}.", **kw)
+                f"to this path answers 404 while others load, {scope_hint(what)}.",
+                **kw,
+            )
         if status == 400 and "from" in query:
             cursor = self._auth.scrub(query["from"])
             cursor = cursor if len(cursor) <= 60 else cursor[:59] + "…"
             return InvalidContinuationToken(
                 f"{head}: the stored cursor for this feed (from={cursor!r}) is invalid. Reset the feed's "
                 f"cursor with `crm-pipeline reset-cursor {what.split(self.base_path, 1)[-1]}` (see README) "
-                "and run it again.", **kw)
+                "and run it again.",
+                **kw,
+            )
         if status == 400:
             return BadRequest(f"{head}: the request parameters were refused.", **kw)
         return ApiError(f"{head}.", **kw)

@@ -74,17 +74,22 @@ class ScopeMissing(ApiError):
         self.scope = scope
 
     @classmethod
-    def for_path(cls, head: str, **kw: Any) -> "ScopeMissing":
+    def for_path(cls, head: str, **kw: Any) -> ScopeMissing:
         """The error of a 403 on ``kw["path"]``; ``head`` says what was asked and what came back."""
-        return cls(f"{head}: the app key works on other endpoints; {scope_hint(kw['path'])}.",
-                   scope=scope_for_path(kw["path"]).name, **kw)
+        return cls(
+            f"{head}: the app key works on other endpoints; {scope_hint(kw['path'])}.",
+            scope=scope_for_path(kw["path"]).name,
+            **kw,
+        )
 
 
 def scope_hint(path: str) -> str:
     """Where to grant the scope a path most likely needs, for the messages of 403s and whole-path 404s."""
     scope = scope_for_path(path)
-    return (f"the app probably lacks the API scope {scope} for {relative_path(path)}: grant it to the app in "
-            "the ServiceTitan developer portal and have the tenant's admin reconnect the app")
+    return (
+        f"the app probably lacks the API scope {scope} for {relative_path(path)}: grant it to the app in "
+        "the ServiceTitan developer portal and have the tenant's admin reconnect the app"
+    )
 
 
 class NotFound(ApiError):

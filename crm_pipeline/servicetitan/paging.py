@@ -36,7 +36,11 @@ class ListPage:
 
 
 def export_pages(
-    get: Getter, path: str, start: str | None, include_recent_changes: bool, stop: threading.Event | None = None,
+    get: Getter,
+    path: str,
+    start: str | None,
+    include_recent_changes: bool,
+    stop: threading.Event | None = None,
 ) -> Iterator[ExportPage]:
     """Yield the pages of export feed ``path`` from ``start`` through the first ``hasMore=false``.
 
@@ -56,7 +60,9 @@ def export_pages(
             return
 
 
-def list_pages(get: Getter, path: str, params: Mapping[str, Any] | None, page_size: int) -> Iterator[ListPage]:
+def list_pages(
+    get: Getter, path: str, params: Mapping[str, Any] | None, page_size: int
+) -> Iterator[ListPage]:
     """Yield pages 1, 2, ... of list endpoint ``path`` until one says ``hasMore`` is false."""
     if not 1 <= page_size <= 5000:
         raise ValueError(f"page_size must be between 1 and 5000, got {page_size}")
@@ -71,7 +77,9 @@ def list_pages(get: Getter, path: str, params: Mapping[str, Any] | None, page_si
         total = _field(doc, "totalCount")
         size = _field(doc, "pageSize")
         page = ListPage(
-            data=data, page=number, has_more=_as_bool(_field(doc, "hasMore")),
+            data=data,
+            page=number,
+            has_more=_as_bool(_field(doc, "hasMore")),
             total_count=int(total) if total is not None else None,
             page_size=int(size) if size is not None else None,
         )
@@ -97,7 +105,9 @@ def _export_page(path: str, doc: dict, requested: str | None) -> ExportPage:
 
 def _data(path: str, doc: Any) -> list[dict]:
     if not isinstance(doc, dict):
-        raise UnexpectedResponse(f"{path} answered 200 with JSON that is not an object ({type(doc).__name__})")
+        raise UnexpectedResponse(
+            f"{path} answered 200 with JSON that is not an object ({type(doc).__name__})"
+        )
     data = _field(doc, "data")
     if data is None:
         return []

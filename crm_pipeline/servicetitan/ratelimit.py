@@ -6,8 +6,8 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import tempfile
 import struct
+import tempfile
 import threading
 import time
 from collections.abc import Iterator

@@ -129,7 +129,10 @@ class RetryPolicy:
                 wait = max(wait, last.retry_after)
             if elapsed + wait > self.max_retry_seconds:
                 self._give_up(
-                    what, attempts, elapsed, last,
+                    what,
+                    attempts,
+                    elapsed,
+                    last,
                     f"waiting {wait:.1f} s more would exceed max_retry_seconds={self.max_retry_seconds:g}",
                 )
             self.stats.add("retries")
@@ -143,13 +146,17 @@ class RetryPolicy:
 
     @staticmethod
     def _give_up(what: str, attempts: int, elapsed: float, last: Retry, why: str) -> None:
-        hint = ("The API may be down or throttling this app: try again later, or allow more with max_attempts / "
-                "max_retry_seconds.")
+        hint = (
+            "The API may be down or throttling this app: try again later, or allow more with max_attempts / "
+            "max_retry_seconds."
+        )
         if "ConnectError" in last.problem:  # nothing answered at that address
             setting = "SERVICETITAN_AUTH_URL" if "/connect/token" in what else "SERVICETITAN_API_URL"
             hint = f"Nothing answered: check {setting} (and the network, proxy or firewall)."
         raise RetriesExhausted(
             f"{what} failed after {attempts} attempt(s) over {elapsed:.1f} s ({why}); "
             f"last problem: {last.problem}. {hint}",
-            path=what, attempts=attempts, last_problem=last.problem,
+            path=what,
+            attempts=attempts,
+            last_problem=last.problem,
         ) from None

@@ -121,7 +121,9 @@ def load_project(project_dir: Path = PROJECT_DIR) -> dict[str, Model]:
             if model.name in models:
                 raise model.error(f"model name {model.name!r} is also {models[model.name].where}")
             if model.materialized not in MATERIALIZATIONS:
-                raise model.error(f"materialized must be one of {MATERIALIZATIONS}, not {model.materialized!r}")
+                raise model.error(
+                    f"materialized must be one of {MATERIALIZATIONS}, not {model.materialized!r}"
+                )
             model.shared_docs = shared
             models[model.name] = model
     for path in sorted((project_dir / "tests").glob("*.sql")):
@@ -139,7 +141,9 @@ def build_order(models: dict[str, Model]) -> list[str]:
     try:
         return list(TopologicalSorter({m.name: m.refs for m in models.values()}).static_order())
     except CycleError as exc:
-        raise SqlModelError(f"dbt_like_sql: models ref each other in a cycle: {' -> '.join(exc.args[1])}") from exc
+        raise SqlModelError(
+            f"dbt_like_sql: models ref each other in a cycle: {' -> '.join(exc.args[1])}"
+        ) from exc
 
 
 def compile_sql(item: SqlFile, models: dict[str, Model]) -> str:
@@ -152,6 +156,8 @@ def compile_sql(item: SqlFile, models: dict[str, Model]) -> str:
         line = _REF.sub(lambda m: models[m.group(1)].relation, line)
         line = _SOURCE.sub(lambda m: f"{m.group(1)}.{m.group(2)}", line)
         if "{{" in line:
-            raise item.error("unknown template expression (only {{ ref('m') }} and {{ source('s', 't') }})", number)
+            raise item.error(
+                "unknown template expression (only {{ ref('m') }} and {{ source('s', 't') }})", number
+            )
         lines.append(line)
     return "".join(lines).rstrip().removesuffix(";")

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 
 import duckdb
 
-from crm_pipeline.storage.lake import is_lake
-
 from crm_pipeline.sql_models.loader import Model, SqlFile, compile_sql
+from crm_pipeline.storage.lake import is_lake
 
 _LINE = re.compile(r"LINE (\d+):")
 
@@ -50,7 +49,7 @@ def describe_model_columns(conn: duckdb.DuckDBPyConnection, model: Model) -> Non
     docs = model.column_docs
     for column in (c for c in columns if docs.get(c)):
         text = docs[column].replace("'", "''")
-        conn.execute(f'COMMENT ON COLUMN {model.relation}."{column}" IS \'{text}\'')
+        conn.execute(f"COMMENT ON COLUMN {model.relation}.\"{column}\" IS '{text}'")
 
 
 def build_all(conn: duckdb.DuckDBPyConnection, models: dict[str, Model]) -> dict[str, int]:
@@ -85,14 +84,24 @@ class CheckOutcome:
 def model_checks(model: Model, models: dict[str, Model]) -> list[Check]:
     """The model's `unique` and `not_null` declarations and its data tests, as checks."""
     checks = [
-        Check(f"unique_{'_'.join(cols)}", f"({', '.join(cols)}) is unique", model,
-              f"SELECT {', '.join(cols)}, count(*) AS duplicates FROM {model.relation} GROUP BY ALL HAVING count(*) > 1")
+        Check(
+            f"unique_{'_'.join(cols)}",
+            f"({', '.join(cols)}) is unique",
+            model,
+            f"SELECT {', '.join(cols)}, count(*) AS duplicates FROM {model.relation} GROUP BY ALL HAVING count(*) > 1",
+        )
         for cols in model.unique
     ]
     if model.not_null:
-        checks.append(Check("not_null", f"no nulls in {', '.join(model.not_null)}", model,
-                            f"SELECT {', '.join(model.not_null)} FROM {model.relation} WHERE "
-                            + " OR ".join(f"{c} IS NULL" for c in model.not_null)))
+        checks.append(
+            Check(
+                "not_null",
+                f"no nulls in {', '.join(model.not_null)}",
+                model,
+                f"SELECT {', '.join(model.not_null)} FROM {model.relation} WHERE "
+                + " OR ".join(f"{c} IS NULL" for c in model.not_null),
+            )
+        )
     checks += [Check(t.check_name, t.description, t, compile_sql(t, models), t.severity) for t in model.tests]
     return checks
 

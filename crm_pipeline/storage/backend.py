@@ -48,7 +48,9 @@ def is_conflict(error: BaseException) -> bool:
     text = str(error).lower()
     # DuckLake retries a commit itself first; when its own retries run out (two writers took the same
     # snapshot id in the catalog), the whole transaction is ours to run again
-    return isinstance(error, duckdb.TransactionException) and ("conflict" in text or "ducklake_max_retry_count" in text)
+    return isinstance(error, duckdb.TransactionException) and (
+        "conflict" in text or "ducklake_max_retry_count" in text
+    )
 
 
 def retrying(conn: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:

@@ -46,7 +46,9 @@ class NewerDuckDBFile(StorageFailure):
 def _is_disk_full(error: BaseException) -> bool:
     if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
         return True
-    return isinstance(error, duckdb.Error) and ("No space left on device" in str(error) or "Disk quota" in str(error))
+    return isinstance(error, duckdb.Error) and (
+        "No space left on device" in str(error) or "Disk quota" in str(error)
+    )
 
 
 def translate(error: BaseException, database: str) -> BaseException:
@@ -60,16 +62,22 @@ def translate(error: BaseException, database: str) -> BaseException:
         return DiskFull(
             f"No space left on the disk of {path} (DuckDB file {database}): {text}. The transaction in progress "
             "was rolled back, so nothing committed is lost. Free space on that disk (`df -h "
-            f"{Path(path).parent}`) and run again: the load resumes from the last committed page.", path=path)
+            f"{Path(path).parent}`) and run again: the load resumes from the last committed page.",
+            path=path,
+        )
     if isinstance(error, duckdb.Error) and "not a valid DuckDB database file" in text:
         return NotADuckDBFile(
             f"{database} exists but is not a DuckDB database file ({text}). The pipeline left it untouched: "
-            "point CRM_DUCKDB_PATH at another file, or move this one away to start a new database.", path=database)
+            "point CRM_DUCKDB_PATH at another file, or move this one away to start a new database.",
+            path=database,
+        )
     if isinstance(error, duckdb.Error) and ("newer version of DuckDB" in text or "storage version" in text):
         return NewerDuckDBFile(
             f"{database} was written by a newer DuckDB than the one installed here (duckdb {duckdb.__version__}): "
             f"{text} Upgrade DuckDB in this environment (pip install -U duckdb), or point CRM_DUCKDB_PATH at "
-            "another file. The pipeline left it untouched.", path=database)
+            "another file. The pipeline left it untouched.",
+            path=database,
+        )
     return error
 
 

@@ -18,7 +18,12 @@ import duckdb
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.settings import history_enabled
 from crm_pipeline.storage.tables import (
-    SYNCED_AT_COLUMN, TENANT_COLUMN, UNKNOWN_FIELD_DOC, column_names, quote, sql_literal,
+    SYNCED_AT_COLUMN,
+    TENANT_COLUMN,
+    UNKNOWN_FIELD_DOC,
+    column_names,
+    quote,
+    sql_literal,
 )
 
 HISTORY_SCHEMA = "raw_history"
@@ -39,7 +44,9 @@ def history_key(endpoint: Endpoint) -> tuple[str, ...]:
     return (TENANT_COLUMN, *endpoint.key, VERSION_COLUMN)
 
 
-def ensure_history_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, extra_fields: Sequence[str] = ()) -> bool:
+def ensure_history_table(
+    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, extra_fields: Sequence[str] = ()
+) -> bool:
     """Create the endpoint's history table if it keeps one; add the declared fields and `extra_fields`
     (JSON) it lacks. True if the endpoint has a history table. Created even while CRM_HISTORY is off
     (then it stays empty), so that the SQL models reading it build either way."""
@@ -64,8 +71,14 @@ def ensure_history_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, ex
 
 
 def write_history(
-    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, sent: Sequence[str], page_view: str,
-    *, extra_fields: Sequence[str] = (), new_keys: bool = False,
+    conn: duckdb.DuckDBPyConnection,
+    endpoint: Endpoint,
+    tenant_id: str,
+    sent: Sequence[str],
+    page_view: str,
+    *,
+    extra_fields: Sequence[str] = (),
+    new_keys: bool = False,
 ) -> None:
     """Insert the page's versions (the registered view `page_view`, columns c0, c1, ... named by `sent`)
     that the history lacks, in the caller's transaction. `new_keys`: no id of the page is stored yet (a
@@ -85,8 +98,10 @@ def write_history(
     key = [k for k in history_key(endpoint) if k != TENANT_COLUMN]
     first = position[endpoint.key[0]]
     matches = " AND ".join(f"h.{quote(k)} IS NOT DISTINCT FROM p.{position[k]}" for k in key)
-    versions = (f"SELECT DISTINCT ON ({', '.join(position[k] for k in key)}) * "
-                f"FROM {page_view} WHERE {position[VERSION_COLUMN]} IS NOT NULL")
+    versions = (
+        f"SELECT DISTINCT ON ({', '.join(position[k] for k in key)}) * "
+        f"FROM {page_view} WHERE {position[VERSION_COLUMN]} IS NOT NULL"
+    )
     insert = f"INSERT INTO {table} ({TENANT_COLUMN}, {names}, {SYNCED_AT_COLUMN}) SELECT ?, {values}, now() "
     if new_keys:
         conn.execute(f"{insert} FROM ({versions}) AS p", [tenant_id])

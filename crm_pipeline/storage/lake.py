@@ -21,7 +21,10 @@ PATH_SETTING = "CRM_DUCKDB_PATH"
 DATA_PATH_SETTING = "CRM_DUCKLAKE_DATA_PATH"
 CATALOG = "lake"  # the name the lake is attached under; the connection's default database
 CONNECT_TIMEOUT_SECONDS = 10  # libpq's connect_timeout, unless the connection string sets one
-_EXTENSIONS = {"ducklake": "duckdb_extension_ducklake", "postgres_scanner": "duckdb_extension_postgres_scanner"}
+_EXTENSIONS = {
+    "ducklake": "duckdb_extension_ducklake",
+    "postgres_scanner": "duckdb_extension_postgres_scanner",
+}
 _PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 _URI_PASSWORD = re.compile(r"(://[^:/@\s]+:)([^@\s]+)(@)")
 
@@ -64,7 +67,9 @@ def extension_file(name: str) -> Path:
         )
     path = Path(spec.origin).parent / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
     if not path.exists():
-        raise LakeUnavailable(f"{path} missing: the {_EXTENSIONS[name]} package does not match duckdb {duckdb.__version__}")
+        raise LakeUnavailable(
+            f"{path} missing: the {_EXTENSIONS[name]} package does not match duckdb {duckdb.__version__}"
+        )
     return path
 
 
@@ -82,9 +87,13 @@ def connect_lake(
     names (raw_export.customers) resolve in the lake. `data_path` defaults to CRM_DUCKLAKE_DATA_PATH."""
     data_path = data_path or os.environ.get(DATA_PATH_SETTING)
     if not data_path:
-        raise LakeUnavailable(f"{PATH_SETTING} names a DuckLake: set {DATA_PATH_SETTING} to its data folder or bucket")
+        raise LakeUnavailable(
+            f"{PATH_SETTING} names a DuckLake: set {DATA_PATH_SETTING} to its data folder or bucket"
+        )
     if not database.startswith(f"{LAKE_PREFIX}postgres:"):
-        raise LakeUnavailable(f"{PATH_SETTING}: only ducklake:postgres:<connection string> is supported as a lake")
+        raise LakeUnavailable(
+            f"{PATH_SETTING}: only ducklake:postgres:<connection string> is supported as a lake"
+        )
     target = _with_timeout(database)
     if "://" not in data_path:
         Path(data_path).mkdir(parents=True, exist_ok=True)

@@ -32,8 +32,14 @@ def is_lock_conflict(error: BaseException) -> bool:
 
 
 def connect_waiting(
-    database: str, *, timeout: float = DEFAULT_LOCK_TIMEOUT, read_only: bool = False, config: dict | None = None,
-    on_wait: Callable[[str, float], None] | None = None, base: float = 0.05, cap: float = 0.5,
+    database: str,
+    *,
+    timeout: float = DEFAULT_LOCK_TIMEOUT,
+    read_only: bool = False,
+    config: dict | None = None,
+    on_wait: Callable[[str, float], None] | None = None,
+    base: float = 0.05,
+    cap: float = 0.5,
 ) -> duckdb.DuckDBPyConnection:
     """`duckdb.connect`, waiting (up to `timeout` seconds) while another process holds the file.
 
@@ -66,9 +72,11 @@ def connect_waiting(
                     "CRM_DUCKDB_LOCK_TIMEOUT_SECONDS."
                 ) from error
             if on_wait is not None and (last_report is None or waited - last_report >= 30):
-                on_wait(f"{database} is locked by another process ({error}); waiting up to {timeout:.0f}s", waited)
+                on_wait(
+                    f"{database} is locked by another process ({error}); waiting up to {timeout:.0f}s", waited
+                )
                 last_report = waited
-            delay = random.uniform(0, min(cap, base * 2 ** attempt))  # full jitter: two waiters do not collide
+            delay = random.uniform(0, min(cap, base * 2**attempt))  # full jitter: two waiters do not collide
             time.sleep(max(0.01, min(delay, timeout - waited)))
             attempt += 1
 

@@ -33,7 +33,9 @@ def lake_files(conn: duckdb.DuckDBPyConnection) -> LakeFiles:
     return LakeFiles(int(data), int(deletes), int(snapshots))
 
 
-def maintain_lake(conn: duckdb.DuckDBPyConnection, retention: timedelta = DEFAULT_RETENTION) -> tuple[LakeFiles, LakeFiles]:
+def maintain_lake(
+    conn: duckdb.DuckDBPyConnection, retention: timedelta = DEFAULT_RETENTION
+) -> tuple[LakeFiles, LakeFiles]:
     """Write inlined rows out, merge small files, rewrite files mostly deleted by upserts, expire snapshots
     older than `retention` and delete the files nothing references any more (also files a killed writer
     left uncommitted, once older than `retention`, so that no writer in progress loses one).

@@ -17,10 +17,17 @@ import pandas as pd
 import pyarrow as pa
 
 from crm_pipeline.catalog import Endpoint
-from crm_pipeline.storage.history import write_history
 from crm_pipeline.storage.backend import backend_of, retrying
+from crm_pipeline.storage.history import write_history
 from crm_pipeline.storage.tables import (
-    CURSORS, DELETED_AT_COLUMN, QUARANTINE, SYNCED_AT_COLUMN, TENANT_COLUMN, add_columns, column_names, quote,
+    CURSORS,
+    DELETED_AT_COLUMN,
+    QUARANTINE,
+    SYNCED_AT_COLUMN,
+    TENANT_COLUMN,
+    add_columns,
+    column_names,
+    quote,
 )
 from crm_pipeline.validation import ValidatedPage
 
@@ -67,12 +74,20 @@ def page_table(frame: pd.DataFrame, json_columns: Collection[str] = ()) -> pa.Ta
             ns = column.combine_chunks()
             values = ns.cast(pa.int64()).fill_null(0).to_numpy()
             micros = np.where(values < 0, -(-values // 1000), values // 1000)
-            us = pa.array(micros, pa.timestamp("us", tz=kind.tz), mask=ns.is_null().to_numpy(zero_copy_only=False))
+            us = pa.array(
+                micros, pa.timestamp("us", tz=kind.tz), mask=ns.is_null().to_numpy(zero_copy_only=False)
+            )
             table = table.set_column(i, table.field(i).with_type(us.type), us)
         elif name in json_columns:
-            texts = column if pa.types.is_large_string(kind) or pa.types.is_string(kind) else column.cast(pa.string())
+            texts = (
+                column
+                if pa.types.is_large_string(kind) or pa.types.is_string(kind)
+                else column.cast(pa.string())
+            )
             json_type = pa.json_(texts.type)
-            marked = pa.chunked_array([pa.ExtensionArray.from_storage(json_type, c) for c in texts.chunks], json_type)
+            marked = pa.chunked_array(
+                [pa.ExtensionArray.from_storage(json_type, c) for c in texts.chunks], json_type
+            )
             table = table.set_column(i, table.field(i).with_type(json_type), marked)
     return table
 
@@ -83,7 +98,11 @@ def json_columns(endpoint: Endpoint, page: ValidatedPage) -> set[str]:
 
 
 def _upsert_rows(
-    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, page: ValidatedPage, replace: bool = True
+    conn: duckdb.DuckDBPyConnection,
+    endpoint: Endpoint,
+    tenant_id: str,
+    page: ValidatedPage,
+    replace: bool = True,
 ) -> int:
     """Insert or replace whole rows: a column the page's version of a record lacks becomes NULL
     (no stale value kept from an older version), and `_deleted_at` is cleared (the record is back).
@@ -115,8 +134,15 @@ def _upsert_rows(
         f"SELECT ?, {values}, now(){deleted[1]} FROM {_PAGE_VIEW}",
         [tenant_id],
     )  # on an error the view stays registered until the transaction is rolled back (see transaction)
-    write_history(conn, endpoint, tenant_id, list(frame.columns), _PAGE_VIEW, extra_fields=page.extra_fields,
-                  new_keys=keyed and not replace)  # a plain insert into a keyed table proved every id new
+    write_history(
+        conn,
+        endpoint,
+        tenant_id,
+        list(frame.columns),
+        _PAGE_VIEW,
+        extra_fields=page.extra_fields,
+        new_keys=keyed and not replace,
+    )  # a plain insert into a keyed table proved every id new
     conn.unregister(_PAGE_VIEW)
     return len(frame)
 
@@ -165,6 +191,7 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
 def committed(conn: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
     """`work()` in one transaction, committed; on a DuckLake, run again from the start when the commit
     conflicts with another writer's (storage.backend). `work` changes nothing outside the database."""
+
     def attempt() -> T:
         with transaction(conn):
             return work()
@@ -173,11 +200,18 @@ def committed(conn: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
 
 
 def write_rows(
-    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, page: ValidatedPage, run_id: str | None,
-    *, replace: bool = True,
+    conn: duckdb.DuckDBPyConnection,
+    endpoint: Endpoint,
+    tenant_id: str,
+    page: ValidatedPage,
+    run_id: str | None,
+    *,
+    replace: bool = True,
 ) -> tuple[int, int]:
     """Upsert the page's rows and quarantine its rejects (inside the caller's transaction)."""
-    return _upsert_rows(conn, endpoint, tenant_id, page, replace), _quarantine(conn, endpoint, tenant_id, page, run_id)
+    return _upsert_rows(conn, endpoint, tenant_id, page, replace), _quarantine(
+        conn, endpoint, tenant_id, page, run_id
+    )
 
 
 def store_position(
@@ -212,6 +246,7 @@ def commit_page(
     `replace=False` inserts plainly (see `commit_new_page`). Returns (rows upserted, records quarantined).
     A commit that conflicts with another writer's (a DuckLake only) is run again (see storage.backend).
     """
+
     def attempt() -> tuple[int, int]:
         with transaction(conn):
             counts = write_rows(conn, endpoint, tenant_id, page, run_id, replace=replace)

@@ -38,13 +38,21 @@ def _as_text(columns: list[str]) -> tuple[str, str]:
 
 
 def parent_table_exists(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> bool:
-    return bool(conn.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name || '.' || table_name = ?", [endpoint.parent.table]
-    ).fetchone()[0])
+    return bool(
+        conn.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name || '.' || table_name = ?",
+            [endpoint.parent.table],
+        ).fetchone()[0]
+    )
 
 
 def plan_walk(
-    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, *, whole: bool, since: str | None,
+    conn: duckdb.DuckDBPyConnection,
+    endpoint: Endpoint,
+    tenant_id: str,
+    *,
+    whole: bool,
+    since: str | None,
     extra: int = 0,
 ) -> int:
     """Mark the parents a new walk visits as pending; return how many. A whole walk visits every parent
@@ -55,14 +63,21 @@ def plan_walk(
     conn.execute(
         f"INSERT INTO {PARENTS} SELECT ?, ?, p1, p2, false, NULL FROM (SELECT DISTINCT {p1} AS p1, {p2} AS p2 "
         f"FROM {parent.table} WHERE {TENANT_COLUMN} = ?) AS stored ANTI JOIN (SELECT p1, p2 FROM {PARENTS} "
-        "WHERE tenant_id = ? AND stream = ?) AS known USING (p1, p2)", [tenant_id, stream, tenant_id, tenant_id, stream],
+        "WHERE tenant_id = ? AND stream = ?) AS known USING (p1, p2)",
+        [tenant_id, stream, tenant_id, tenant_id, stream],
     )
     mine = "tenant_id = ? AND stream = ?"
     if whole:
         conn.execute(f"UPDATE {PARENTS} SET pending = true WHERE {mine}", [tenant_id, stream])
     else:
-        changed = (f"SELECT {p1}, {p2} FROM {parent.table} WHERE {TENANT_COLUMN} = ? "
-                   "AND _synced_at >= ?::TIMESTAMPTZ") if since else "SELECT NULL, NULL WHERE false"
+        changed = (
+            (
+                f"SELECT {p1}, {p2} FROM {parent.table} WHERE {TENANT_COLUMN} = ? "
+                "AND _synced_at >= ?::TIMESTAMPTZ"
+            )
+            if since
+            else "SELECT NULL, NULL WHERE false"
+        )
         conn.execute(
             f"UPDATE {PARENTS} SET pending = true WHERE {mine} AND (visited_at IS NULL OR (p1, p2) IN ({changed}))",
             [tenant_id, stream, *([tenant_id, since] if since else [])],
@@ -77,17 +92,26 @@ def plan_walk(
 
 
 def pending_count(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str) -> int:
-    return conn.execute(f"SELECT count(*) FROM {PARENTS} WHERE tenant_id = ? AND stream = ? AND pending",
-                        [tenant_id, endpoint.path]).fetchone()[0]
+    return conn.execute(
+        f"SELECT count(*) FROM {PARENTS} WHERE tenant_id = ? AND stream = ? AND pending",
+        [tenant_id, endpoint.path],
+    ).fetchone()[0]
 
 
 def pending_parents(
-    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, *, after: tuple[str, str] | None, limit: int,
+    conn: duckdb.DuckDBPyConnection,
+    endpoint: Endpoint,
+    tenant_id: str,
+    *,
+    after: tuple[str, str] | None,
+    limit: int,
 ) -> list[dict]:
     """Up to `limit` pending parents after `after` (in (p1, p2) order), as {path parameter: typed value}."""
     columns = _param_columns(endpoint)
-    typed = [f"CAST(p{i + 1} AS {endpoint.fields[child].duckdb}) AS {quote(param)}"
-             for i, (param, _, child) in enumerate(columns)]
+    typed = [
+        f"CAST(p{i + 1} AS {endpoint.fields[child].duckdb}) AS {quote(param)}"
+        for i, (param, _, child) in enumerate(columns)
+    ]
     where = "tenant_id = ? AND stream = ? AND pending" + (" AND (p1, p2) > (?, ?)" if after else "")
     cursor = conn.execute(
         f"SELECT p1, p2, {', '.join(typed)} FROM {PARENTS} WHERE {where} ORDER BY p1, p2 LIMIT {int(limit)}",
@@ -101,19 +125,21 @@ def mark_visited(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id:
     """Set the parents in `keys_view` (columns p1, p2) visited now (inside the batch's transaction)."""
     conn.execute(
         f"UPDATE {PARENTS} SET pending = false, visited_at = now() WHERE tenant_id = ? AND stream = ? "
-        f"AND (p1, p2) IN (SELECT p1, p2 FROM {keys_view})", [tenant_id, endpoint.path],
+        f"AND (p1, p2) IN (SELECT p1, p2 FROM {keys_view})",
+        [tenant_id, endpoint.path],
     )
 
 
 def rotation_state(
-    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, within_hours: float | None = None,
+    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, within_hours: float | None = None
 ) -> tuple[int, int, str | None]:
     """(parents known, visited within the last `within_hours`, the oldest visit: None if one was never visited)."""
     hours = float(within_hours or 0)
     count, recent, never, oldest = conn.execute(
         f"SELECT count(*), count(*) FILTER (WHERE visited_at >= now() - to_microseconds(CAST(? * 3600e6 AS BIGINT))), "
         f"count(*) FILTER (WHERE visited_at IS NULL), min(visited_at)::VARCHAR FROM {PARENTS} "
-        "WHERE tenant_id = ? AND stream = ?", [hours, tenant_id, endpoint.path],
+        "WHERE tenant_id = ? AND stream = ?",
+        [hours, tenant_id, endpoint.path],
     ).fetchone()
     return count, recent, None if never else oldest
 
@@ -128,5 +154,7 @@ def unvisited_scope(endpoint: Endpoint, tenant_id: str, since: str) -> str:
     """SQL condition: the child row's parent was not visited since `since` (a whole walk's start)."""
     p1, p2 = _as_text([child for _, _, child in _param_columns(endpoint)])
     quoted = since.replace("'", "''")
-    return (f"({p1}, {p2}) NOT IN (SELECT p1, p2 FROM {PARENTS} WHERE tenant_id = '{tenant_id.replace(chr(39), '')}' "
-            f"AND stream = '{endpoint.path}' AND visited_at >= '{quoted}'::TIMESTAMPTZ)")
+    return (
+        f"({p1}, {p2}) NOT IN (SELECT p1, p2 FROM {PARENTS} WHERE tenant_id = '{tenant_id.replace(chr(39), '')}' "
+        f"AND stream = '{endpoint.path}' AND visited_at >= '{quoted}'::TIMESTAMPTZ)"
+    )

@@ -52,7 +52,7 @@ class Access:
         return 0o027 if self.gid is not None else 0o077
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Access":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Access:
         """CRM_DATA_GROUP: a group name or number; unset or empty: owner only."""
         name = ((os.environ if env is None else env).get(GROUP_SETTING) or "").strip()
         if not name:
@@ -60,8 +60,10 @@ class Access:
         try:
             return cls(grp.getgrnam(name).gr_gid if not name.isdigit() else grp.getgrgid(int(name)).gr_gid)
         except KeyError:
-            raise PrivacySettingError(f"{GROUP_SETTING}={name!r}: no such group on this machine (see "
-                                      "`getent group`); unset it to keep the data readable by its owner only.") from None
+            raise PrivacySettingError(
+                f"{GROUP_SETTING}={name!r}: no such group on this machine (see "
+                "`getent group`); unset it to keep the data readable by its owner only."
+            ) from None
 
 
 def _restrict(path: Path, mode: int, access: Access) -> None:

@@ -64,12 +64,21 @@ class SharedFile:
             return cls._instances[key]
 
     def __init__(
-        self, database: str, *, config: dict | None = None, timeout: float = DEFAULT_LOCK_TIMEOUT,
+        self,
+        database: str,
+        *,
+        config: dict | None = None,
+        timeout: float = DEFAULT_LOCK_TIMEOUT,
         on_wait: Callable[[str, float], None] | None = None,
         connect: Callable[[], duckdb.DuckDBPyConnection] | None = None,
         cursor: Callable[[duckdb.DuckDBPyConnection], duckdb.DuckDBPyConnection] | None = None,
     ) -> None:
-        self.database, self.config, self.timeout, self.on_wait = database, dict(config or {}), timeout, on_wait
+        self.database, self.config, self.timeout, self.on_wait = (
+            database,
+            dict(config or {}),
+            timeout,
+            on_wait,
+        )
         self._connect = connect  # a database that is not a local file (a DuckLake): how to open it
         self._cursor = cursor or (lambda conn: conn.cursor())  # and how to make a thread's own connection
         self._mutex = threading.RLock()
@@ -93,7 +102,9 @@ class SharedFile:
             if setup is not self._setup:
                 (setup or _defaults)(self._conn)
                 self._setup = setup
-            cursor = self._cursor(self._conn)  # a connection of its own: no result left pending by another thread
+            cursor = self._cursor(
+                self._conn
+            )  # a connection of its own: no result left pending by another thread
             try:
                 yield cursor
             finally:
@@ -119,9 +130,12 @@ class SharedFile:
             self._conn = self._connect()
         else:
             self._conn = connect_waiting(  # says it waits (the .want lock) while another process has the file
-                self.database, timeout=self.timeout, config=self.config, on_wait=self.on_wait, cap=0.25,
+                self.database, timeout=self.timeout, config=self.config, on_wait=self.on_wait, cap=0.25
             )
-        self._setup, self._opened_at = _UNKNOWN, time.monotonic()  # another connection may have kept its settings
+        self._setup, self._opened_at = (
+            _UNKNOWN,
+            time.monotonic(),
+        )  # another connection may have kept its settings
         self.stats["opens"] += 1
         if self._want is not None and (self._watcher is None or not self._watcher.is_alive()):
             self._watcher = threading.Thread(target=self._watch, name="crm-duckdb-share", daemon=True)

@@ -26,7 +26,7 @@ PIPELINE_COLUMN_DOCS = {
 }
 # Columns the pipeline names itself, for values the API sends without a field name.
 NAMED_COLUMN_DOCS = {
-    "technicianId": "ID of the location's preferred technician: the endpoint's bare answer (NULL when none).",
+    "technicianId": "ID of the location's preferred technician: the endpoint's bare answer (NULL when none)."
 }
 UNKNOWN_FIELD_DOC = "A field the API sent that no declaration knows yet, kept as sent (JSON)."
 
@@ -89,9 +89,12 @@ def describe_columns(conn: duckdb.DuckDBPyConnection, qualified_table: str, docs
     """`COMMENT ON COLUMN` for each column of `docs` whose comment is missing or different (one catalog
     read when nothing changed); a column the table lacks is left out. Returns how many were set."""
     schema, table = qualified_table.split(".")
-    have = dict(conn.execute(
-        "SELECT column_name, comment FROM duckdb_columns() WHERE schema_name = ? AND table_name = ?", [schema, table]
-    ).fetchall())
+    have = dict(
+        conn.execute(
+            "SELECT column_name, comment FROM duckdb_columns() WHERE schema_name = ? AND table_name = ?",
+            [schema, table],
+        ).fetchall()
+    )
     stale = [name for name, text in docs.items() if text and name in have and have[name] != text]
     for name in stale:
         conn.execute(f"COMMENT ON COLUMN {qualified_table}.{quote(name)} IS {sql_literal(docs[name])}")
@@ -110,7 +113,11 @@ def ensure_raw_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> Non
 
 
 def _create_raw_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> None:
-    from crm_pipeline.storage.history import ensure_history_table, history_table  # history builds on this module
+    from crm_pipeline.storage.history import (
+        ensure_history_table,
+        history_table,
+    )  # history builds on this module
+
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {endpoint.schema_name}")
     key_sql = ", ".join(quote(c) for c in (TENANT_COLUMN, *endpoint.key))
     cols = [f"{TENANT_COLUMN} VARCHAR NOT NULL"]
@@ -138,5 +145,7 @@ def add_columns(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, wanted: dic
     for name in added:
         conn.execute(f"ALTER TABLE {endpoint.qualified_table} ADD COLUMN {quote(name)} {wanted[name]}")
         if name not in endpoint.fields:
-            conn.execute(f"COMMENT ON COLUMN {endpoint.qualified_table}.{quote(name)} IS {sql_literal(UNKNOWN_FIELD_DOC)}")
+            conn.execute(
+                f"COMMENT ON COLUMN {endpoint.qualified_table}.{quote(name)} IS {sql_literal(UNKNOWN_FIELD_DOC)}"
+            )
     return added

@@ -15,11 +15,15 @@ _MEMORY_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B)", re.IGNORECASE)
 # DuckDB settings for the pipeline's connections: freed memory given back to the system, and a new file
 # created in a storage format the analysts' tools read (crm_pipeline.storage.compat).
 WRITER_CONFIG = {
-    "allocator_flush_threshold": "8MB", "allocator_bulk_deallocation_flush_threshold": "8MB", **storage_config(),
+    "allocator_flush_threshold": "8MB",
+    "allocator_bulk_deallocation_flush_threshold": "8MB",
+    **storage_config(),
 }
 
 
-def tune_for_raw_tables(conn: duckdb.DuckDBPyConnection, memory_limit: str | None = None, tables: int = 1) -> None:
+def tune_for_raw_tables(
+    conn: duckdb.DuckDBPyConnection, memory_limit: str | None = None, tables: int = 1
+) -> None:
     """Set DuckDB up for the steps of one raw table: its load and its checks. SQL models keep DuckDB's
     defaults (their joins ran out of memory under the cap). The settings end with the connection's
     database instance, closed after the step. Measured with scripts/benchmark.py (docs/PERFORMANCE.md).

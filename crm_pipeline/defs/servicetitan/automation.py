@@ -19,14 +19,19 @@ from crm_pipeline.defs.servicetitan.sensors import build_export_sensor, build_wa
 settings = AutomationSettings.from_env()
 
 sql_models_sensor = AutomationConditionSensorDefinition(
-    "sql_models_automation", target=AssetSelection.groups("staging", "marts"), minimum_interval_seconds=30,
+    "sql_models_automation",
+    target=AssetSelection.groups("staging", "marts"),
+    minimum_interval_seconds=30,
     default_status=settings.sensor_status,
     description="Rebuilds a SQL model when a table it reads changed (its data version moved), after the "
     "writers of its sources are done; a run that found nothing new rebuilds nothing.",
 )
 
 automation_jobs = [export_job, list_job]
-automation_sensors = [build_export_sensor(settings.sensor_status), build_walk_sensor(settings.sensor_status),
-                      sql_models_sensor]
+automation_sensors = [
+    build_export_sensor(settings.sensor_status),
+    build_walk_sensor(settings.sensor_status),
+    sql_models_sensor,
+]
 automation_schedules = build_list_schedules(settings)
 automation_checks = raw_checks

@@ -39,7 +39,9 @@ def _cron(env, name: str, default: str) -> str:
 
 def export_interval(env=None) -> int:
     """CRM_EXPORT_INTERVAL_SECONDS, read at each sensor tick (so a change needs no restart)."""
-    return _seconds(os.environ if env is None else env, "CRM_EXPORT_INTERVAL_SECONDS", DEFAULT_EXPORT_INTERVAL)
+    return _seconds(
+        os.environ if env is None else env, "CRM_EXPORT_INTERVAL_SECONDS", DEFAULT_EXPORT_INTERVAL
+    )
 
 
 def cron_gap(cron: str, timezone: str = DEFAULT_TIMEZONE) -> timedelta:
@@ -59,7 +61,7 @@ class AutomationSettings:
     timezone: str
 
     @classmethod
-    def from_env(cls, env=None) -> "AutomationSettings":
+    def from_env(cls, env=None) -> AutomationSettings:
         env = os.environ if env is None else env
         switch = (env.get("CRM_AUTOMATION") or "on").strip().lower()
         if switch not in ("on", "off"):

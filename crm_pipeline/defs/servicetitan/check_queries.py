@@ -7,26 +7,31 @@ from dataclasses import dataclass
 import duckdb
 
 from crm_pipeline.catalog import Endpoint
-from crm_pipeline.storage.tables import (
-    DELETED_AT_COLUMN, QUARANTINE, SYNCED_AT_COLUMN, TENANT_COLUMN, quote,
-)
+from crm_pipeline.storage.tables import DELETED_AT_COLUMN, QUARANTINE, SYNCED_AT_COLUMN, TENANT_COLUMN, quote
 
 
 def table_exists(conn: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    return conn.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name || '.' || table_name = ?", [qualified]
-    ).fetchone()[0] > 0
+    return (
+        conn.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name || '.' || table_name = ?", [qualified]
+        ).fetchone()[0]
+        > 0
+    )
 
 
-def quarantined(conn: duckdb.DuckDBPyConnection, stream: str, run_id: str | None) -> tuple[int, int, list[dict]]:
+def quarantined(
+    conn: duckdb.DuckDBPyConnection, stream: str, run_id: str | None
+) -> tuple[int, int, list[dict]]:
     """(records quarantined by `run_id`, by any run, a sample of this run's) for one stream."""
     if not table_exists(conn, QUARANTINE):
         return 0, 0, []
     in_run, ever = conn.execute(
-        f"SELECT count(*) FILTER (WHERE run_id = ?), count(*) FROM {QUARANTINE} WHERE stream = ?", [run_id, stream]
+        f"SELECT count(*) FILTER (WHERE run_id = ?), count(*) FROM {QUARANTINE} WHERE stream = ?",
+        [run_id, stream],
     ).fetchone()
     sample = conn.execute(
-        f"SELECT record_id, reasons FROM {QUARANTINE} WHERE stream = ? AND run_id = ? LIMIT 5", [stream, run_id]
+        f"SELECT record_id, reasons FROM {QUARANTINE} WHERE stream = ? AND run_id = ? LIMIT 5",
+        [stream, run_id],
     ).fetchall()
     return in_run, ever, [{"record_id": r, "reasons": why} for r, why in sample]
 
@@ -38,7 +43,9 @@ def key_problems(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> tuple[i
     nulls = conn.execute(
         f"SELECT count(*) FROM {endpoint.qualified_table} WHERE {' OR '.join(f'{quote(c)} IS NULL' for c in cols)}"
     ).fetchone()[0]
-    duplicated = f"SELECT {keys}, count(*) AS n FROM {endpoint.qualified_table} GROUP BY ALL HAVING count(*) > 1"
+    duplicated = (
+        f"SELECT {keys}, count(*) AS n FROM {endpoint.qualified_table} GROUP BY ALL HAVING count(*) > 1"
+    )
     # one aggregation (the table's whole key) gives both the count and the sample
     sample = conn.execute(f"SELECT *, count(*) OVER () FROM ({duplicated}) LIMIT 5").fetchall()
     dupes = sample[0][-1] if sample else 0
@@ -63,13 +70,19 @@ class Reconciliation:
 
 
 def reconcile(
-    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, run_id: str | None, run_started: float,
-    api_total: int, whole_walk: bool,
+    conn: duckdb.DuckDBPyConnection,
+    endpoint: Endpoint,
+    tenant_id: str,
+    run_id: str | None,
+    run_started: float,
+    api_total: int,
+    whole_walk: bool,
 ) -> Reconciliation:
     live_only = f"{DELETED_AT_COLUMN} IS NULL" if endpoint.kind == "list" else "TRUE"
     live, written = conn.execute(
         f"SELECT count(*), count(*) FILTER (WHERE {SYNCED_AT_COLUMN} >= to_timestamp(?)) "
-        f"FROM {endpoint.qualified_table} WHERE {TENANT_COLUMN} = ? AND {live_only}", [run_started, tenant_id],
+        f"FROM {endpoint.qualified_table} WHERE {TENANT_COLUMN} = ? AND {live_only}",
+        [run_started, tenant_id],
     ).fetchone()
     in_run = quarantined(conn, endpoint.path, run_id)[0]
     return Reconciliation(api_total, live, written, in_run, whole_walk)

@@ -8,8 +8,14 @@ Freshness is not a check here: each raw asset has a Dagster `FreshnessPolicy` (f
 # No `from __future__ import annotations` here: Dagster reads the check functions' annotations at runtime.
 
 from dagster import (
-    AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetChecksDefinition,
-    AssetKey, MetadataValue, multi_asset_check,
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetKey,
+    MetadataValue,
+    multi_asset_check,
 )
 
 from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS, Endpoint
@@ -29,20 +35,35 @@ def _quarantine_result(conn, endpoint: Endpoint, key: AssetKey, event) -> AssetC
     run_id = event.run_id if event else None
     in_run, ever, sample = quarantined(conn, endpoint.path, run_id)
     return AssetCheckResult(
-        asset_key=key, check_name=QUARANTINE_CHECK, passed=in_run == 0, severity=AssetCheckSeverity.WARN,
+        asset_key=key,
+        check_name=QUARANTINE_CHECK,
+        passed=in_run == 0,
+        severity=AssetCheckSeverity.WARN,
         description=f"{in_run} record(s) of run {run_id} quarantined" if in_run else "no record quarantined",
-        metadata={"quarantined_in_run": in_run, "quarantined_all_runs": ever, "run_id": str(run_id),
-                  "sample": _rows(sample), "query": f"SELECT * FROM pipeline_state.quarantine WHERE stream = "
-                  f"'{endpoint.path}' AND run_id = '{run_id}'"},
+        metadata={
+            "quarantined_in_run": in_run,
+            "quarantined_all_runs": ever,
+            "run_id": str(run_id),
+            "sample": _rows(sample),
+            "query": f"SELECT * FROM pipeline_state.quarantine WHERE stream = "
+            f"'{endpoint.path}' AND run_id = '{run_id}'",
+        },
     )
 
 
 def _key_result(conn, endpoint: Endpoint, key: AssetKey) -> AssetCheckResult:
     nulls, dupes, sample = key_problems(conn, endpoint)
     return AssetCheckResult(
-        asset_key=key, check_name=KEY_CHECK, passed=nulls == 0 and dupes == 0, severity=AssetCheckSeverity.ERROR,
-        metadata={"null_key_rows": nulls, "duplicated_keys": dupes, "sample": _rows(sample),
-                  "key": ", ".join(("tenant_id", *endpoint.key))},
+        asset_key=key,
+        check_name=KEY_CHECK,
+        passed=nulls == 0 and dupes == 0,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "null_key_rows": nulls,
+            "duplicated_keys": dupes,
+            "sample": _rows(sample),
+            "key": ", ".join(("tenant_id", *endpoint.key)),
+        },
     )
 
 
@@ -50,20 +71,32 @@ def _reconciliation_result(context, conn, endpoint: Endpoint, key: AssetKey, eve
     total = event.asset_materialization.metadata.get("api_total_count") if event else None
     total = getattr(total, "value", total)
     if total is None or total < 0:
-        return AssetCheckResult(asset_key=key, check_name=RECONCILIATION_CHECK, passed=True,
-                                description="the API sent no totalCount on the latest load: nothing to compare")
+        return AssetCheckResult(
+            asset_key=key,
+            check_name=RECONCILIATION_CHECK,
+            passed=True,
+            description="the API sent no totalCount on the latest load: nothing to compare",
+        )
     run = context.instance.get_run_record_by_id(event.run_id)
     started = run.start_time if run and run.start_time else event.timestamp - 24 * 3600
     whole = event.asset_materialization.metadata.get("whole_walk")
     whole = bool(getattr(whole, "value", whole))  # the load says whether it walked everything
     rec = reconcile(conn, endpoint, tenant_id, event.run_id, started, total, whole)
     return AssetCheckResult(
-        asset_key=key, check_name=RECONCILIATION_CHECK, passed=rec.passed, severity=AssetCheckSeverity.ERROR,
+        asset_key=key,
+        check_name=RECONCILIATION_CHECK,
+        passed=rec.passed,
+        severity=AssetCheckSeverity.ERROR,
         description=f"{'whole walk' if whole else 'incremental walk'}: the API counted {total}, the run stored "
         f"{rec.written} (+{rec.quarantined} quarantined); {rec.live} live rows in the table",
-        metadata={"api_total_count": total, "rows_written_by_run": rec.written, "live_rows": rec.live,
-                  "quarantined_in_run": rec.quarantined, "whole_walk": whole,
-                  "missing": max(0, total - rec.written - rec.quarantined)},
+        metadata={
+            "api_total_count": total,
+            "rows_written_by_run": rec.written,
+            "live_rows": rec.live,
+            "quarantined_in_run": rec.quarantined,
+            "whole_walk": whole,
+            "missing": max(0, total - rec.written - rec.quarantined),
+        },
     )
 
 
@@ -77,17 +110,32 @@ def build_raw_checks(endpoint: Endpoint) -> AssetChecksDefinition:
     """One check op per raw table (one DuckDB connection), each check its own result."""
     key = AssetKey(endpoint.asset_key_path)
     specs = [
-        AssetCheckSpec(QUARANTINE_CHECK, asset=key, description="No record of the latest run was quarantined "
-                       "(failed validation); see pipeline_state.quarantine."),
-        AssetCheckSpec(KEY_CHECK, asset=key, description=f"(tenant_id, {', '.join(endpoint.key)}) is unique "
-                       "and never null."),
+        AssetCheckSpec(
+            QUARANTINE_CHECK,
+            asset=key,
+            description="No record of the latest run was quarantined "
+            "(failed validation); see pipeline_state.quarantine.",
+        ),
+        AssetCheckSpec(
+            KEY_CHECK,
+            asset=key,
+            description=f"(tenant_id, {', '.join(endpoint.key)}) is unique and never null.",
+        ),
     ]
     if endpoint.kind == "list" and endpoint.parent is None:
-        specs.append(AssetCheckSpec(RECONCILIATION_CHECK, asset=key, description="The rows the latest walk "
-                     "stored (plus those quarantined) add up to the API's totalCount; after a whole walk, no "
-                     "other row is live."))
+        specs.append(
+            AssetCheckSpec(
+                RECONCILIATION_CHECK,
+                asset=key,
+                description="The rows the latest walk "
+                "stored (plus those quarantined) add up to the API's totalCount; after a whole walk, no "
+                "other row is live.",
+            )
+        )
 
-    @multi_asset_check(specs=specs, name=f"{key.path[0]}__{key.path[1]}__checks", can_subset=True, pool=DUCKDB_POOL)
+    @multi_asset_check(
+        specs=specs, name=f"{key.path[0]}__{key.path[1]}__checks", can_subset=True, pool=DUCKDB_POOL
+    )
     def _checks(context: AssetCheckExecutionContext, duckdb: CrmDuckDB, servicetitan: ServiceTitanResource):
         """Validation, primary key and (list endpoints) reconciliation checks of one raw table."""
         event = context.instance.get_latest_materialization_event(key)
@@ -95,14 +143,20 @@ def build_raw_checks(endpoint: Endpoint) -> AssetChecksDefinition:
             present = table_exists(conn, endpoint.qualified_table)
             for check_key in context.selected_asset_check_keys:
                 if not present:
-                    yield AssetCheckResult(asset_key=key, check_name=check_key.name, passed=False,
-                                           description=f"{endpoint.qualified_table} does not exist: never loaded")
+                    yield AssetCheckResult(
+                        asset_key=key,
+                        check_name=check_key.name,
+                        passed=False,
+                        description=f"{endpoint.qualified_table} does not exist: never loaded",
+                    )
                 elif check_key.name == QUARANTINE_CHECK:
                     yield _quarantine_result(conn, endpoint, key, event)
                 elif check_key.name == KEY_CHECK:
                     yield _key_result(conn, endpoint, key)
                 else:
-                    yield _reconciliation_result(context, conn, endpoint, key, event, _tenant(servicetitan, event))
+                    yield _reconciliation_result(
+                        context, conn, endpoint, key, event, _tenant(servicetitan, event)
+                    )
 
     return _checks
 

@@ -24,13 +24,15 @@ class ExportConfig(Config):
         default=None, description="First run only: start at records modified since this date (YYYY-MM-DD)."
     )
     include_recent_changes: bool = Field(
-        default=False, description="Ask the feed for the newest changes sooner (records may repeat; upsert absorbs it)."
+        default=False,
+        description="Ask the feed for the newest changes sooner (records may repeat; upsert absorbs it).",
     )
 
 
 def export_spec(endpoint: Endpoint) -> AssetSpec:
     return raw_spec(
-        endpoint, group=EXPORT_GROUP,
+        endpoint,
+        group=EXPORT_GROUP,
         description=f"{endpoint.description}\n\nRaw table `{endpoint.qualified_table}`: one row per (tenant_id, id), "
         "current version, every field as sent. Resumes from the stored continueFrom cursor.",
     )
@@ -38,16 +40,29 @@ def export_spec(endpoint: Endpoint) -> AssetSpec:
 
 def build_export_assets() -> AssetsDefinition:
     @multi_asset(
-        name=EXPORT_OP, specs=[export_spec(ep) for ep in EXPORT_FEEDS], can_subset=True, pool=DUCKDB_POOL,
+        name=EXPORT_OP,
+        specs=[export_spec(ep) for ep in EXPORT_FEEDS],
+        can_subset=True,
+        pool=DUCKDB_POOL,
         partitions_def=tenant_partitions,
         description="The selected export feeds, side by side, each from its stored continueFrom cursor.",
     )
     def _export_feeds(
-        context: AssetExecutionContext, config: ExportConfig, servicetitan: ServiceTitanResource, duckdb: CrmDuckDB
+        context: AssetExecutionContext,
+        config: ExportConfig,
+        servicetitan: ServiceTitanResource,
+        duckdb: CrmDuckDB,
     ):
-        sync = partial(sync_export, start=config.start_date, include_recent_changes=config.include_recent_changes)
-        yield from materialize_endpoints(context, servicetitan=servicetitan, duckdb=duckdb,
-                                         endpoints=selected(context, EXPORT_FEEDS), sync=sync)
+        sync = partial(
+            sync_export, start=config.start_date, include_recent_changes=config.include_recent_changes
+        )
+        yield from materialize_endpoints(
+            context,
+            servicetitan=servicetitan,
+            duckdb=duckdb,
+            endpoints=selected(context, EXPORT_FEEDS),
+            sync=sync,
+        )
 
     return _export_feeds
 

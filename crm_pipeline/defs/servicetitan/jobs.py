@@ -14,16 +14,21 @@ PARTITION_TAG = "dagster/partition"
 EXPORT_KEYS = [AssetKey(ep.asset_key_path) for ep in EXPORT_FEEDS]
 LIST_KEYS = [AssetKey(ep.asset_key_path) for ep in LIST_ENDPOINTS]
 IN_PROGRESS = [
-    DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
-    DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING,
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
 ]
 
 export_job = define_asset_job(
-    "servicetitan_export_job", selection=AssetSelection.groups(EXPORT_GROUP),
+    "servicetitan_export_job",
+    selection=AssetSelection.groups(EXPORT_GROUP),
     description="The export feeds (or the subset the sensor asks for), each from its stored continueFrom cursor.",
 )
 list_job = define_asset_job(
-    "servicetitan_list_job", selection=AssetSelection.groups(LIST_GROUP),
+    "servicetitan_list_job",
+    selection=AssetSelection.groups(LIST_GROUP),
     description="Every list endpoint, parents before their children; run config `full_walk` per asset.",
 )
 
@@ -36,7 +41,9 @@ def list_run_config(full_walk: bool) -> dict:
     return {"ops": {LIST_OP: {"config": {"full_walk": full_walk}}}}
 
 
-def runs_in_progress(instance: DagsterInstance, keys: Iterable[AssetKey], tenant: str | None = None) -> dict[AssetKey, str]:
+def runs_in_progress(
+    instance: DagsterInstance, keys: Iterable[AssetKey], tenant: str | None = None
+) -> dict[AssetKey, str]:
     """Of `keys`, those a queued or running run will write (for `tenant`'s partition, if given), each with that run's id.
 
     A run without a single partition (one tenant, or a range) counts as writing every partition.

@@ -32,14 +32,18 @@ class ListConfig(Config):
 def _description(endpoint: Endpoint) -> str:
     how = (
         f"fetched for the parents in `{endpoint.parent.table}` stored or changed since the last walk, plus a "
-        "rotating share of the others, in resumable slices" if endpoint.parent else
-        "incremental from a modifiedOnOrAfter watermark (with overlap)" if endpoint.incremental else
-        "small: walked whole on every run, in one transaction"
+        "rotating share of the others, in resumable slices"
+        if endpoint.parent
+        else "incremental from a modifiedOnOrAfter watermark (with overlap)"
+        if endpoint.incremental
+        else "small: walked whole on every run, in one transaction"
     )
-    return (f"{endpoint.description}\n\nRaw table `{endpoint.qualified_table}` from `GET {endpoint.path}`"
-            f"{' with ' + '&'.join(f'{k}={v}' for k, v in endpoint.query.items()) if endpoint.query else ''}: "
-            f"one row per ({', '.join(('tenant_id', *endpoint.key))}), current version, every field as sent; "
-            f"{how}. A full walk stamps `_deleted_at` on rows the API no longer returns.")
+    return (
+        f"{endpoint.description}\n\nRaw table `{endpoint.qualified_table}` from `GET {endpoint.path}`"
+        f"{' with ' + '&'.join(f'{k}={v}' for k, v in endpoint.query.items()) if endpoint.query else ''}: "
+        f"one row per ({', '.join(('tenant_id', *endpoint.key))}), current version, every field as sent; "
+        f"{how}. A full walk stamps `_deleted_at` on rows the API no longer returns."
+    )
 
 
 def list_spec(endpoint: Endpoint) -> AssetSpec:
@@ -48,16 +52,27 @@ def list_spec(endpoint: Endpoint) -> AssetSpec:
 
 def build_list_assets() -> AssetsDefinition:
     @multi_asset(
-        name=LIST_OP, specs=[list_spec(ep) for ep in LIST_ENDPOINTS], can_subset=True, pool=DUCKDB_POOL,
+        name=LIST_OP,
+        specs=[list_spec(ep) for ep in LIST_ENDPOINTS],
+        can_subset=True,
+        pool=DUCKDB_POOL,
         partitions_def=tenant_partitions,
         description="The selected list endpoints, side by side; parent-scoped ones after their parents.",
     )
     def _list_endpoints(
-        context: AssetExecutionContext, config: ListConfig, servicetitan: ServiceTitanResource, duckdb: CrmDuckDB
+        context: AssetExecutionContext,
+        config: ListConfig,
+        servicetitan: ServiceTitanResource,
+        duckdb: CrmDuckDB,
     ):
         sync = partial(sync_list, full=config.full_walk, fan_out=fan_out_options(servicetitan.rate_limit))
-        yield from materialize_endpoints(context, servicetitan=servicetitan, duckdb=duckdb,
-                                         endpoints=selected(context, LIST_ENDPOINTS), sync=sync)
+        yield from materialize_endpoints(
+            context,
+            servicetitan=servicetitan,
+            duckdb=duckdb,
+            endpoints=selected(context, LIST_ENDPOINTS),
+            sync=sync,
+        )
 
     return _list_endpoints
 

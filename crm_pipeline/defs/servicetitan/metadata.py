@@ -6,7 +6,12 @@ from dagster import MetadataValue, TableColumn, TableColumnConstraints, TableSch
 
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.ingest import SyncResult
-from crm_pipeline.storage.tables import DELETED_AT_COLUMN, SYNCED_AT_COLUMN, TENANT_COLUMN, column_descriptions
+from crm_pipeline.storage.tables import (
+    DELETED_AT_COLUMN,
+    SYNCED_AT_COLUMN,
+    TENANT_COLUMN,
+    column_descriptions,
+)
 
 
 def column_schema(endpoint: Endpoint) -> TableSchema:
@@ -19,7 +24,9 @@ def column_schema(endpoint: Endpoint) -> TableSchema:
     for name, doc in docs.items():
         required = name in (TENANT_COLUMN, SYNCED_AT_COLUMN, *endpoint.key)
         description = f"Key. {doc}" if name in (TENANT_COLUMN, *endpoint.key) else doc
-        columns.append(TableColumn(name, types[name], description, TableColumnConstraints(nullable=not required)))
+        columns.append(
+            TableColumn(name, types[name], description, TableColumnConstraints(nullable=not required))
+        )
     return TableSchema(columns=columns)
 
 

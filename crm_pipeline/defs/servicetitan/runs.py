@@ -20,8 +20,8 @@ from crm_pipeline.defs.servicetitan.tenants import tenant_partitions
 from crm_pipeline.defs.servicetitan.versions import table_version
 from crm_pipeline.ingest import Store, SyncResult, table_row_count
 from crm_pipeline.servicetitan import ServiceTitanClient
-from crm_pipeline.storage.backend import backend_of
 from crm_pipeline.servicetitan.errors import CredentialsRejected
+from crm_pipeline.storage.backend import backend_of
 
 TENANT_WIDE = (CredentialsRejected,)  # errors that stop every endpoint of the tenant alike
 ENDPOINT_THREADS = 6  # endpoints loaded at once in a step; fan-outs add their own workers
@@ -52,8 +52,12 @@ def selected(context: AssetExecutionContext, endpoints: Sequence[Endpoint]) -> l
 
 
 def materialize_endpoints(
-    context: AssetExecutionContext, *, servicetitan: ServiceTitanResource, duckdb: CrmDuckDB,
-    endpoints: Sequence[Endpoint], sync: Sync,
+    context: AssetExecutionContext,
+    *,
+    servicetitan: ServiceTitanResource,
+    duckdb: CrmDuckDB,
+    endpoints: Sequence[Endpoint],
+    sync: Sync,
 ) -> Iterator[MaterializeResult]:
     """Sync `endpoints` side by side (a child after its parent, when both are selected) and yield each
     one's materialization as it finishes; then fail if any endpoint failed."""
@@ -62,9 +66,11 @@ def materialize_endpoints(
     store = duckdb.raw_table_store(tables=min(len(endpoints), ENDPOINT_THREADS))
     failures: dict[str, BaseException] = {}
     with servicetitan.client(tenant) as client, ThreadPoolExecutor(ENDPOINT_THREADS, "crm-endpoint") as pool:
+
         def start(ep: Endpoint) -> Future:
-            return pool.submit(_load, context, client=client, store=store, endpoint=ep, tenant_id=tenant_id,
-                               sync=sync)
+            return pool.submit(
+                _load, context, client=client, store=store, endpoint=ep, tenant_id=tenant_id, sync=sync
+            )
 
         waiting = {ep.parent.table: [] for ep in endpoints if ep.parent}
         running: dict[Future, Endpoint] = {}
@@ -101,7 +107,12 @@ def _failure_text(failures: dict[str, BaseException], count: int) -> str:
 
 
 def _load(
-    context: AssetExecutionContext, *, client: ServiceTitanClient, store: Store, endpoint: Endpoint, tenant_id: str,
+    context: AssetExecutionContext,
+    *,
+    client: ServiceTitanClient,
+    store: Store,
+    endpoint: Endpoint,
+    tenant_id: str,
     sync: Sync,
 ) -> MaterializeResult:
     """One endpoint: its sync, then its row count and data version (in one short lease)."""
@@ -110,8 +121,11 @@ def _load(
     with store.lease() as conn:
         rows = table_row_count(conn, endpoint, tenant_id)
         version = table_version(conn, endpoint, tenant_id)  # moves only when rows changed: drives SQL models
-        if backend_of(conn).checkpoints:  # its rows into the file: their memory is free for the endpoints loading
+        if backend_of(
+            conn
+        ).checkpoints:  # its rows into the file: their memory is free for the endpoints loading
             conn.execute("CHECKPOINT")
     progress.done(result, rows)
-    return MaterializeResult(asset_key=AssetKey(endpoint.asset_key_path), metadata=run_metadata(result, rows),
-                             data_version=version)
+    return MaterializeResult(
+        asset_key=AssetKey(endpoint.asset_key_path), metadata=run_metadata(result, rows), data_version=version
+    )

@@ -16,8 +16,11 @@ def build_list_schedules(settings: AutomationSettings) -> list[ScheduleDefinitio
     """The two schedules of `list_job`, on the crons of CRM_LIST_SCHEDULE and CRM_FULL_WALK_SCHEDULE."""
 
     @schedule(
-        name=INCREMENTAL, job=list_job, cron_schedule=settings.list_schedule,
-        execution_timezone=settings.timezone, default_status=settings.schedule_status,
+        name=INCREMENTAL,
+        job=list_job,
+        cron_schedule=settings.list_schedule,
+        execution_timezone=settings.timezone,
+        default_status=settings.schedule_status,
         description=f"Every list endpoint, only what changed since its watermark (CRM_LIST_SCHEDULE, "
         f"now `{settings.list_schedule}` {settings.timezone}). Skipped while a list run is still going.",
     )
@@ -27,21 +30,37 @@ def build_list_schedules(settings: AutomationSettings) -> list[ScheduleDefinitio
         for tenant in TENANTS or [None]:
             busy = runs_in_progress(context.instance, LIST_KEYS, tenant)
             if busy:
-                skipped.append(f"{tenant or 'list endpoints'}: still being written by run {sorted(set(busy.values()))[0]}")
+                skipped.append(
+                    f"{tenant or 'list endpoints'}: still being written by run {sorted(set(busy.values()))[0]}"
+                )
                 continue
-            requests.append(RunRequest(run_config=list_run_config(full_walk=False), partition_key=tenant,
-                                       tags={"crm/trigger": INCREMENTAL}))
+            requests.append(
+                RunRequest(
+                    run_config=list_run_config(full_walk=False),
+                    partition_key=tenant,
+                    tags={"crm/trigger": INCREMENTAL},
+                )
+            )
         return requests or SkipReason("; ".join(skipped))
 
     @schedule(
-        name=FULL_WALK, job=list_job, cron_schedule=settings.full_walk_schedule,
-        execution_timezone=settings.timezone, default_status=settings.schedule_status,
+        name=FULL_WALK,
+        job=list_job,
+        cron_schedule=settings.full_walk_schedule,
+        execution_timezone=settings.timezone,
+        default_status=settings.schedule_status,
         description=f"Every list endpoint walked whole, stamping `_deleted_at` on rows the API no longer returns "
         f"(CRM_FULL_WALK_SCHEDULE, now `{settings.full_walk_schedule}` {settings.timezone}).",
     )
     def servicetitan_list_full_walk(context: ScheduleEvaluationContext):
         """A whole walk of every list endpoint (per tenant); if a list run is going, it waits for the file."""
-        return [RunRequest(run_config=list_run_config(full_walk=True), partition_key=tenant, tags={"crm/trigger": FULL_WALK})
-                for tenant in TENANTS or [None]]
+        return [
+            RunRequest(
+                run_config=list_run_config(full_walk=True),
+                partition_key=tenant,
+                tags={"crm/trigger": FULL_WALK},
+            )
+            for tenant in TENANTS or [None]
+        ]
 
     return [servicetitan_list_incremental, servicetitan_list_full_walk]

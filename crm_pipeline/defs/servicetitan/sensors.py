@@ -10,10 +10,17 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dagster import (
-    AssetKey, AssetRecordsFilter, DagsterInstance, DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason,
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterInstance,
+    DefaultSensorStatus,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
     sensor,
 )
 
@@ -26,7 +33,7 @@ SENSOR_NAME = "servicetitan_export_sensor"
 
 
 def _iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds")
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
 
 
 def _epoch(text: str | None) -> float | None:
@@ -42,7 +49,9 @@ def _meta(event, name: str):
 class ExportPlan:
     """What one tick decided: the feeds to run now and each feed's state (the sensor's cursor)."""
 
-    due: dict[str | None, list[AssetKey]] = field(default_factory=dict)  # tenant (None: not partitioned) -> feeds
+    due: dict[str | None, list[AssetKey]] = field(
+        default_factory=dict
+    )  # tenant (None: not partitioned) -> feeds
     feeds: dict[str, dict] = field(default_factory=dict)
     interval: int = 0
 
@@ -72,12 +81,14 @@ def _latest(instance: DagsterInstance, key: AssetKey, tenant: str | None):
     """The latest materialization event of `key` (of `tenant`'s partition, when tenants are partitions)."""
     if tenant is None:
         return instance.get_latest_materialization_event(key)
-    records = instance.fetch_materializations(AssetRecordsFilter(asset_key=key, asset_partitions=[tenant]), limit=1)
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=key, asset_partitions=[tenant]), limit=1
+    )
     return records.records[0].event_log_entry if records.records else None
 
 
 def plan_export_runs(
-    instance: DagsterInstance, cursor: str | None, now: float, interval: int, tenants: Sequence[str] = (),
+    instance: DagsterInstance, cursor: str | None, now: float, interval: int, tenants: Sequence[str] = ()
 ) -> ExportPlan:
     """Decide, for every export feed (of every tenant), whether to run it now; the previous cursor holds past requests."""
     previous = json.loads(cursor).get("feeds", {}) if cursor else {}
@@ -99,7 +110,9 @@ def plan_export_runs(
             if key in running:
                 due, why = False, f"running in run {running[key]}: not started twice"
             else:
-                due, why = _decide(state, now, interval, event.timestamp if event else None, state["has_more"], requested)
+                due, why = _decide(
+                    state, now, interval, event.timestamp if event else None, state["has_more"], requested
+                )
             if due:
                 plan.due.setdefault(tenant, []).append(key)
                 state["requested_at"] = _iso(now)
@@ -110,7 +123,10 @@ def plan_export_runs(
 
 def build_export_sensor(default_status: DefaultSensorStatus):
     @sensor(
-        name=SENSOR_NAME, job=export_job, minimum_interval_seconds=30, default_status=default_status,
+        name=SENSOR_NAME,
+        job=export_job,
+        minimum_interval_seconds=30,
+        default_status=default_status,
         description="Runs each export feed from its stored cursor: again at once while its last run ended with "
         "more to fetch, else once its interval (CRM_EXPORT_INTERVAL_SECONDS, default 300) has passed. Never "
         "starts a feed that a queued or running run already writes. The cursor shows each feed's state as JSON.",
@@ -123,8 +139,13 @@ def build_export_sensor(default_status: DefaultSensorStatus):
         requests = []
         for tenant, due in plan.due.items():
             names = ",".join(key.path[-1] for key in due)
-            requests.append(RunRequest(asset_selection=due, partition_key=tenant,
-                                       tags={"crm/trigger": SENSOR_NAME, "crm/feeds": names}))
+            requests.append(
+                RunRequest(
+                    asset_selection=due,
+                    partition_key=tenant,
+                    tags={"crm/trigger": SENSOR_NAME, "crm/feeds": names},
+                )
+            )
         return SensorResult(run_requests=requests, cursor=plan.cursor)
 
     return servicetitan_export_sensor
@@ -133,7 +154,9 @@ def build_export_sensor(default_status: DefaultSensorStatus):
 WALK_SENSOR_NAME = "servicetitan_list_walk_sensor"
 
 
-def unfinished_walks(instance: DagsterInstance, tenants: Sequence[str] = ()) -> dict[str | None, list[AssetKey]]:
+def unfinished_walks(
+    instance: DagsterInstance, tenants: Sequence[str] = ()
+) -> dict[str | None, list[AssetKey]]:
     """Per tenant, the parent-scoped list assets whose last run stopped with more to do (time budget
     spent) and that no queued or running run writes."""
     keys = [AssetKey(ep.asset_key_path) for ep in LIST_ENDPOINTS if ep.parent is not None]
@@ -148,7 +171,10 @@ def unfinished_walks(instance: DagsterInstance, tenants: Sequence[str] = ()) -> 
 
 def build_walk_sensor(default_status: DefaultSensorStatus):
     @sensor(
-        name=WALK_SENSOR_NAME, job=list_job, minimum_interval_seconds=30, default_status=default_status,
+        name=WALK_SENSOR_NAME,
+        job=list_job,
+        minimum_interval_seconds=30,
+        default_status=default_status,
         description="Continues a parent walk (notes, contacts, ...) whose run stopped after its time budget "
         "(CRM_WALK_BUDGET_SECONDS) with parents still to visit, as soon as no run writes it.",
     )
@@ -156,10 +182,16 @@ def build_walk_sensor(default_status: DefaultSensorStatus):
         due = unfinished_walks(context.instance, TENANTS)
         if not due:
             return SensorResult(skip_reason=SkipReason("no parent walk is waiting to be continued"))
-        return SensorResult(run_requests=[
-            RunRequest(asset_selection=keys, partition_key=tenant, run_config=list_run_config(full_walk=False),
-                       tags={"crm/trigger": WALK_SENSOR_NAME, "crm/walks": ",".join(k.path[-1] for k in keys)})
-            for tenant, keys in due.items()
-        ])
+        return SensorResult(
+            run_requests=[
+                RunRequest(
+                    asset_selection=keys,
+                    partition_key=tenant,
+                    run_config=list_run_config(full_walk=False),
+                    tags={"crm/trigger": WALK_SENSOR_NAME, "crm/walks": ",".join(k.path[-1] for k in keys)},
+                )
+                for tenant, keys in due.items()
+            ]
+        )
 
     return servicetitan_list_walk_sensor

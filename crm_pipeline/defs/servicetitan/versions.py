@@ -21,6 +21,7 @@ def table_version(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id
     deleted = f"max({DELETED_AT_COLUMN})" if endpoint.kind == "list" else "NULL"
     row = conn.execute(
         f"SELECT count(*), max({SYNCED_AT_COLUMN}), {deleted} FROM {endpoint.qualified_table} "
-        f"WHERE {TENANT_COLUMN} = ?", [tenant_id],
+        f"WHERE {TENANT_COLUMN} = ?",
+        [tenant_id],
     ).fetchone()
     return DataVersion(hashlib.sha256(repr(tuple(map(str, row))).encode()).hexdigest()[:20])

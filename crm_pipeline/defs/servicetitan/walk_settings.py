@@ -22,8 +22,10 @@ def _number(env, name: str, default: float, *, at_most: float | None = None) -> 
     except ValueError:
         value = -1.0
     if value <= 0 or (at_most is not None and value > at_most):
-        raise SettingsError(f"{name}={raw!r} must be a positive number{f' up to {at_most}' if at_most else ''} "
-                            f"or off (default {default}).")
+        raise SettingsError(
+            f"{name}={raw!r} must be a positive number{f' up to {at_most}' if at_most else ''} "
+            f"or off (default {default})."
+        )
     return value
 
 
