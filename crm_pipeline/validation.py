@@ -29,7 +29,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from operator import attrgetter, itemgetter
 
 import msgspec
@@ -42,38 +42,16 @@ import pyarrow.compute as pc
 
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.fastjson import dumps_all, parse_json
+from crm_pipeline.page_types import PIPELINE_COLUMNS, Rejected, ValidatedPage
 from crm_pipeline.typed_records import INT64_MAX, INT64_MIN, NULL, Typed, decode_records, json_text
 
 # pandera imports its pandas backends (and hypothesis, when installed) on its first validation: done
 # here, when the pipeline loads, rather than inside a run's first page (half a second).
 pa.DataFrameSchema({}).validate(pd.DataFrame())
 
-# Columns the loader adds to every raw table (crm_pipeline.storage.tables; not imported: that
-# package imports this module). A record field of one of these names could not be stored.
-PIPELINE_COLUMNS = ("tenant_id", "_synced_at", "_deleted_at")
 _INT_TEXT = re.compile(r"\s*[+-]?\d+\s*")
 _FLOAT_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
 _SHOWN_CHARS = 80
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """A record that failed validation, exactly as received, and why."""
-
-    record_id: str | None
-    record_json: str
-    reasons: str
-
-
-@dataclass
-class ValidatedPage:
-    frame: pd.DataFrame
-    rejected: list[Rejected] = field(default_factory=list)
-    extra_fields: list[str] = field(default_factory=list)
-    table: pa_lib.Table | None = (
-        None  # `frame` as Arrow, when prepared ahead (crm_pipeline.storage.pages.page_table)
-    )
-    received: int = 0  # records on the page, good or bad
 
 
 def to_json(value: object) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from crm_pipeline.catalog import Endpoint
-from crm_pipeline.validation import ValidatedPage
+from crm_pipeline.page_types import ValidatedPage
 
 _ARROW = {"BIGINT": pa.int64(), "VARCHAR": pa.string()}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from crm_pipeline.validation import ValidatedPage
+from crm_pipeline.page_types import ValidatedPage
 
 
 @dataclass

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from crm_pipeline.catalog import Endpoint
+from crm_pipeline.page_types import ValidatedPage
 from crm_pipeline.storage.backend import backend_of, retrying
 from crm_pipeline.storage.history import write_history
 from crm_pipeline.storage.tables import (
@@ -29,7 +30,6 @@ from crm_pipeline.storage.tables import (
     column_names,
     quote,
 )
-from crm_pipeline.validation import ValidatedPage
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from crm_pipeline.catalog import Endpoint
+from crm_pipeline.page_types import DELETED_AT_COLUMN, SYNCED_AT_COLUMN, TENANT_COLUMN
 from crm_pipeline.schemas.declared import descriptions_of
 from crm_pipeline.storage.backend import backend_of, retrying
 
@@ -12,11 +13,6 @@ STATE_SCHEMA = "pipeline_state"
 CURSORS = f"{STATE_SCHEMA}.cursors"
 QUARANTINE = f"{STATE_SCHEMA}.quarantine"
 
-# Columns the pipeline adds to every raw table, beside the fields the API sends.
-TENANT_COLUMN = "tenant_id"
-SYNCED_AT_COLUMN = "_synced_at"
-# List tables only: set when a full walk no longer finds the record; cleared if it comes back.
-DELETED_AT_COLUMN = "_deleted_at"
 
 # What the pipeline's own columns mean (in the Dagster column schema, DuckDB comments and docs/TABLES.md).
 PIPELINE_COLUMN_DOCS = {
