@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 
 from crm_pipeline.defs.servicetitan.jobs import list_run_config
-from crm_pipeline_tests.test_reliability_kills import group_is_gone
+from crm_pipeline_tests.e2e.test_reliability_kills import group_is_gone
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT = 120

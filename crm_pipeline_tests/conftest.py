@@ -41,3 +41,14 @@ def make_client(settings: Settings, **overrides) -> ServiceTitanClient:
 def client(settings):
     with make_client(settings) as c:
         yield c
+
+
+TIERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items):
+    """Each test is marked with its tier, the folder it sits in (`pytest -m unit` runs the fast tier)."""
+    for item in items:
+        tier = item.path.parent.name
+        if tier in TIERS:
+            item.add_marker(getattr(pytest.mark, tier))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from crm_pipeline.catalog import ENDPOINTS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 

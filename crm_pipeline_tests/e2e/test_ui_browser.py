@@ -31,7 +31,7 @@ from crm_pipeline_tests.browser import (
 )
 from crm_pipeline_tests.conftest import SMALL
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "ui"
 LOCATION = "crm_pipeline.definitions"
 EXPORT_GROUP = "servicetitan_export"

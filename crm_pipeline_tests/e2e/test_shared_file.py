@@ -15,7 +15,7 @@ import pytest
 
 from crm_pipeline.storage.sharing import SharedFile
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # Another process committing to the file through SharedFile for `seconds`, pausing `pause` between commits
 # (a pause under IDLE_SECONDS: the file stays open, as in a step between two pages of the API).
 WRITER = """

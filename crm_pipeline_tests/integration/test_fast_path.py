@@ -32,7 +32,7 @@ from crm_pipeline.storage import StreamPosition, commit_page, ensure_raw_table
 from crm_pipeline.storage.pages import commit_new_page, page_table
 from crm_pipeline.typed_records import decode_records
 from crm_pipeline.validation import validate_page
-from crm_pipeline_tests.test_reliability_properties import INT64, JSON_VALUES, TYPED, pages, timestamps
+from crm_pipeline_tests.unit.test_reliability_properties import INT64, JSON_VALUES, TYPED, pages, timestamps
 
 ENDPOINTS = [*EXPORT_FEEDS, endpoint("contacts")]
 CUSTOMERS = endpoint("export/customers")

@@ -15,7 +15,7 @@ from crm_pipeline.sql_models import build_all, load_project
 from crm_pipeline.storage import ensure_raw_table
 from crm_pipeline.table_catalog import DOC_PATH
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _generator():

@@ -24,7 +24,7 @@ from crm_pipeline_tests.dagster_helpers import env, instance, resources  # noqa:
 
 FIRST_FEED = dg.AssetKey(EXPORT_FEEDS[0].asset_key_path)  # export/customers
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HOLD = (
     "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]);"
     " c.execute('CREATE TABLE IF NOT EXISTS held (x INT)');"

@@ -14,7 +14,7 @@ from crm_pipeline.sandbox import Sandbox
 from crm_pipeline.settings import Settings
 from crm_pipeline_tests.dagster_helpers import instance  # noqa: F401 - fixture
 from crm_pipeline_tests.list_runs import materialize_lists
-from crm_pipeline_tests.test_reliability_faults import ISSUE_RATES, api_log, assert_exact
+from crm_pipeline_tests.integration.test_reliability_faults import ISSUE_RATES, api_log, assert_exact
 
 CHILDREN = [ep for ep in LIST_ENDPOINTS if ep.parent is not None]
 

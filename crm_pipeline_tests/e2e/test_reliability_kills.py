@@ -138,7 +138,7 @@ def test_three_sigkills_then_a_run_to_the_end_leave_the_table_exact(tmp_path):
             assert conn.execute("SELECT count(*) FROM pipeline_state.quarantine").fetchone()[0] == 0
 
 
-SHIPPED_INSTANCE = Path(__file__).resolve().parents[1] / "dagster_home" / "dagster.yaml"
+SHIPPED_INSTANCE = Path(__file__).resolve().parents[2] / "dagster_home" / "dagster.yaml"
 
 
 def test_with_the_shipped_instance_settings_a_killed_run_leaves_no_pool_slot_behind(tmp_path):

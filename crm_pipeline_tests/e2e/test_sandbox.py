@@ -280,7 +280,7 @@ def test_cli_serves_and_stops_on_sigterm():
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
     )
     try:
         env = dict(proc.stdout.readline().strip().removeprefix("export ").split("=", 1) for _ in range(6))
