@@ -51,7 +51,7 @@ def differences(
     live = " AND _deleted_at IS NULL" if live_only else ""
     cur = conn.execute(f"SELECT * FROM {endpoint.qualified_table} WHERE tenant_id = ?{live}", [tenant_id])
     names = [d[0] for d in cur.description]
-    rows = [dict(zip(names, row)) for row in cur.fetchall()]
+    rows = [dict(zip(names, row, strict=False)) for row in cur.fetchall()]
     stored = {tuple(row[k] for k in endpoint.key): row for row in rows}
     problems = []
     expected_keys = {tuple(r[k] for k in endpoint.key) for r in records}

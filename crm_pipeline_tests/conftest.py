@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
+import dagster as dg
 import duckdb
 import pytest
 
 from crm_pipeline.sandbox import Sandbox
 from crm_pipeline.servicetitan import ServiceTitanClient
 from crm_pipeline.settings import Settings
+
+# The lake fixture (a DuckLake on the PostgreSQL of CRM_TEST_POSTGRES) lives with its helpers.
+pytest_plugins = ("crm_pipeline_tests.lake_helpers",)
 
 SMALL = {"customers": 120}
 
@@ -29,6 +35,21 @@ def conn(settings):
     connection = duckdb.connect(settings.duckdb_path)
     yield connection
     connection.close()
+
+
+@pytest.fixture
+def env(sandbox, settings, monkeypatch) -> dict:
+    """The sandbox's SERVICETITAN_* settings and the test's DuckDB file, exported like a user would."""
+    for name, value in {**sandbox.env(), "CRM_DUCKDB_PATH": settings.duckdb_path}.items():
+        monkeypatch.setenv(name, value)
+    return {**os.environ}
+
+
+@pytest.fixture
+def instance():
+    """A throwaway Dagster instance (run and event storage in a temp folder)."""
+    with dg.instance_for_test() as inst:
+        yield inst
 
 
 def make_client(settings: Settings, **overrides) -> ServiceTitanClient:

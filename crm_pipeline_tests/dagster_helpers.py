@@ -1,29 +1,11 @@
-"""Fixtures and helpers shared by the automation, checks and concurrency tests: a Dagster instance, the
-sandbox's settings in the environment, and in-process runs of the raw assets against them."""
+"""Helpers shared by the tests that run assets in process: their resources, a run that must succeed, and
+the check evaluations of a run."""
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
-import pytest
 
 from crm_pipeline.defs.resources import CrmDuckDB, ServiceTitanResource
-
-
-@pytest.fixture
-def env(sandbox, settings, monkeypatch) -> dict:
-    """The sandbox's SERVICETITAN_* settings and the test's DuckDB file, exported like a user would."""
-    for name, value in {**sandbox.env(), "CRM_DUCKDB_PATH": settings.duckdb_path}.items():
-        monkeypatch.setenv(name, value)
-    return {**os.environ}
-
-
-@pytest.fixture
-def instance():
-    """A throwaway Dagster instance (run and event storage in a temp folder)."""
-    with dg.instance_for_test() as inst:
-        yield inst
 
 
 def resources(settings, readonly_copy: str | None = None) -> dict:

@@ -20,7 +20,7 @@ from crm_pipeline.defs.servicetitan.export_assets import export_assets
 from crm_pipeline.storage.locking import DuckDBLockTimeout, connect_waiting
 from crm_pipeline.storage.tuning import tune_for_raw_tables
 from crm_pipeline_tests.compare import differences, served
-from crm_pipeline_tests.dagster_helpers import env, instance, resources  # noqa: F401 (fixtures)
+from crm_pipeline_tests.dagster_helpers import resources
 
 FIRST_FEED = dg.AssetKey(EXPORT_FEEDS[0].asset_key_path)  # export/customers
 
@@ -129,7 +129,7 @@ def both(env: dict, *selections: str) -> list[str]:
     dg.DagsterInstance.from_config(env["DAGSTER_HOME"]).dispose()
     procs = [cli(selection, env) for selection in selections]
     logs = [proc.communicate(timeout=280)[0] for proc in procs]
-    for proc, log in zip(procs, logs):
+    for proc, log in zip(procs, logs, strict=False):
         assert proc.returncode == 0, log[-3000:]
     return logs
 

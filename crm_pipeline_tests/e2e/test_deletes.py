@@ -11,7 +11,6 @@ from crm_pipeline.catalog import LIST_ENDPOINTS, endpoint
 from crm_pipeline.sandbox import Sandbox
 from crm_pipeline.storage.tables import quote
 from crm_pipeline_tests.compare import differences, served
-from crm_pipeline_tests.dagster_helpers import env, instance  # noqa: F401 - fixtures
 from crm_pipeline_tests.list_runs import materialize_lists
 
 CUSTOMERS, NOTES = endpoint("raw_list.customers"), endpoint("raw_list.customers_notes")

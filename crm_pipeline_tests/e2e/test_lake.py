@@ -19,7 +19,7 @@ from crm_pipeline.sql_models import load_project, model_checks
 from crm_pipeline.storage.lake import LakeUnavailable, connect_lake
 from crm_pipeline_tests.compare import differences, served
 from crm_pipeline_tests.conftest import make_client
-from crm_pipeline_tests.lake_helpers import lake, start_worker  # noqa: F401 (fixture)
+from crm_pipeline_tests.lake_helpers import start_worker
 
 
 def assert_exact(conn, sandbox, endpoints, tenant_id: str) -> None:
@@ -113,7 +113,7 @@ def test_export_and_list_runs_write_at_once_while_a_reader_queries(lake):
         reader = start_worker("read", env, "60")
         writers = [start_worker("export", env), start_worker("list", env)]
         outputs = [w.communicate(timeout=600) for w in writers]
-        for writer, (out, err) in zip(writers, outputs):
+        for writer, (out, err) in zip(writers, outputs, strict=False):
             assert writer.returncode == 0, err[-3000:]
             assert out.splitlines()[-1] == "done" and out.count("page ") > 10
         reader.send_signal(signal.SIGTERM)

@@ -13,7 +13,6 @@ import pytest
 from crm_pipeline.defs.resources import CrmDuckDB
 from crm_pipeline.settings import Settings
 from crm_pipeline.storage.privacy import GROUP_SETTING, PrivacySettingError, secure_database
-from crm_pipeline_tests.dagster_helpers import env, instance  # noqa: F401 - fixtures
 from crm_pipeline_tests.list_runs import materialize_lists
 
 LOAD = ["raw_list/customers", "raw_list/customers_notes"]

@@ -12,7 +12,6 @@ import pytest
 from crm_pipeline.servicetitan import errors
 from crm_pipeline.servicetitan.scopes import scope_for_path
 from crm_pipeline_tests.conftest import make_client
-from crm_pipeline_tests.dagster_helpers import env, instance  # noqa: F401 - fixtures
 from crm_pipeline_tests.list_runs import failure_texts, materialize_lists
 
 

@@ -16,7 +16,7 @@ from crm_pipeline.sandbox import Sandbox
 from crm_pipeline.settings import Settings
 from crm_pipeline_tests.cli_runs import cli_env, finish, start
 from crm_pipeline_tests.compare import differences, served
-from crm_pipeline_tests.dagster_helpers import instance, resources  # noqa: F401 (fixtures)
+from crm_pipeline_tests.dagster_helpers import resources
 
 AT_MOST = 1.3
 EXPORT_STEP, LIST_STEP = "servicetitan_export_feeds", "servicetitan_list_endpoints"
@@ -89,7 +89,7 @@ def test_two_tenants_list_runs_side_by_side_take_about_the_time_of_one(tmp_path)
                 start(LIST_SELECTION, cli_env(sb, database, home), tmp_path / f"{sb.tenant_id}.log"),
                 tmp_path / f"{sb.tenant_id}.log",
             )
-            for sb, home in zip((first, second), homes)
+            for sb, home in zip((first, second), homes, strict=False)
         ]
         for proc, log in runs:
             finish(proc, log)

@@ -18,7 +18,6 @@ from crm_pipeline.sandbox import Sandbox
 from crm_pipeline.settings import Settings
 from crm_pipeline.storage.tables import quote
 from crm_pipeline_tests.compare import differences, served
-from crm_pipeline_tests.dagster_helpers import instance  # noqa: F401 - fixture
 from crm_pipeline_tests.list_runs import failure_texts, materialize_lists
 
 HEADER_BYTES = 4096  # DuckDB's main header: an 8-byte checksum, then "DUCK" and the storage version

@@ -15,7 +15,7 @@ from crm_pipeline.definitions import defs
 from crm_pipeline.defs.servicetitan.checks import raw_checks
 from crm_pipeline.defs.servicetitan.export_assets import export_assets
 from crm_pipeline.defs.servicetitan.list_assets import LIST_OP, list_assets
-from crm_pipeline_tests.dagster_helpers import check_results, env, instance, run  # noqa: F401 (fixtures)
+from crm_pipeline_tests.dagster_helpers import check_results, run
 
 REPO = Path(__file__).resolve().parents[2]
 EXPORT_CUSTOMERS = dg.AssetKey(["raw_export", "customers"])

@@ -81,7 +81,7 @@ def test_two_runs_walking_parents_of_one_tenant_share_its_rate_limit(tmp_path):
         time.sleep(1.0)  # the sandbox's one-second bucket refills
         sb.clear_log()
         logs = [tmp_path / f"walk{n}.log" for n in range(len(walks))]
-        runs = [(start(selection, env, log), log) for selection, log in zip(walks, logs)]
+        runs = [(start(selection, env, log), log) for selection, log in zip(walks, logs, strict=False)]
         for proc, log in runs:
             finish(proc, log)
         log = sb.request_log

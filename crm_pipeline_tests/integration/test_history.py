@@ -74,7 +74,7 @@ def test_three_rounds_of_changes_keep_every_version_once(sandbox, settings, clie
     build_all(conn, load_project())
     before = rounds[0] - pd.Timedelta(hours=1)
     assert status_on(conn, tenant, lead["id"], before) in ("Open", "Dismissed", "Converted")
-    for status, when in zip(STATUSES, rounds):
+    for status, when in zip(STATUSES, rounds, strict=False):
         assert status_on(conn, tenant, lead["id"], when + pd.Timedelta(days=5)) == status
     assert (
         status_on(conn, tenant, lead["id"], rounds[0] - pd.Timedelta(days=36500)) is None

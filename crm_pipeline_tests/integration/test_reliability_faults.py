@@ -97,7 +97,7 @@ def sync_feeds_at_once(client, settings: Settings) -> list:
 def assert_feeds_landed(sb, settings: Settings, results: list) -> None:
     with duckdb.connect(settings.duckdb_path) as conn:
         assert_exact(conn, sb, settings.tenant_id, EXPORT_FEEDS)
-        for ep, result in zip(EXPORT_FEEDS, results):
+        for ep, result in zip(EXPORT_FEEDS, results, strict=False):
             assert result.has_more is False and result.quarantined == 0
             assert_cursor_at_end(settings, conn, ep.path)
 
@@ -109,7 +109,7 @@ def test_the_issue_fault_mix_lands_every_export_feed_exactly(tmp_path):
         settings = Settings.from_env({**sb.env(), "CRM_DUCKDB_PATH": str(tmp_path / "crm.duckdb")})
         sb.faults.set_rates(ISSUE_RATES, seed=1, retry_after=1, delay=2.5)
         for kind, ep in zip(
-            ISSUE_RATES, EXPORT_FEEDS[2:]
+            ISSUE_RATES, EXPORT_FEEDS[2:], strict=False
         ):  # each kind met at least once, whatever the dice say
             sb.faults.add(kind, count=1, path_contains=ep.path, retry_after=1, delay=2.5)
         began = time.monotonic()
@@ -204,7 +204,9 @@ def test_records_repeated_across_pages_and_runs_leave_no_duplicates(sandbox, set
             sync_export(client, conn, ep, settings.tenant_id, include_recent_changes=True)
             for ep in EXPORT_FEEDS
         ]
-        for ep, result in zip(EXPORT_FEEDS, first):  # the sandbox repeats the tail of every page
+        for ep, result in zip(
+            EXPORT_FEEDS, first, strict=False
+        ):  # the sandbox repeats the tail of every page
             assert result.records_received > len(sandbox.records(ep.path)), ep.path
         assert_exact(conn, sandbox, settings.tenant_id, EXPORT_FEEDS)
         for ep in EXPORT_FEEDS:  # the same records again on the next run: changed, or the cursor reset

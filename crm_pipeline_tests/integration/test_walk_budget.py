@@ -13,7 +13,7 @@ from crm_pipeline.defs.servicetitan.sensors import build_walk_sensor
 from crm_pipeline.sandbox import Sandbox
 from crm_pipeline_tests.cli_runs import requested_parents
 from crm_pipeline_tests.compare import differences, served
-from crm_pipeline_tests.dagster_helpers import env, instance, run  # noqa: F401 (fixtures)
+from crm_pipeline_tests.dagster_helpers import run
 
 CUSTOMERS, NOTES = endpoint("raw_list.customers"), endpoint("raw_list.customers_notes")
 NOTES_KEY = dg.AssetKey(NOTES.asset_key_path)

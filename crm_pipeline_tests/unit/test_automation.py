@@ -22,7 +22,7 @@ from crm_pipeline.defs.servicetitan.sensors import build_export_sensor
 from crm_pipeline.defs.sql_models import sql_model_assets
 from crm_pipeline.settings import SettingsError
 from crm_pipeline_tests.compare import differences
-from crm_pipeline_tests.dagster_helpers import env, instance, resources, run  # noqa: F401 (fixtures)
+from crm_pipeline_tests.dagster_helpers import resources, run
 
 CUSTOMERS = dg.AssetKey(["raw_export", "customers"])
 sensor = build_export_sensor(dg.DefaultSensorStatus.RUNNING)
@@ -125,10 +125,13 @@ def test_no_new_data_no_run_within_the_interval_and_an_unchanged_data_version(
     _, skip, cursor, _ = tick(instance, monkeypatch=monkeypatch)
     assert skip and all(f["decision"].startswith("caught up") for f in cursor["feeds"].values())
     second = run(export_assets, settings, instance)  # what the sensor would start after the interval
-    version = lambda r: {
-        e.asset_key: e.materialization.tags["dagster/data_version"]  # noqa: E731
-        for e in r.get_asset_materialization_events()
-    }
+
+    def version(r):
+        return {
+            e.asset_key: e.materialization.tags["dagster/data_version"]  # noqa: E731
+            for e in r.get_asset_materialization_events()
+        }
+
     assert version(second) == version(first)
     assert all(
         e.materialization.metadata["rows_upserted"].value == 0
