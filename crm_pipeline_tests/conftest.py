@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from crm_pipeline.sandbox import Sandbox
+from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.servicetitan import ServiceTitanClient
 from crm_pipeline.settings import Settings
 

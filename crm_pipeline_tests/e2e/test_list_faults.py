@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from crm_pipeline.catalog import LIST_ENDPOINTS
-from crm_pipeline.sandbox import Sandbox
+from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.settings import Settings
 from crm_pipeline_tests.dagster_helpers import instance  # noqa: F401 - fixture
 from crm_pipeline_tests.list_runs import materialize_lists

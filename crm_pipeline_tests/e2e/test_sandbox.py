@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from crm_pipeline.sandbox import FEEDS, Sandbox
+from crm_pipeline_tests.sandbox import FEEDS, Sandbox
 
 ADDRESSED = "active name address customFields createdOn createdById modifiedOn mergedToId taxExempt tagTypeIds externalData"
 CONTACT = "id type value memo phoneSettings modifiedOn createdOn preferences active"
@@ -276,7 +276,7 @@ def test_admin_endpoints_and_keep_alive(sb, api):
 
 def test_cli_serves_and_stops_on_sigterm():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "crm_pipeline.sandbox", "--port", "0", "--customers", "30"],
+        [sys.executable, "-m", "crm_pipeline_tests.sandbox", "--port", "0", "--customers", "30"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

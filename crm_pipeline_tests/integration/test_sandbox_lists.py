@@ -7,9 +7,9 @@ from collections import Counter
 import httpx
 import pytest
 
-from crm_pipeline.sandbox import Sandbox
-from crm_pipeline.sandbox.lists import PARENT_SCOPED, TOP_LEVEL
-from crm_pipeline.sandbox.messy import parse_instant
+from crm_pipeline_tests.sandbox import Sandbox
+from crm_pipeline_tests.sandbox.lists import PARENT_SCOPED, TOP_LEVEL
+from crm_pipeline_tests.sandbox.messy import parse_instant
 
 CF, NOTE = (
     "id name dataType dataTypeOptions createdOn modifiedOn",
