@@ -10,7 +10,7 @@ import pytest
 from crm_pipeline.schemas.spec_fields import SPEC_FIELDS
 from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline_tests.sandbox.lists import PARENT_SCOPED, TOP_LEVEL
-from crm_pipeline_tests.sandbox.messy import parse_instant
+from crm_pipeline_tests.sandbox.timestamps import parse_instant
 
 EXTRA = {"legacyId", "importBatch"}  # undocumented fields the sandbox adds now and then
 

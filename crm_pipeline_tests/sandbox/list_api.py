@@ -12,8 +12,8 @@ import re
 
 from .feeds import BadRequest, parse_bool
 from .lists import ENDPOINTS, Endpoint, project
-from .messy import parse_instant
 from .responses import JSON, Request, Response, problem
+from .timestamps import parse_instant
 
 MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, MAX_IDS = 5000, 50, 50
 _SORT = re.compile(r"^\s*([+\- ]?)\s*(\w+)\s*$")

@@ -14,7 +14,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .messy import COMPANY, EMOJI, FIRST, LAST, SENTENCE, Pools, messy
+from .pools import Pools
+from .words import COMPANY, EMOJI, FIRST, LAST, SENTENCE, messy
 
 CONTACT_TYPES = ("Phone", "Email", "Fax", "MobilePhone")
 PREFERENCE_TYPES = [

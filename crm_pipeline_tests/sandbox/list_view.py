@@ -14,8 +14,8 @@ import random
 import threading
 from typing import NamedTuple
 
-from .messy import parse_instant
 from .store import Store
+from .timestamps import parse_instant
 
 
 class Entry(NamedTuple):

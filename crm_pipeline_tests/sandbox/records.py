@@ -13,7 +13,8 @@ import random
 from collections.abc import Callable
 from typing import Protocol
 
-from .messy import MASK, TICKS_PER_SECOND, TS_STYLES, Pools, format_ticks
+from .pools import MASK, Pools
+from .timestamps import TICKS_PER_SECOND, TS_STYLES, format_ticks
 
 DAY = 86400 * TICKS_PER_SECOND
 TEMPLATES = 2048  # per store, a power of two
