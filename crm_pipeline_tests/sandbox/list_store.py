@@ -241,7 +241,8 @@ class ListStore:
         """Insert or replace a raw record as is (by its "id"; a new one goes under `parent`), as the newest
         version: it is served by every filter of the latest changes, whatever its own fields say."""
         with self._lock:
-            rows, seq = self._build(), self.last_seq + 1
+            self._build()
+            seq = self.last_seq + 1
             old = self._entries.get(record["id"])
             parent = old.parent if old is not None and parent is None else parent
             self._put(

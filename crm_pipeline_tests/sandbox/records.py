@@ -85,12 +85,14 @@ def customer(p: Pools, rng: random.Random) -> str:
     return (
         f'{{"id":{ID},"active":{ACTIVE},"name":{_req(rng, _pick(rng, p.name))},'
         f'"type":{_enum(rng, "Residential", "Commercial")},"address":{_pick(rng, p.address)},'
-        f'"customFields":{_pick(rng, p.custom_fields)},"balance":{rng.randrange(-20000, 200000)}.{rng.randrange(100):02d},'
+        f'"customFields":{_pick(rng, p.custom_fields)},'
+        f'"balance":{rng.randrange(-20000, 200000)}.{rng.randrange(100):02d},'
         f'"taxExempt":{_b(rng, 0.1)},"tagTypeIds":{_pick(rng, p.tags)},"doNotMail":{_b(rng, 0.2)},'
         f'"doNotService":{_b(rng, 0.03)},"nationalAccount":{_b(rng, 0.05)},"createdOn":{CREATED},'
         f'"createdById":{_req(rng, str(2_200_000_000 + rng.randrange(5000)))},"modifiedOn":{MOD},'
         f'"mergedToId":{MERGED},"paymentTermId":{_opt(rng, 2_600_000_000, 0.7)},'
-        f'"creditLimit":{credit},"creditLimitBalance":{credit},"externalData":{_pick(rng, p.external)}{_extra(rng)}}}'
+        f'"creditLimit":{credit},"creditLimitBalance":{credit},'
+        f'"externalData":{_pick(rng, p.external)}{_extra(rng)}}}'
     )
 
 
@@ -151,13 +153,18 @@ def lead(p: Pools, rng: random.Random) -> str:
         f'"leadCustomerName":{_pick(rng, p.person)},"leadPhone":{_pick(rng, p.phone)},'
         f'"leadEmail":{_pick(rng, p.email)},"leadStreet":{_pick(rng, p.street)},"leadUnit":null,'
         f'"leadCity":{_pick(rng, p.city)},"leadState":{_pick(rng, p.state)},"leadZip":{_pick(rng, p.zip)},'
-        f'"leadCountry":{rng.choice(("null", chr(34) + "USA" + chr(34)))},"captureSource":{_pick(rng, p.source)},'
+        f'"leadCountry":{rng.choice(("null", chr(34) + "USA" + chr(34)))},'
+        f'"captureSource":{_pick(rng, p.source)},'
         f'"id":{ID},"status":{_enum(rng, "Open", "Dismissed", "Converted")},'
-        f'"priority":{_enum(rng, "Low", "Normal", "High", "Urgent")},"customerId":{PARENT if known else "null"},'
+        f'"priority":{_enum(rng, "Low", "Normal", "High", "Urgent")},'
+        f'"customerId":{PARENT if known else "null"},'
         f'"locationId":{PARENT2 if known else "null"},"businessUnitId":{_opt(rng, 2_100_000_000)},'
-        f'"jobTypeId":{_opt(rng, 2_200_000_000)},"campaignId":{_req(rng, str(2_300_000_000 + rng.randrange(500)))},'
-        f'"followUpDate":{LATER if rng.random() < 0.4 else "null"},"createdById":{2_200_000_000 + rng.randrange(5000)},'
-        f'"createdOn":{CREATED},"modifiedOn":{MOD},"tagTypeIds":{"null" if rng.random() < 0.3 else _pick(rng, p.tags)},'
+        f'"jobTypeId":{_opt(rng, 2_200_000_000)},'
+        f'"campaignId":{_req(rng, str(2_300_000_000 + rng.randrange(500)))},'
+        f'"followUpDate":{LATER if rng.random() < 0.4 else "null"},'
+        f'"createdById":{2_200_000_000 + rng.randrange(5000)},'
+        f'"createdOn":{CREATED},"modifiedOn":{MOD},'
+        f'"tagTypeIds":{"null" if rng.random() < 0.3 else _pick(rng, p.tags)},'
         f'"dismissingReasonId":{_opt(rng, 2_400_000_000, 0.8)},"active":{ACTIVE}{_extra(rng)}}}'
     )
 
@@ -167,14 +174,19 @@ def booking(p: Pools, rng: random.Random) -> str:
     priority = "null" if rng.random() < 0.3 else _enum(rng, "Low", "Normal", "High", "Urgent")
     return (
         f'{{"summary":{_pick(rng, p.summary)},"id":{ID},"source":{_req(rng, _pick(rng, p.source))},'
-        f'"createdOn":{CREATED},"name":{_req(rng, _pick(rng, p.name))},"address":{_pick(rng, p.booking_address)},'
+        f'"createdOn":{CREATED},"name":{_req(rng, _pick(rng, p.name))},'
+        f'"address":{_pick(rng, p.booking_address)},'
         f'"customerType":{ctype},"start":{LATER},"campaignId":{_opt(rng, 2_300_000_000)},'
-        f'"businessUnitId":{_opt(rng, 2_100_000_000)},"isFirstTimeClient":{rng.choice(("null", "true", "false"))},'
-        f'"uploadedImages":{_pick(rng, p.images)},"isSendConfirmationEmail":{rng.choice(("null", "true", "false"))},'
+        f'"businessUnitId":{_opt(rng, 2_100_000_000)},'
+        f'"isFirstTimeClient":{rng.choice(("null", "true", "false"))},'
+        f'"uploadedImages":{_pick(rng, p.images)},'
+        f'"isSendConfirmationEmail":{rng.choice(("null", "true", "false"))},'
         f'"status":{_enum(rng, "New", "Converted", "Dismissed", "Accepted")},'
         f'"dismissingReasonId":{_opt(rng, 2_400_000_000, 0.8)},"jobId":{_opt(rng, 9_500_000_000)},'
-        f'"externalId":"{rng.randrange(10**12):012d}","priority":{priority},"jobTypeId":{_opt(rng, 2_200_000_000)},'
-        f'"bookingProviderId":{2_500_000_000 + rng.randrange(50)},"modifiedOn":{MOD},"active":{ACTIVE}{_extra(rng)}}}'
+        f'"externalId":"{rng.randrange(10**12):012d}","priority":{priority},'
+        f'"jobTypeId":{_opt(rng, 2_200_000_000)},'
+        f'"bookingProviderId":{2_500_000_000 + rng.randrange(50)},"modifiedOn":{MOD},'
+        f'"active":{ACTIVE}{_extra(rng)}}}'
     )
 
 
@@ -210,7 +222,10 @@ def renderer(c: Context, templates: list[bytes], store: str) -> Callable[[random
     store, at modification sequence `seq`. Hot path: constants are bound once here."""
     size, base, step = c.size(store), c.ticks(store, 0), c.ticks(store, 1) - c.ticks(store, 0)
     _, parent_stores, later = SPECS[store]
-    parents = [(key, parent, c.size(parent)) for key, parent in zip((b"parent", b"parent2"), parent_stores)]
+    parents = [
+        (key, parent, c.size(parent))
+        for key, parent in zip((b"parent", b"parent2"), parent_stores, strict=False)
+    ]
     old, young, mask, fmt = 400 * DAY, DAY, len(templates) - 1, format_ticks
 
     def render(rng: random.Random, index: int, seq: int) -> bytes:

@@ -119,6 +119,46 @@ SENTENCE = [
     "😡😡😡",
 ]
 SOURCES = ["Google", "Website", "Phone", "Angi", "Yelp", "Facebook", "", "import", "web-form"]
+TAG_NAMES = [
+    "Google LSA",
+    "Angi",
+    "Yelp",
+    "Thumbtack",
+    "web-form",
+    "Facebook Ads",
+    "Nextdoor 🏠",
+    'Partner "A"',
+    "Réservation en ligne",
+    "",
+    "  Phone ",
+    "Chat\nbot",
+]
+FIELD_NAMES = [
+    "Gate code",
+    "Referral",
+    "Dog?",
+    "Notes",
+    "Alarm code",
+    "Préférence",
+    "Filter size",
+    "HOA ✓",
+    "Tenant's name",
+    "",
+    "  Access\ninstructions",
+    "Warranty #",
+]
+DATA_TYPES = ["Text", "Dropdown", "Numeric", "Date", "Checkbox", None, "text"]
+TITLES = [
+    "Owner",
+    "Property Manager",
+    "Tenant",
+    "Office Manager",
+    "Accounts Payable",
+    "Señora",
+    "",
+    "  CEO ",
+    None,
+]
 
 
 def messy(rng: random.Random, text: str) -> str:
