@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import runpy
 from collections import Counter
+from pathlib import Path
 
 import httpx
 import pytest
 
 from crm_pipeline.schemas.spec_fields import SPEC_FIELDS
 from crm_pipeline_tests.sandbox import Sandbox
-from crm_pipeline_tests.sandbox.lists import PARENT_SCOPED, TOP_LEVEL
+from crm_pipeline_tests.sandbox.lists import ENDPOINTS, PARENT_SCOPED, TOP_LEVEL
 from crm_pipeline_tests.sandbox.timestamps import parse_instant
 
 EXTRA = {"legacyId", "importBatch"}  # undocumented fields the sandbox adds now and then
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -152,6 +156,23 @@ def test_sort_is_honoured_on_customers_only_where_documented(sb, api):
     assert walk(api, "bookings", 40, sort="-Id") == plain == walk(api, "bookings", 40, sort="+Whatever")
     assert [r["id"] for r in plain] != sorted(r["id"] for r in plain)  # modification order, not id order
     assert api.get("customers", params={"sort": "+Name"}).status_code == 400
+
+
+def test_the_filters_each_path_honours_are_those_the_openapi_description_lists():
+    """The sandbox's query parameters per path are not generated yet (spec_fields.py holds fields only):
+    held here against the spec the generator reads. `sort` is honoured on a documented subset only."""
+    spec_path = runpy.run_path(str(ROOT / "scripts" / "generate_field_docs.py"))["DEFAULT_SPEC"]
+    paths = json.loads(Path(spec_path).read_text())["paths"]
+    for path, ep in ENDPOINTS.items():
+        documented = {p["name"] for p in paths[f"/tenant/{{tenant}}/{path}"]["get"].get("parameters", [])}
+        dates = {
+            group
+            for group, name in (("m", "modifiedOnOrAfter"), ("c", "createdOnOrAfter"))
+            if name in documented
+        }
+        assert set(ep.filters) == dates, path
+        assert (ep.ids, ep.active) == ("ids" in documented, "active" in documented), path
+        assert "sort" in documented or not ep.sort, path
 
 
 @pytest.mark.parametrize("path", [p for p in PARENT_SCOPED if not p.endswith("preferredtechnician")])

@@ -2,9 +2,10 @@
 registry of what they read: list views of the export stores and the list-only stores.
 
 `ENDPOINTS` describes every path: its store, answer kind (paged / plain array / bare value), the
-filters its OpenAPI parameters list, whether it honours `ids`, `sort` and `active`, and its parent
-store. The fields a path serves are those of its OpenAPI list schema (`SPEC_FIELDS`): a record of an
-export store is served without the fields its export schema has and the list schema lacks (`drop`).
+filters its OpenAPI parameters list, whether it honours `ids`, `sort` and `active` (test_sandbox_lists
+holds these against the OpenAPI description), and its parent store. The fields a path serves are
+those of its OpenAPI list schema (`SPEC_FIELDS`): a record of an export store is served without the
+fields its export schema has and the list schema lacks (`drop`).
 """
 
 from __future__ import annotations
