@@ -1,4 +1,5 @@
-"""Record generators of the six export feeds (fields and order as in the OpenAPI export schemas).
+"""Record generators of the six export feeds (fields and order as in the OpenAPI export schemas,
+`SPEC_FIELDS`).
 
 For speed, each store first draws a few thousand messy record *templates* (JSON text with
 %-placeholders for id, parents, active/merged and timestamps); a record is then one template
@@ -12,6 +13,8 @@ import json
 import random
 from collections.abc import Callable
 from typing import Protocol
+
+from crm_pipeline.schemas.spec_fields import SPEC_FIELDS
 
 from .pools import MASK, Pools
 from .timestamps import TICKS_PER_SECOND, TS_STYLES, format_ticks
@@ -45,6 +48,9 @@ class Context(Protocol):
 
     def size(self, store: str) -> int: ...
     def ticks(self, store: str, seq: int) -> int: ...
+
+
+Maker = Callable[[Pools, random.Random], str]
 
 
 def _b(rng: random.Random, p: float = 0.5) -> str:
@@ -126,22 +132,26 @@ def _contact_parts(p: Pools, rng: random.Random) -> dict[str, str]:
     }
 
 
-def customer_contact(p: Pools, rng: random.Random) -> str:
-    x = _contact_parts(p, rng)
-    return (
-        f'{{"modifiedOn":{MOD},"phoneSettings":{x["settings"]},"createdOn":{CREATED},"preferences":{x["prefs"]},'
-        f'"id":{ID},"type":{x["type"]},"value":{x["value"]},"memo":{x["memo"]},"customerId":{PARENT},'
-        f'"active":{ACTIVE}{x["extra"]}}}'
-    )
+def _contact_maker(feed: str, parent_field: str) -> Maker:
+    """The template maker of a contacts feed: its fields in the order of the feed's OpenAPI schema."""
 
+    def make(p: Pools, rng: random.Random) -> str:
+        x = _contact_parts(p, rng)
+        values = {
+            "id": ID,
+            "type": x["type"],
+            "value": x["value"],
+            "memo": x["memo"],
+            "phoneSettings": x["settings"],
+            "modifiedOn": MOD,
+            "createdOn": CREATED,
+            "preferences": x["prefs"],
+            parent_field: PARENT,
+            "active": ACTIVE,
+        }
+        return "{" + ",".join(f'"{name}":{values[name]}' for name in SPEC_FIELDS[feed]) + x["extra"] + "}"
 
-def location_contact(p: Pools, rng: random.Random) -> str:
-    x = _contact_parts(p, rng)
-    return (
-        f'{{"id":{ID},"type":{x["type"]},"value":{x["value"]},"memo":{x["memo"]},"phoneSettings":{x["settings"]},'
-        f'"modifiedOn":{MOD},"createdOn":{CREATED},"preferences":{x["prefs"]},"locationId":{PARENT},'
-        f'"active":{ACTIVE}{x["extra"]}}}'
-    )
+    return make
 
 
 def lead(p: Pools, rng: random.Random) -> str:
@@ -190,13 +200,12 @@ def booking(p: Pools, rng: random.Random) -> str:
     )
 
 
-Maker = Callable[[Pools, random.Random], str]
 # store -> (template maker, parent stores filling PARENT and PARENT2, styles of LATER)
 SPECS: dict[str, tuple[Maker, tuple[str, ...], tuple[int, ...]]] = {
     "customers": (customer, (), ()),
-    "customer_contacts": (customer_contact, ("customers",), ()),
+    "customer_contacts": (_contact_maker("export/customers/contacts", "customerId"), ("customers",), ()),
     "locations": (location, ("customers",), ()),
-    "location_contacts": (location_contact, ("locations",), ()),
+    "location_contacts": (_contact_maker("export/locations/contacts", "locationId"), ("locations",), ()),
     "leads": (lead, ("customers", "locations"), (4, 5, 4, 0)),  # follow-up dates mostly without zone
     "bookings": (booking, (), (0, 0, 1, 4)),
 }
