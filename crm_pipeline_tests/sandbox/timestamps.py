@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 TICKS_PER_SECOND = 10_000_000  # .NET ticks (100 ns): 7 fractional digits
 
-_DAYS: dict[int, str] = {}
+_DAYS: dict[int, str] = {}  # day number -> "2024-01-31"
+_CLOCKS: dict[int, str] = {}  # second of the day -> "T13:45:07": formatted once, joined per record
 
 
 def format_ticks(ticks: int, style: int) -> str:
@@ -18,19 +19,21 @@ def format_ticks(ticks: int, style: int) -> str:
     head = _DAYS.get(day)
     if head is None:
         head = _DAYS[day] = datetime.fromtimestamp(day * 86400, UTC).strftime("%Y-%m-%d")
-    clock = f"{head}T{sec // 3600:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}"
+    clock = _CLOCKS.get(sec)
+    if clock is None:
+        clock = _CLOCKS[sec] = f"T{sec // 3600:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}"
     if style == 0:
-        return f"{clock}.{frac:07d}Z"
+        return f"{head}{clock}.{frac:07d}Z"
     if style == 1:
         digits = f"{frac:07d}".rstrip("0")
-        return f"{clock}.{digits}Z" if digits else f"{clock}Z"
+        return f"{head}{clock}.{digits}Z" if digits else f"{head}{clock}Z"
     if style == 2:
-        return f"{clock}Z"
+        return f"{head}{clock}Z"
     if style == 3:
-        return f"{clock}.{frac // 10000:03d}Z"
+        return f"{head}{clock}.{frac // 10000:03d}Z"
     if style == 4:
-        return f"{clock}.{frac:07d}"
-    return clock
+        return f"{head}{clock}.{frac:07d}"
+    return head + clock
 
 
 TS_STYLES = (0, 0, 0, 0, 0, 1, 1, 2, 2, 3, 0, 0, 1, 0, 2, 0)  # mostly 7 digits; 16 entries: pick with 4 bits
