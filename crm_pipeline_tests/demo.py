@@ -1,6 +1,7 @@
 """The demo: start the sandbox API, materialize the export assets with the Dagster CLI, show what landed.
 
-Run it with `bash scripts/demo.sh` (sets up .venv first) or `python -m crm_pipeline_tests.demo`.
+Run it with `bash scripts/demo.sh` (sets up .venv first) or, from the repository root,
+`python -m crm_pipeline_tests.demo`. It lives beside the sandbox it starts: neither ships in the wheel.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ endpoints such as /customers, /customers/{id}/notes) over real HTTP.
         os.environ.update(sb.env())
         ...
 
-Run `python -m crm_pipeline_tests.sandbox --help` to serve one in the foreground.
+Run `python -m crm_pipeline_tests.sandbox --help` (from the repository root) to serve one in the
+foreground. Test support, like the demo: the crm-pipeline wheel holds `crm_pipeline` only.
 """
 
 from .faults import KINDS as FAULT_KINDS
