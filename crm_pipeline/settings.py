@@ -79,7 +79,7 @@ class Settings:
             where = f" for tenant {tenant} (as <NAME>__{tenant} or <NAME>)" if tenant else ""
             raise SettingsError(
                 f"Missing setting(s){where}: {', '.join(missing)}. Export them in the environment "
-                "(see README, 'Settings'); for the local sandbox run `python -m crm_pipeline.sandbox`, "
+                "(see README, 'Settings'); for the local sandbox run `python -m crm_pipeline_tests.sandbox`, "
                 "which prints the values to use."
             )
         return cls(

@@ -8,7 +8,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from crm_pipeline.sandbox import Sandbox
+from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.servicetitan import ServiceTitanClient
 from crm_pipeline.settings import Settings
 

@@ -46,7 +46,7 @@ def start_sandbox(
     command = [
         sys.executable,
         "-m",
-        "crm_pipeline.sandbox",
+        "crm_pipeline_tests.sandbox",
         "--port",
         "0",
         "--customers",

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from crm_pipeline.catalog import LIST_ENDPOINTS, endpoint
-from crm_pipeline.sandbox import Sandbox
+from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.storage.tables import quote
 from crm_pipeline_tests.compare import differences, served
 from crm_pipeline_tests.list_runs import materialize_lists

@@ -13,7 +13,7 @@ from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS
 from crm_pipeline.defs.resources import _duckdb_from_env
 from crm_pipeline.defs.sql_models import sql_model_assets, sql_model_checks
 from crm_pipeline.ingest import sync_export, sync_list
-from crm_pipeline.sandbox import Sandbox
+from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.settings import Settings
 from crm_pipeline.sql_models import load_project, model_checks
 from crm_pipeline.storage.lake import LakeUnavailable, connect_lake

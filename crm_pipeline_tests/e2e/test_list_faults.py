@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from crm_pipeline.catalog import LIST_ENDPOINTS
-from crm_pipeline.sandbox import Sandbox
+from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.settings import Settings
 from crm_pipeline_tests.integration.test_reliability_faults import ISSUE_RATES, api_log, assert_exact
 from crm_pipeline_tests.list_runs import materialize_lists

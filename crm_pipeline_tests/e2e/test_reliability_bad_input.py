@@ -29,7 +29,7 @@ from crm_pipeline.catalog import EXPORT_FEEDS, endpoint
 from crm_pipeline.defs.resources import CrmDuckDB, ServiceTitanResource
 from crm_pipeline.defs.servicetitan.export_assets import export_assets
 from crm_pipeline.ingest import sync_export
-from crm_pipeline.sandbox import Sandbox
+from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.servicetitan import errors
 from crm_pipeline.settings import Settings
 from crm_pipeline.storage import StreamPosition, commit_page, ensure_raw_table, read_position, store_position

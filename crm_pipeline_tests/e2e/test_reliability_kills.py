@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 
 from crm_pipeline.catalog import endpoint
-from crm_pipeline.sandbox import Sandbox
+from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.settings import Settings
 from crm_pipeline.storage import read_position
 from crm_pipeline_tests.compare import differences

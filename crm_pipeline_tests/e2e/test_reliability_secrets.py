@@ -26,7 +26,7 @@ import pytest
 from crm_pipeline.catalog import EXPORT_FEEDS
 from crm_pipeline.defs.resources import CrmDuckDB, ServiceTitanResource
 from crm_pipeline.defs.servicetitan.export_assets import export_assets
-from crm_pipeline.sandbox import Sandbox
+from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.servicetitan import ServiceTitanClient
 from crm_pipeline.settings import Settings, SettingsError
 

@@ -13,24 +13,8 @@ import time
 import httpx
 import pytest
 
-from crm_pipeline.sandbox import FEEDS, Sandbox
-
-ADDRESSED = "active name address customFields createdOn createdById modifiedOn mergedToId taxExempt tagTypeIds externalData"
-CONTACT = "id type value memo phoneSettings modifiedOn createdOn preferences active"
-FIELDS = {  # properties of the OpenAPI export schemas (crm-v2.openapi.json), order aside
-    "export/customers": f"id type balance doNotMail doNotService nationalAccount paymentTermId creditLimit "
-    f"creditLimitBalance {ADDRESSED}",
-    "export/locations": f"taxZoneId id customerId zoneId {ADDRESSED}",
-    "export/customers/contacts": f"customerId {CONTACT}",
-    "export/locations/contacts": f"locationId {CONTACT}",
-    "export/leads": "summary callReasonId callId bookingId manualCallId leadUrl leadCustomerName leadPhone leadEmail "
-    "leadStreet leadUnit leadCity leadState leadZip leadCountry captureSource id status priority customerId "
-    "locationId businessUnitId jobTypeId campaignId followUpDate createdById createdOn modifiedOn tagTypeIds "
-    "dismissingReasonId active",
-    "export/bookings": "summary id source createdOn name address customerType start campaignId businessUnitId "
-    "isFirstTimeClient uploadedImages isSendConfirmationEmail status dismissingReasonId jobId externalId priority "
-    "jobTypeId bookingProviderId modifiedOn active",
-}
+from crm_pipeline.schemas.spec_fields import SPEC_FIELDS
+from crm_pipeline_tests.sandbox import FEEDS, Sandbox
 
 
 @pytest.fixture
@@ -110,7 +94,7 @@ def test_paging_to_the_end_yields_exactly_the_records(sb, api, feed):
     expected = sb.records(feed)
     assert sorted(rows, key=lambda r: r["id"]) == expected and len({r["id"] for r in rows}) == len(rows)
     assert pages == -(-len(expected) // sb.page_size)
-    assert all(set(r) - {"legacyId", "importBatch"} == set(FIELDS[feed].split()) for r in rows)
+    assert all(set(r) - {"legacyId", "importBatch"} == set(SPEC_FIELDS[feed]) for r in rows)
     again = api.get(feed, params={"from": cont}).json()
     assert again == {"hasMore": False, "continueFrom": cont, "data": []}
 
@@ -276,7 +260,7 @@ def test_admin_endpoints_and_keep_alive(sb, api):
 
 def test_cli_serves_and_stops_on_sigterm():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "crm_pipeline.sandbox", "--port", "0", "--customers", "30"],
+        [sys.executable, "-m", "crm_pipeline_tests.sandbox", "--port", "0", "--customers", "30"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

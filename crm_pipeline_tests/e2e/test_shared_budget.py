@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from crm_pipeline.sandbox import Sandbox
+from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.servicetitan import ServiceTitanClient, errors
 from crm_pipeline.servicetitan.auth import forget_shared_tokens
 from crm_pipeline.servicetitan.ratelimit import rate_limit_folder

@@ -132,7 +132,7 @@ def warehouse(tmp_path_factory) -> tuple[Path, list[int]]:
     """A DuckDB file of the six raw tables, loaded by the pipeline from the sandbox: two tenants, the
     first synced twice (records changed and a merge chain a -> b -> c in between). Returns it and [a, b, c]."""
     from crm_pipeline.ingest import sync_export
-    from crm_pipeline.sandbox import Sandbox
+    from crm_pipeline_tests.sandbox import Sandbox
     from crm_pipeline.servicetitan import ServiceTitanClient
     from crm_pipeline.settings import Settings
 

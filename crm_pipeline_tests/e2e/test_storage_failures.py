@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from crm_pipeline.catalog import LIST_ENDPOINTS
-from crm_pipeline.sandbox import Sandbox
+from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.settings import Settings
 from crm_pipeline.storage.tables import quote
 from crm_pipeline_tests.compare import differences, served

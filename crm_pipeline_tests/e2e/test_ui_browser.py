@@ -18,7 +18,7 @@ import pytest
 
 from crm_pipeline.catalog import EXPORT_FEEDS
 from crm_pipeline.defs.servicetitan.metadata import column_schema
-from crm_pipeline.sandbox import Sandbox
+from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline_tests.browser import (
     browser_missing,
     chromium,

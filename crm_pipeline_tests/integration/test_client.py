@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from crm_pipeline.ingest.stage import prepared
-from crm_pipeline.sandbox import Sandbox
-from crm_pipeline.sandbox.server import API_ROUTES
+from crm_pipeline_tests.sandbox import Sandbox
+from crm_pipeline_tests.sandbox.server import API_ROUTES
 from crm_pipeline.servicetitan import ExportPage, ServiceTitanClient, errors
 from crm_pipeline.settings import Settings
 

@@ -13,7 +13,7 @@ import duckdb
 
 from crm_pipeline.catalog import EXPORT_FEEDS, endpoint
 from crm_pipeline.ingest import sync_list
-from crm_pipeline.sandbox import Sandbox
+from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.settings import Settings
 from crm_pipeline_tests.cli_runs import cli_env, finish, prepare_home, requested_parents, start
 from crm_pipeline_tests.compare import differences, served

@@ -24,8 +24,8 @@ import pytest
 
 from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS, endpoint
 from crm_pipeline.ingest import FanOutOptions, sync_export, sync_list
-from crm_pipeline.sandbox import Sandbox
-from crm_pipeline.sandbox.faults import KINDS
+from crm_pipeline_tests.sandbox import Sandbox
+from crm_pipeline_tests.sandbox.faults import KINDS
 from crm_pipeline.settings import Settings
 from crm_pipeline.storage import ensure_raw_table, read_position, reset_position
 from crm_pipeline.storage.tables import quote

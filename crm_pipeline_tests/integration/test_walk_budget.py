@@ -10,7 +10,7 @@ import pytest
 from crm_pipeline.catalog import endpoint
 from crm_pipeline.defs.servicetitan.list_assets import list_assets
 from crm_pipeline.defs.servicetitan.sensors import build_walk_sensor
-from crm_pipeline.sandbox import Sandbox
+from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline_tests.cli_runs import requested_parents
 from crm_pipeline_tests.compare import differences, served
 from crm_pipeline_tests.dagster_helpers import run

@@ -8,7 +8,7 @@ import duckdb
 
 from crm_pipeline.catalog import endpoint
 from crm_pipeline.ingest import sync_list
-from crm_pipeline.sandbox import Sandbox
+from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.settings import Settings
 from crm_pipeline_tests.cli_runs import cli_env, kill_when, requested_parents, run, start
 from crm_pipeline_tests.compare import differences, served

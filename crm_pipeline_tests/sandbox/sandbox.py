@@ -36,8 +36,8 @@ class LoggedRequest:
 
 
 class Sandbox:
-    """Fake ServiceTitan (auth + CRM v2 export feeds and list endpoints) on http://127.0.0.1:<port>; use as a context
-    manager or call `close()`. Data is deterministic for a seed; see the project notes for the quirks.
+    """Fake ServiceTitan (auth + CRM v2 export feeds and list endpoints) on http://127.0.0.1:<port>; use as a
+    context manager or call `close()`. Data is deterministic for a seed; see the project notes for the quirks.
 
     `sizes` sets store sizes by name; unset ones derive from "customers": the export stores
     (locations, customer_contacts, ...) and the list-only stores (customer_notes, contacts,
@@ -164,12 +164,14 @@ class Sandbox:
         return self.lists.delete(feed, n)
 
     def restore(self, feed: str, ids) -> list:
-        """Bring records deleted with `delete` back to the list endpoints, as new versions; returns their ids."""
+        """Bring records deleted with `delete` back to the list endpoints, as new versions; returns their
+        ids."""
         return self.lists.restore(feed, ids)
 
     def put(self, feed: str, record: dict, parent=None) -> None:
-        """Insert or replace a raw record as is (needs an "id"; may lack or add fields, wrong types). `feed`: an
-        export feed path, a list path or a store name; a new record of a list-only store goes under `parent`."""
+        """Insert or replace a raw record as is (needs an "id"; may lack or add fields, wrong types).
+        `feed`: an export feed path, a list path or a store name; a new record of a list-only store goes
+        under `parent`."""
         if feed.startswith("export/") or feed.strip("/") not in ENDPOINTS and feed in self.registry.stores:
             self.registry.store(feed).put(record)
         else:

@@ -13,7 +13,7 @@
 - POST /_sandbox/expire-tokens                                  -> {"ok": true}
 - GET  /_sandbox/records?feed=export/customers                  -> [records sorted by id] (also list paths)
 - GET  /_sandbox/child-records?path=customers/{id}/notes        -> [[params, record], ...]
-- GET  /_sandbox/stats                                          -> {"token_requests", "api_requests", settings}
+- GET  /_sandbox/stats                                         -> {"token_requests", "api_requests", settings}
 """
 
 from __future__ import annotations

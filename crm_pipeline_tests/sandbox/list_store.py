@@ -15,9 +15,9 @@ import threading
 
 from .list_records import LIST_SPECS, PREFERENCE_TYPES, RELATIONSHIP_TYPES, guid, mutate_list_record
 from .list_view import Entry
-from .messy import TS_STYLES, format_ticks
 from .records import DAY, TEMPLATES, record_id
 from .store import EPOCH, SPAN, _id_order
+from .timestamps import TS_STYLES, format_ticks
 
 _MARKS = {key: f"\x01{key}\x02" for key in ("id", "parent", "mod", "created", "related")}
 _SLUG_STORES = {slug: store for _, slug, store in RELATIONSHIP_TYPES}
@@ -241,7 +241,8 @@ class ListStore:
         """Insert or replace a raw record as is (by its "id"; a new one goes under `parent`), as the newest
         version: it is served by every filter of the latest changes, whatever its own fields say."""
         with self._lock:
-            rows, seq = self._build(), self.last_seq + 1
+            self._build()
+            seq = self.last_seq + 1
             old = self._entries.get(record["id"])
             parent = old.parent if old is not None and parent is None else parent
             self._put(

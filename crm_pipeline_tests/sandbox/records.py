@@ -1,4 +1,5 @@
-"""Record generators of the six export feeds (fields and order as in the OpenAPI export schemas).
+"""Record generators of the six export feeds (fields and order as in the OpenAPI export schemas,
+`SPEC_FIELDS`).
 
 For speed, each store first draws a few thousand messy record *templates* (JSON text with
 %-placeholders for id, parents, active/merged and timestamps); a record is then one template
@@ -13,7 +14,10 @@ import random
 from collections.abc import Callable
 from typing import Protocol
 
-from .messy import MASK, TICKS_PER_SECOND, TS_STYLES, Pools, format_ticks
+from crm_pipeline.schemas.spec_fields import SPEC_FIELDS
+
+from .pools import MASK, Pools
+from .timestamps import TICKS_PER_SECOND, TS_STYLES, format_ticks
 
 DAY = 86400 * TICKS_PER_SECOND
 TEMPLATES = 2048  # per store, a power of two
@@ -44,6 +48,9 @@ class Context(Protocol):
 
     def size(self, store: str) -> int: ...
     def ticks(self, store: str, seq: int) -> int: ...
+
+
+Maker = Callable[[Pools, random.Random], str]
 
 
 def _b(rng: random.Random, p: float = 0.5) -> str:
@@ -84,12 +91,14 @@ def customer(p: Pools, rng: random.Random) -> str:
     return (
         f'{{"id":{ID},"active":{ACTIVE},"name":{_req(rng, _pick(rng, p.name))},'
         f'"type":{_enum(rng, "Residential", "Commercial")},"address":{_pick(rng, p.address)},'
-        f'"customFields":{_pick(rng, p.custom_fields)},"balance":{rng.randrange(-20000, 200000)}.{rng.randrange(100):02d},'
+        f'"customFields":{_pick(rng, p.custom_fields)},'
+        f'"balance":{rng.randrange(-20000, 200000)}.{rng.randrange(100):02d},'
         f'"taxExempt":{_b(rng, 0.1)},"tagTypeIds":{_pick(rng, p.tags)},"doNotMail":{_b(rng, 0.2)},'
         f'"doNotService":{_b(rng, 0.03)},"nationalAccount":{_b(rng, 0.05)},"createdOn":{CREATED},'
         f'"createdById":{_req(rng, str(2_200_000_000 + rng.randrange(5000)))},"modifiedOn":{MOD},'
         f'"mergedToId":{MERGED},"paymentTermId":{_opt(rng, 2_600_000_000, 0.7)},'
-        f'"creditLimit":{credit},"creditLimitBalance":{credit},"externalData":{_pick(rng, p.external)}{_extra(rng)}}}'
+        f'"creditLimit":{credit},"creditLimitBalance":{credit},'
+        f'"externalData":{_pick(rng, p.external)}{_extra(rng)}}}'
     )
 
 
@@ -123,22 +132,26 @@ def _contact_parts(p: Pools, rng: random.Random) -> dict[str, str]:
     }
 
 
-def customer_contact(p: Pools, rng: random.Random) -> str:
-    x = _contact_parts(p, rng)
-    return (
-        f'{{"modifiedOn":{MOD},"phoneSettings":{x["settings"]},"createdOn":{CREATED},"preferences":{x["prefs"]},'
-        f'"id":{ID},"type":{x["type"]},"value":{x["value"]},"memo":{x["memo"]},"customerId":{PARENT},'
-        f'"active":{ACTIVE}{x["extra"]}}}'
-    )
+def _contact_maker(feed: str, parent_field: str) -> Maker:
+    """The template maker of a contacts feed: its fields in the order of the feed's OpenAPI schema."""
 
+    def make(p: Pools, rng: random.Random) -> str:
+        x = _contact_parts(p, rng)
+        values = {
+            "id": ID,
+            "type": x["type"],
+            "value": x["value"],
+            "memo": x["memo"],
+            "phoneSettings": x["settings"],
+            "modifiedOn": MOD,
+            "createdOn": CREATED,
+            "preferences": x["prefs"],
+            parent_field: PARENT,
+            "active": ACTIVE,
+        }
+        return "{" + ",".join(f'"{name}":{values[name]}' for name in SPEC_FIELDS[feed]) + x["extra"] + "}"
 
-def location_contact(p: Pools, rng: random.Random) -> str:
-    x = _contact_parts(p, rng)
-    return (
-        f'{{"id":{ID},"type":{x["type"]},"value":{x["value"]},"memo":{x["memo"]},"phoneSettings":{x["settings"]},'
-        f'"modifiedOn":{MOD},"createdOn":{CREATED},"preferences":{x["prefs"]},"locationId":{PARENT},'
-        f'"active":{ACTIVE}{x["extra"]}}}'
-    )
+    return make
 
 
 def lead(p: Pools, rng: random.Random) -> str:
@@ -150,13 +163,18 @@ def lead(p: Pools, rng: random.Random) -> str:
         f'"leadCustomerName":{_pick(rng, p.person)},"leadPhone":{_pick(rng, p.phone)},'
         f'"leadEmail":{_pick(rng, p.email)},"leadStreet":{_pick(rng, p.street)},"leadUnit":null,'
         f'"leadCity":{_pick(rng, p.city)},"leadState":{_pick(rng, p.state)},"leadZip":{_pick(rng, p.zip)},'
-        f'"leadCountry":{rng.choice(("null", chr(34) + "USA" + chr(34)))},"captureSource":{_pick(rng, p.source)},'
+        f'"leadCountry":{rng.choice(("null", chr(34) + "USA" + chr(34)))},'
+        f'"captureSource":{_pick(rng, p.source)},'
         f'"id":{ID},"status":{_enum(rng, "Open", "Dismissed", "Converted")},'
-        f'"priority":{_enum(rng, "Low", "Normal", "High", "Urgent")},"customerId":{PARENT if known else "null"},'
+        f'"priority":{_enum(rng, "Low", "Normal", "High", "Urgent")},'
+        f'"customerId":{PARENT if known else "null"},'
         f'"locationId":{PARENT2 if known else "null"},"businessUnitId":{_opt(rng, 2_100_000_000)},'
-        f'"jobTypeId":{_opt(rng, 2_200_000_000)},"campaignId":{_req(rng, str(2_300_000_000 + rng.randrange(500)))},'
-        f'"followUpDate":{LATER if rng.random() < 0.4 else "null"},"createdById":{2_200_000_000 + rng.randrange(5000)},'
-        f'"createdOn":{CREATED},"modifiedOn":{MOD},"tagTypeIds":{"null" if rng.random() < 0.3 else _pick(rng, p.tags)},'
+        f'"jobTypeId":{_opt(rng, 2_200_000_000)},'
+        f'"campaignId":{_req(rng, str(2_300_000_000 + rng.randrange(500)))},'
+        f'"followUpDate":{LATER if rng.random() < 0.4 else "null"},'
+        f'"createdById":{2_200_000_000 + rng.randrange(5000)},'
+        f'"createdOn":{CREATED},"modifiedOn":{MOD},'
+        f'"tagTypeIds":{"null" if rng.random() < 0.3 else _pick(rng, p.tags)},'
         f'"dismissingReasonId":{_opt(rng, 2_400_000_000, 0.8)},"active":{ACTIVE}{_extra(rng)}}}'
     )
 
@@ -166,24 +184,28 @@ def booking(p: Pools, rng: random.Random) -> str:
     priority = "null" if rng.random() < 0.3 else _enum(rng, "Low", "Normal", "High", "Urgent")
     return (
         f'{{"summary":{_pick(rng, p.summary)},"id":{ID},"source":{_req(rng, _pick(rng, p.source))},'
-        f'"createdOn":{CREATED},"name":{_req(rng, _pick(rng, p.name))},"address":{_pick(rng, p.booking_address)},'
+        f'"createdOn":{CREATED},"name":{_req(rng, _pick(rng, p.name))},'
+        f'"address":{_pick(rng, p.booking_address)},'
         f'"customerType":{ctype},"start":{LATER},"campaignId":{_opt(rng, 2_300_000_000)},'
-        f'"businessUnitId":{_opt(rng, 2_100_000_000)},"isFirstTimeClient":{rng.choice(("null", "true", "false"))},'
-        f'"uploadedImages":{_pick(rng, p.images)},"isSendConfirmationEmail":{rng.choice(("null", "true", "false"))},'
+        f'"businessUnitId":{_opt(rng, 2_100_000_000)},'
+        f'"isFirstTimeClient":{rng.choice(("null", "true", "false"))},'
+        f'"uploadedImages":{_pick(rng, p.images)},'
+        f'"isSendConfirmationEmail":{rng.choice(("null", "true", "false"))},'
         f'"status":{_enum(rng, "New", "Converted", "Dismissed", "Accepted")},'
         f'"dismissingReasonId":{_opt(rng, 2_400_000_000, 0.8)},"jobId":{_opt(rng, 9_500_000_000)},'
-        f'"externalId":"{rng.randrange(10**12):012d}","priority":{priority},"jobTypeId":{_opt(rng, 2_200_000_000)},'
-        f'"bookingProviderId":{2_500_000_000 + rng.randrange(50)},"modifiedOn":{MOD},"active":{ACTIVE}{_extra(rng)}}}'
+        f'"externalId":"{rng.randrange(10**12):012d}","priority":{priority},'
+        f'"jobTypeId":{_opt(rng, 2_200_000_000)},'
+        f'"bookingProviderId":{2_500_000_000 + rng.randrange(50)},"modifiedOn":{MOD},'
+        f'"active":{ACTIVE}{_extra(rng)}}}'
     )
 
 
-Maker = Callable[[Pools, random.Random], str]
 # store -> (template maker, parent stores filling PARENT and PARENT2, styles of LATER)
 SPECS: dict[str, tuple[Maker, tuple[str, ...], tuple[int, ...]]] = {
     "customers": (customer, (), ()),
-    "customer_contacts": (customer_contact, ("customers",), ()),
+    "customer_contacts": (_contact_maker("export/customers/contacts", "customerId"), ("customers",), ()),
     "locations": (location, ("customers",), ()),
-    "location_contacts": (location_contact, ("locations",), ()),
+    "location_contacts": (_contact_maker("export/locations/contacts", "locationId"), ("locations",), ()),
     "leads": (lead, ("customers", "locations"), (4, 5, 4, 0)),  # follow-up dates mostly without zone
     "bookings": (booking, (), (0, 0, 1, 4)),
 }
@@ -209,7 +231,10 @@ def renderer(c: Context, templates: list[bytes], store: str) -> Callable[[random
     store, at modification sequence `seq`. Hot path: constants are bound once here."""
     size, base, step = c.size(store), c.ticks(store, 0), c.ticks(store, 1) - c.ticks(store, 0)
     _, parent_stores, later = SPECS[store]
-    parents = [(key, parent, c.size(parent)) for key, parent in zip((b"parent", b"parent2"), parent_stores)]
+    parents = [
+        (key, parent, c.size(parent))
+        for key, parent in zip((b"parent", b"parent2"), parent_stores, strict=False)
+    ]
     old, young, mask, fmt = 400 * DAY, DAY, len(templates) - 1, format_ticks
 
     def render(rng: random.Random, index: int, seq: int) -> bytes:

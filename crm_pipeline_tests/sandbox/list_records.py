@@ -1,7 +1,7 @@
 """Record makers of the stores that only the list endpoints serve (notes, contacts, tags, ...).
 
 Each maker returns the record as served (a dict in the field order of the OpenAPI list schema) for
-(pools, rng, id, parent id, modifiedOn text, createdOn text); `MUTATORS` make a record's next
+(pools, rng, id, parent id, modifiedOn text, createdOn text); `mutate_list_record` makes its next
 version. Values are as messy as those of the export feeds: unicode, emoji, quotes, newlines,
 padded or empty strings, nulls, enums now and then as integers.
 """
@@ -14,7 +14,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .messy import COMPANY, EMOJI, FIRST, LAST, SENTENCE, Pools, messy
+from .pools import Pools
+from .words import COMPANY, DATA_TYPES, EMOJI, FIELD_NAMES, FIRST, LAST, SENTENCE, TAG_NAMES, TITLES, messy
 
 CONTACT_TYPES = ("Phone", "Email", "Fax", "MobilePhone")
 PREFERENCE_TYPES = [
@@ -30,46 +31,6 @@ RELATIONSHIP_TYPES = [
     ("Location", "location", "locations"),
     ("Booking", "booking", "bookings"),
     ("Billing Contact", "billing-contact", "customers"),
-]
-TAG_NAMES = [
-    "Google LSA",
-    "Angi",
-    "Yelp",
-    "Thumbtack",
-    "web-form",
-    "Facebook Ads",
-    "Nextdoor 🏠",
-    'Partner "A"',
-    "Réservation en ligne",
-    "",
-    "  Phone ",
-    "Chat\nbot",
-]
-FIELD_NAMES = [
-    "Gate code",
-    "Referral",
-    "Dog?",
-    "Notes",
-    "Alarm code",
-    "Préférence",
-    "Filter size",
-    "HOA ✓",
-    "Tenant's name",
-    "",
-    "  Access\ninstructions",
-    "Warranty #",
-]
-DATA_TYPES = ["Text", "Dropdown", "Numeric", "Date", "Checkbox", None, "text"]
-TITLES = [
-    "Owner",
-    "Property Manager",
-    "Tenant",
-    "Office Manager",
-    "Accounts Payable",
-    "Señora",
-    "",
-    "  CEO ",
-    None,
 ]
 
 

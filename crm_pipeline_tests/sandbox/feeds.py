@@ -11,9 +11,9 @@ import base64
 import binascii
 import re
 
-from .messy import parse_instant
 from .responses import JSON, Request, Response, problem
 from .store import FEEDS, Store
+from .timestamps import parse_instant
 
 RECENT_LAG = 3  # with includeRecentChanges=true, continueFrom lags this many records behind the page end
 _DATE = re.compile(r"^\s*\d{4}-\d{2}-\d{2}([T ][0-9:.]+)?([Zz]|[+-]\d{2}:?\d{2})?\s*$")

@@ -12,8 +12,8 @@ import re
 
 from .feeds import BadRequest, parse_bool
 from .lists import ENDPOINTS, Endpoint, project
-from .messy import parse_instant
 from .responses import JSON, Request, Response, problem
+from .timestamps import parse_instant
 
 MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, MAX_IDS = 5000, 50, 50
 _SORT = re.compile(r"^\s*([+\- ]?)\s*(\w+)\s*$")
@@ -110,20 +110,26 @@ def select(coll, candidates, filters: tuple) -> list:
     return out
 
 
+def path_params(ep: Endpoint, groups: dict) -> dict:
+    """The path parameters of a request: `id` as an integer, GUIDs in lower case; raises BadRequest."""
+    params = {}
+    for name in ep.params:
+        value = groups[name]
+        if name == "id":
+            try:
+                value = int(value)
+            except ValueError:
+                raise invalid("id", f"The value '{value[:80]}' is not valid.") from None
+        params[name] = value.lower() if isinstance(value, str) else value
+    return params
+
+
 def list_handler(app, req: Request, ep: Endpoint, groups: dict) -> Response:
     """Serve one list endpoint."""
     lists = app.lists
     coll = lists.collection(ep.store)
     try:
-        params = {}
-        for name in ep.params:
-            value = groups[name]
-            if name == "id":
-                try:
-                    value = int(value)
-                except ValueError:
-                    raise invalid("id", f"The value '{value[:80]}' is not valid.") from None
-            params[name] = value.lower() if isinstance(value, str) else value
+        params = path_params(ep, groups)
         if ep.kind != "paged":
             page, size, total = 1, MAX_PAGE_SIZE, False
         else:

@@ -1,4 +1,4 @@
-"""Serve a sandbox in the foreground: `python -m crm_pipeline.sandbox --port 8765 --customers 2000`.
+"""Serve a sandbox in the foreground: `python -m crm_pipeline_tests.sandbox --port 8765 --customers 2000`.
 
 Prints `export VAR=value` lines (eval them in a shell) and serves until SIGINT/SIGTERM.
 """
@@ -31,7 +31,7 @@ def parse_rates(text: str) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     parser = argparse.ArgumentParser(
-        prog="python -m crm_pipeline.sandbox", description=__doc__.splitlines()[0]
+        prog="python -m crm_pipeline_tests.sandbox", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")

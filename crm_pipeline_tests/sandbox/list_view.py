@@ -14,8 +14,8 @@ import random
 import threading
 from typing import NamedTuple
 
-from .messy import parse_instant
 from .store import Store
+from .timestamps import parse_instant
 
 
 class Entry(NamedTuple):
@@ -93,7 +93,8 @@ class StoreView:
             return sorted(self._children.get(parent, ()), key=lambda rid: index[rid].seq)
 
     def restore(self, ids) -> list:
-        """Serve deleted records again, each as a new version (its modifiedOn now); returns the ids restored."""
+        """Serve deleted records again, each as a new version (its modifiedOn now); returns the ids
+        restored."""
         with self._lock:
             back = [rid for rid in ids if rid in self._deleted]
             self._deleted.difference_update(back)

@@ -16,8 +16,9 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 
 from .list_records import LIST_SPECS, default_list_sizes
-from .messy import TICKS_PER_SECOND, Pools, format_ticks
+from .pools import Pools
 from .records import ID_BASES, SPECS, make_templates, mutate, record_id, renderer
+from .timestamps import TICKS_PER_SECOND, format_ticks
 
 CHUNK = 1024
 MAX_CHUNKS = 1024  # cached chunks per store (~1M records); older ones are rebuilt on demand

@@ -1,6 +1,7 @@
 """The demo: start the sandbox API, materialize the export assets with the Dagster CLI, show what landed.
 
-Run it with `bash scripts/demo.sh` (sets up .venv first) or `python -m crm_pipeline.demo`.
+Run it with `bash scripts/demo.sh` (sets up .venv first) or, from the repository root,
+`python -m crm_pipeline_tests.demo`. It lives beside the sandbox it starts: neither ships in the wheel.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from pathlib import Path
 import duckdb
 
 from crm_pipeline.catalog import ENDPOINTS
-from crm_pipeline.sandbox import Sandbox
 from crm_pipeline.storage.locking import readonly_copy_path
+from crm_pipeline_tests.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,14 +82,18 @@ def _summary(database: str) -> None:
             print("SQL models (dbt_like_sql/):")
         for (name,) in models:
             print(f"  {name:<40} {conn.execute(f'SELECT count(*) FROM {name}').fetchone()[0]:>8}")
+    query = f"duckdb.connect('{database}', read_only=True).sql('FROM marts.customers_overview LIMIT 5')"
+    catalog = f"`.venv/bin/crm-pipeline catalog --database {database}` for live counts"
+    sandbox = ".venv/bin/python -m crm_pipeline_tests.sandbox --port 8765"
+    dagster = f"CRM_DUCKDB_PATH={database} DAGSTER_HOME=$PWD/dagster_home .venv/bin/dagster dev"
     print(f"""
 The DuckDB file: {database}
-  query it:        .venv/bin/python -c "import duckdb; duckdb.connect('{database}', read_only=True).sql('FROM marts.customers_overview LIMIT 5').show()"
+  query it:        .venv/bin/python -c "import duckdb; {query}.show()"
   while runs write: query the read-only copy published after each run, {readonly_copy_path(database)}
-  what each table holds: docs/TABLES.md (or `.venv/bin/crm-pipeline catalog --database {database}` for live counts)
-  open the UI:     terminal 1: .venv/bin/python -m crm_pipeline.sandbox --port 8765   (serves the sandbox, prints `export` lines)
+  what each table holds: docs/TABLES.md (or {catalog})
+  open the UI:     terminal 1: {sandbox}   (serves the sandbox, prints `export` lines)
                    terminal 2: paste those lines, then
-                   CRM_DUCKDB_PATH={database} DAGSTER_HOME=$PWD/dagster_home .venv/bin/dagster dev   and open http://127.0.0.1:3000
+                   {dagster}   and open http://127.0.0.1:3000
 """)
 
 

@@ -68,7 +68,8 @@ def problem(
 
 
 GATEWAY_PAGES = {
-    502: b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>",
+    502: b"<html><head><title>502 Bad Gateway</title></head><body>"
+    b"<center><h1>502 Bad Gateway</h1></center></body></html>",
     503: b"Service Unavailable",
     504: b"<html><body><h1>504 Gateway Time-out</h1>The server didn't respond in time.</body></html>",
 }

@@ -2,8 +2,10 @@
 registry of what they read: list views of the export stores and the list-only stores.
 
 `ENDPOINTS` describes every path: its store, answer kind (paged / plain array / bare value), the
-filters its OpenAPI parameters list, whether it honours `ids`, `sort` and `active`, its parent
-store and the fields the list schema lacks compared to the export record (`drop`).
+filters its OpenAPI parameters list, whether it honours `ids`, `sort` and `active` (test_sandbox_lists
+holds these against the OpenAPI description), and its parent store. The fields a path serves are
+those of its OpenAPI list schema (`SPEC_FIELDS`): a record of an export store is served without the
+fields its export schema has and the list schema lacks (`drop`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
+
+from crm_pipeline.schemas.spec_fields import SPEC_FIELDS
 
 from .list_records import LIST_SPECS
 from .list_store import ListStore
@@ -30,7 +35,6 @@ class Endpoint:
     sort: bool = False
     active: bool = False
     parent: str | None = None
-    drop: tuple[str, ...] = ()
 
     @property
     def pattern(self) -> re.Pattern:
@@ -42,22 +46,32 @@ class Endpoint:
         """Names of the path parameters, e.g. ("contactId", "contactMethodId")."""
         return tuple(re.findall(r"\{(\w+)\}", self.path))
 
+    @cached_property
+    def drop(self) -> tuple[str, ...]:
+        """Fields of the export record that this path's list schema lacks (none for a list-only store)."""
+        feed = _FEED_OF_STORE.get(self.store)
+        if feed is None:
+            return ()
+        return tuple(name for name in SPEC_FIELDS[feed] if name not in SPEC_FIELDS[self.path])
 
-_NO_ACTIVE = ("active",)
+
+_FEED_OF_STORE = {store: feed for feed, store in FEEDS.items()}
+
+
 ENDPOINTS: dict[str, Endpoint] = {
     e.path: e
     for e in [
         Endpoint("booking-provider-tags", "booking_provider_tags", ids=True),
-        Endpoint("bookings", "bookings", ids=True, drop=_NO_ACTIVE),
+        Endpoint("bookings", "bookings", ids=True),
         Endpoint("contacts", "contacts"),
         Endpoint("contacts/contact-methods", "contact_methods"),
         Endpoint("contacts/preferences", "contact_preference_types", kind="array", filters=""),
         Endpoint("customers", "customers", ids=True, sort=True, active=True),
-        Endpoint("customers/contacts", "customer_contacts", drop=_NO_ACTIVE),
+        Endpoint("customers/contacts", "customer_contacts"),
         Endpoint("customers/custom-fields", "customer_custom_fields"),
-        Endpoint("leads", "leads", ids=True, sort=True, drop=_NO_ACTIVE),
+        Endpoint("leads", "leads", ids=True, sort=True),
         Endpoint("locations", "locations", ids=True, sort=True, active=True),
-        Endpoint("locations/contacts", "location_contacts", drop=_NO_ACTIVE),
+        Endpoint("locations/contacts", "location_contacts"),
         Endpoint("locations/custom-fields", "location_custom_fields"),
         Endpoint("customers/{id}/notes", "customer_notes", parent="customers"),
         Endpoint("locations/{id}/notes", "location_notes", parent="locations"),
@@ -80,20 +94,8 @@ ENDPOINTS: dict[str, Endpoint] = {
             filters="",
             parent="contact_methods",
         ),
-        Endpoint(
-            "customers/{id}/contacts",
-            "customer_contacts",
-            filters="",
-            parent="customers",
-            drop=("active", "customerId"),
-        ),
-        Endpoint(
-            "locations/{id}/contacts",
-            "location_contacts",
-            filters="",
-            parent="locations",
-            drop=("active", "locationId"),
-        ),
+        Endpoint("customers/{id}/contacts", "customer_contacts", filters="", parent="customers"),
+        Endpoint("locations/{id}/contacts", "location_contacts", filters="", parent="locations"),
         Endpoint("contacts/{contactId}/contact-methods", "contact_methods", parent="contacts"),
     ]
 }
