@@ -63,8 +63,8 @@ def _utf8(body: bytes) -> bool:
 
 def parse_export_body(body: bytes) -> dict:
     """An export answer with each record left as its raw JSON text (a `msgspec.Raw`), parsed later and
-    typed at once (crm_pipeline.typed_records). Anything unusual (other capitalisations of the envelope,
-    extra fields, text that is not UTF-8) is parsed fully by `parse_json`, as any other answer."""
+    typed at once (crm_pipeline.validation.records). Anything unusual (other capitalisations of the
+    envelope, extra fields, text that is not UTF-8) is parsed fully by `parse_json`, as any other answer."""
     if not _utf8(body):  # the envelope's decoder does not look into the raw records
         return parse_json(body)
     try:

@@ -1,15 +1,24 @@
-"""The few field types a raw table knows, and how each maps to pandas, pandera and DuckDB.
+"""The few field types a raw table knows, and everything each one decides.
 
 Every field of an endpoint is declared with one of these. From that one declaration come the
-pandera column (validation and coercion), the DuckDB column type and the schema shown in Dagster.
+pandera column (validation and coercion), the DuckDB column type, the schema shown in Dagster and
+the rules a value meets on its way in: the exact check of one value, the whole-column fast path, the
+value types that path takes and the type an export record is decoded into. A new field type is one
+`FieldType` here (with its check in crm_pipeline.validation.values and its fast path in
+crm_pipeline.validation.columns); crm_pipeline_tests/unit/test_field_types.py shows what it must do.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
 
+import msgspec
 import pandera.pandas as pa
 from pandera.engines import pandas_engine
+
+from crm_pipeline.validation import columns, values
 
 
 @dataclass(frozen=True)
@@ -33,13 +42,27 @@ _UTC_INSTANT = pandas_engine.DateTime(
 )
 
 
-@dataclass(frozen=True)
+_INT64 = Annotated[int, msgspec.Meta(ge=values.INT64_MIN, le=values.INT64_MAX)]
+
+
+@dataclass(frozen=True, kw_only=True)
 class FieldType:
-    """One kind of field: `pandas_dtype` is what pandera coerces to, `duckdb` the column type."""
+    """One kind of field: `pandas_dtype` is what pandera coerces to, `duckdb` the column type.
+
+    `check` takes one value as sent and returns it as it goes to pandera, or raises
+    crm_pipeline.validation.values.Bad with the reason. `fast_column` takes a whole column and returns
+    it as `check` would have made it (ideally already of `pandas_dtype`), or None to leave the column
+    to `check`. `fits` are the value types `fast_column` takes (None: any), so a column with a few
+    others has only those checked one by one. `decoder_type` is what msgspec decodes a value into
+    on the way straight from an export answer's JSON (a json field is kept as its raw text)."""
 
     name: str
     pandas_dtype: object
     duckdb: str
+    check: Callable[[object], object]
+    fast_column: Callable[[list], object | None]
+    fits: frozenset[type] | None
+    decoder_type: object
     is_json: bool = False
 
     def column(self, *, key: bool = False, coerce: bool = True) -> pa.Column:
@@ -47,11 +70,60 @@ class FieldType:
         return pa.Column(self.pandas_dtype, nullable=not key, coerce=coerce, required=key)
 
 
-INT = FieldType("int", "Int64", "BIGINT")
-FLOAT = FieldType("float", "Float64", "DOUBLE")
-BOOL = FieldType("bool", "boolean", "BOOLEAN")
-TEXT = FieldType("text", ArrowText("pyarrow"), "VARCHAR")
-TIMESTAMP = FieldType("timestamp", _UTC_INSTANT, "TIMESTAMPTZ")
+INT = FieldType(
+    name="int",
+    pandas_dtype="Int64",
+    duckdb="BIGINT",
+    check=values.check_int,
+    fast_column=columns.fast_int,
+    fits=columns.INT_TYPES,
+    decoder_type=_INT64,
+)
+FLOAT = FieldType(
+    name="float",
+    pandas_dtype="Float64",
+    duckdb="DOUBLE",
+    check=values.check_float,
+    fast_column=columns.fast_float,
+    fits=columns.FLOAT_TYPES,
+    decoder_type=float,
+)
+BOOL = FieldType(
+    name="bool",
+    pandas_dtype="boolean",
+    duckdb="BOOLEAN",
+    check=values.check_bool,
+    fast_column=columns.fast_bool,
+    fits=columns.BOOL_TYPES,
+    decoder_type=bool,
+)
+TEXT = FieldType(
+    name="text",
+    pandas_dtype=ArrowText("pyarrow"),
+    duckdb="VARCHAR",
+    check=values.check_text,
+    fast_column=columns.fast_text,
+    fits=columns.STR_TYPES,
+    decoder_type=str,
+)
+TIMESTAMP = FieldType(
+    name="timestamp",
+    pandas_dtype=_UTC_INSTANT,
+    duckdb="TIMESTAMPTZ",
+    check=values.check_timestamp,
+    fast_column=columns.fast_timestamp,
+    fits=columns.STR_TYPES,
+    decoder_type=str,
+)
 # Objects and lists (address, customFields, tagTypeIds, ...) are kept as JSON text, exactly as sent,
 # queryable as `address.city` or `address->>'city'` in DuckDB. Fields no schema knows are kept this way too.
-JSON = FieldType("json", ArrowText("pyarrow"), "JSON", is_json=True)
+JSON = FieldType(
+    name="json",
+    pandas_dtype=ArrowText("pyarrow"),
+    duckdb="JSON",
+    check=values.check_json,
+    fast_column=columns.fast_json,
+    fits=None,
+    decoder_type=msgspec.Raw,
+    is_json=True,
+)

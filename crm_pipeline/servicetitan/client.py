@@ -131,8 +131,8 @@ class ServiceTitanClient:
 
         Yields every page, ending with the first one whose ``has_more`` is false. With ``raw_records``,
         a page's records are usually left as their JSON text (``msgspec.Raw``; see
-        ``parse_export_body``), for crm_pipeline.typed_records to parse and type in one go. ``stop``
-        ends the waits and retries of the request in flight (a caller that gives up early)."""
+        ``parse_export_body``), for crm_pipeline.validation.records to parse and type in one go.
+        ``stop`` ends the waits and retries of the request in flight (a caller that gives up early)."""
         parse = parse_export_body if raw_records else parse_json
         get = functools.partial(self._get, parse=parse)
         return paging.export_pages(get, path, start, include_recent_changes, stop)

@@ -1,8 +1,8 @@
 """Property-based tests (hypothesis) over record shapes: every record is stored exactly or quarantined.
 
-Pages of generated records (well-typed values, values of the wrong JSON type, huge numbers,
-timestamps outside any range, lone UTF-16 surrogates, unknown fields with awkward names, missing
-or junk keys, repeated keys, entries that are not objects) go through
+Pages of generated records (crm_pipeline_tests.strategies: well-typed values, values of the wrong
+JSON type, huge numbers, timestamps outside any range, lone UTF-16 surrogates, unknown fields with
+awkward names, missing or junk keys, repeated keys, entries that are not objects) go through
 `validate_page` + `commit_page` into a real DuckDB file. Whatever the page holds:
 - the commit never raises;
 - each record is either in the raw table (its key's last stored version, every value equal to what
@@ -22,137 +22,14 @@ import duckdb
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from crm_pipeline.catalog import EXPORT_FEEDS, endpoint
+from crm_pipeline.catalog import endpoint
+from crm_pipeline.page_types import PIPELINE_COLUMNS
 from crm_pipeline.storage import StreamPosition, commit_page, ensure_raw_table
 from crm_pipeline.storage.tables import DELETED_AT_COLUMN, SYNCED_AT_COLUMN, TENANT_COLUMN
-from crm_pipeline.validation import PIPELINE_COLUMNS, quarantine_json, validate_page
-
-ENDPOINTS = [*EXPORT_FEEDS, endpoint("contacts")]  # the six feeds, and a list endpoint keyed by GUID text
-INT64 = (-(2**63), 2**63 - 1)
-MISSING = object()
-
-# -- strategies ---------------------------------------------------------------------------------
-SURROGATES = st.sampled_from(["\ud800", "\udbff", "\udc00", "\udfff"])
-TEXT = st.one_of(
-    st.text(max_size=10),
-    st.sampled_from(["", " ", "  padded ", "line\nbreak", "😀", "a\x00b", 'quo"te', "Zoë", "שלום"]),
-    st.builds(
-        lambda a, s, b: a + s + b, st.text(max_size=3), SURROGATES, st.text(max_size=3)
-    ),  # JSON "\ud800"
-)
-SCALARS = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=False, allow_infinity=False),
-    TEXT,
-)
-JSON_VALUES = st.recursive(
-    SCALARS,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
-    max_leaves=6,
-)
-
-
-@st.composite
-def timestamps(draw) -> str:
-    """ISO 8601 text as the API sends it: 0 to 7 fractional digits, Z, an offset or no zone; some
-    years outside what pandas (1677-2262) can hold."""
-    moment = draw(st.datetimes(min_value=datetime(1600, 1, 1), max_value=datetime(2300, 12, 31)))
-    digits = draw(st.integers(0, 7))
-    fraction = (
-        "." + "".join(draw(st.lists(st.sampled_from("0123456789"), min_size=digits, max_size=digits)))
-        if digits
-        else ""
-    )
-    zone = draw(st.sampled_from(["Z", "", "+00:00", "-08:00", "+05:30"]))
-    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}{fraction}{zone}"
-
-
-TYPED = {  # values a field of each type may receive: mostly fitting, some not
-    "int": st.one_of(
-        st.integers(*INT64),
-        st.integers(min_value=2**63, max_value=2**80),
-        st.integers(*INT64).map(str),
-        st.integers(-1000, 1000).map(float),
-        st.floats(allow_nan=False, allow_infinity=False),
-        st.booleans(),
-    ),
-    "float": st.one_of(
-        st.floats(allow_nan=False, allow_infinity=False),
-        st.integers(-(2**60), 2**60),
-        st.integers(min_value=10**310, max_value=10**320),
-        st.sampled_from(["12.5", "-3", "1e3", "lots", ""]),
-    ),
-    "bool": st.one_of(st.booleans(), st.sampled_from([0, 1, 2, "true", "yes"])),
-    "timestamp": st.one_of(
-        timestamps(), st.sampled_from(["", "not a date", "2024-13-45T00:00:00Z"]), st.integers()
-    ),
-    "text": st.one_of(TEXT, st.integers(0, 5), st.booleans()),  # an enum sent as a number
-    "json": JSON_VALUES,
-}
-EXTRA_NAMES = st.one_of(
-    st.text(min_size=1, max_size=6),
-    st.sampled_from(
-        [
-            "newField",
-            "NewField",
-            "loyaltyTier",
-            'quo"te',
-            "with space",
-            "Ω",
-            "",
-            "ID",
-            "Name",
-            "modifiedon",
-            "a\ud800",
-            *PIPELINE_COLUMNS,
-            "TENANT_ID",
-        ]
-    ),
-)
-
-
-def key_values(ep):
-    if ep.fields[ep.key[0]].name == "int":
-        good = st.integers(1, 12)  # a small range: keys repeat within a page
-        junk = st.one_of(
-            st.just(None),
-            st.just(MISSING),
-            st.integers(min_value=2**63, max_value=2**70),
-            st.booleans(),
-            st.sampled_from(["abc", "", "7", " 8 ", "9.5"]),
-            st.floats(0, 20),
-        )
-    else:
-        good = st.sampled_from([str(uuid.UUID(int=i)) for i in range(1, 12)] + ["x", "Zoë"])
-        junk = st.one_of(st.just(None), st.just(MISSING), st.integers(0, 5), TEXT)
-    return st.one_of(good, good, good, junk)
-
-
-@st.composite
-def records(draw, ep) -> object:
-    if draw(st.integers(0, 30)) == 0:  # now and then an entry that is not an object at all
-        return draw(JSON_VALUES.filter(lambda v: not isinstance(v, dict)))
-    record = {}
-    key = draw(key_values(ep))
-    if key is not MISSING:
-        record[ep.key[0]] = key
-    others = [name for name in ep.fields if name not in ep.key]
-    for name in draw(st.lists(st.sampled_from(others), max_size=6, unique=True)):
-        kind = ep.fields[name].name
-        record[name] = draw(st.one_of(TYPED[kind], TYPED[kind], TYPED[kind], JSON_VALUES))
-    for name, value in draw(st.dictionaries(EXTRA_NAMES, JSON_VALUES, max_size=2)).items():
-        record.setdefault(name, value)
-    return record
-
-
-@st.composite
-def pages(draw):
-    ep = draw(st.sampled_from(ENDPOINTS))
-    return ep, draw(st.lists(records(ep), min_size=1, max_size=8))
+from crm_pipeline.validation import validate_page
+from crm_pipeline.validation.quarantine import quarantine_json
+from crm_pipeline_tests.strategies import ENDPOINTS, INT64, pages
 
 
 # -- the oracle ---------------------------------------------------------------------------------
@@ -280,7 +157,7 @@ def check_page(conn, ep, page: list, tenant: str) -> None:
     assert +waiting == Counter(), f"quarantined records that were never sent: {+waiting}"
     cur = conn.execute(f"SELECT * FROM {ep.qualified_table} WHERE tenant_id = ?", [tenant])
     names = [d[0] for d in cur.description]
-    table = {row[names.index(ep.key[0])]: dict(zip(names, row)) for row in cur.fetchall()}
+    table = {row[names.index(ep.key[0])]: dict(zip(names, row, strict=True)) for row in cur.fetchall()}
     assert set(table) == set(latest) and upserted == len(latest)
     for key, record in latest.items():
         row = {name.lower(): value for name, value in table[key].items()}
