@@ -1,7 +1,7 @@
 """Field names: which ones cannot become columns, and the page's undeclared ones.
 
 A field name DuckDB cannot tell from another (same name but for case, the pipeline's own columns,
-the empty name) quarantines its record, as no column could hold it.
+the empty name, a name holding a NUL character) quarantines its record, as no column could hold it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def name_problems(record: dict, declared: dict[str, str]) -> list[str]:
     problems = []
     seen: dict[str, str] = {}
     for name in record:
-        if not isinstance(name, str) or name == "":
+        if not isinstance(name, str) or name == "" or "\x00" in name:  # DuckDB's parser stops at a NUL
             problems.append(f"field name {name!r} cannot be a column")
             continue
         if not utf8(name):

@@ -95,6 +95,7 @@ QUARANTINED = [  # (case, record, reason)
         "field '_synced_at' has the name of a column the pipeline sets",
     ),
     ("empty field name", {"": 1}, "field name '' cannot be a column"),
+    ("a NUL in a field name", {"a\x00b": 1}, "field name 'a\\x00b' cannot be a column"),
 ]
 
 

@@ -76,7 +76,9 @@ def clean(ep, record) -> bool:
         return False
     declared = {n.lower() for n in ep.fields}
     names = [n.lower() for n in record]
-    if len(set(names)) != len(names) or any(not n or n in PIPELINE_COLUMNS or not utf8(n) for n in names):
+    if len(set(names)) != len(names) or any(
+        not n or "\x00" in n or n in PIPELINE_COLUMNS or not utf8(n) for n in names
+    ):
         return False
     if any(n.lower() in declared and n not in ep.fields for n in record):
         return False
