@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import msgspec
+import pandas as pd
 import pandera.pandas as pa
 from pandera.engines import pandas_engine
 
@@ -37,9 +38,26 @@ class ArrowText(pandas_engine.STRING):
         return super().check(pandera_dtype, data_container)
 
 
-_UTC_INSTANT = pandas_engine.DateTime(
-    tz="UTC", to_datetime_kwargs={"format": "ISO8601", "utc": True, "cache": False}
-)
+# A time of day with no zone after it (`2024-05-01T10:20:30`): UTC, as the API means it.
+_NO_ZONE = r"[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?$"
+
+
+@dataclass(frozen=True)
+class UtcInstant(pandas_engine.DateTime):
+    """pandera's datetime coercion (pandas' ISO 8601 parser), with a time sent without a zone read as UTC.
+
+    pandas reads such a time in the offset of an earlier value of the same column when one has an
+    offset, so each is given its `Z` first."""
+
+    def coerce(self, data_container):
+        if data_container.dtype == object or isinstance(data_container.dtype, pd.StringDtype):
+            naive = data_container.str.contains(_NO_ZONE, regex=True, na=False).astype(bool)
+            if naive.any():
+                data_container = data_container.mask(naive, data_container[naive] + "Z")
+        return super().coerce(data_container)
+
+
+_UTC_INSTANT = UtcInstant(tz="UTC", to_datetime_kwargs={"format": "ISO8601", "utc": True, "cache": False})
 
 
 _INT64 = Annotated[int, msgspec.Meta(ge=values.INT64_MIN, le=values.INT64_MAX)]

@@ -81,6 +81,16 @@ def test_timestamps_in_another_form_are_left_as_texts_for_pandera():
     assert pd.isna(moments[2]) and pd.isna(moments[3])
 
 
+def test_a_time_without_a_zone_is_utc_even_after_one_with_an_offset():
+    ftype = FIELD_TYPES["timestamp"]
+    sent = ["2024-05-01T10:20:30+02:00", "2024-05-01T10:20:30", "2024-05-01 10:20:30.5"]
+    moments = coerced(ftype, ftype.fast_column(sent))
+    assert moments == coerced(ftype, exact(ftype, sent))
+    assert moments[0] == pd.Timestamp("2024-05-01T08:20:30Z")
+    assert moments[1] == pd.Timestamp("2024-05-01T10:20:30Z")  # not in the first value's offset
+    assert moments[2] == pd.Timestamp("2024-05-01T10:20:30.5Z")
+
+
 def test_raw_json_texts_are_kept_as_sent_both_ways():
     ftype = FIELD_TYPES["json"]
     want = ['{"b": 1,  "a": [1.50]}', None, '"x"']
