@@ -14,7 +14,7 @@ from crm_pipeline_tests.compare import differences, served
 
 
 def test_definitions_hold_25_raw_assets_6_export_and_19_list():
-    graph = defs.resolve_asset_graph()
+    graph = defs().resolve_asset_graph()
     groups = {}
     for key in graph.get_all_asset_keys():
         groups.setdefault(graph.get(key).group_name, set()).add(key.to_user_string())
