@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 from dagster._core.test_utils import create_run_for_test
 
-from crm_pipeline.catalog import ENDPOINTS, EXPORT_FEEDS
+from crm_pipeline.catalog import ENDPOINTS, EXPORT_FEEDS, LIST_ENDPOINTS
 from crm_pipeline.definitions import defs
 from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
 from crm_pipeline.defs.servicetitan.export_assets import build_export_assets
@@ -183,7 +183,10 @@ def test_schedules_request_the_list_job_with_full_walk_set(instance, name, full_
     ops = run_request.run_config[
         "ops"
     ]  # one op loads every list endpoint (LIST_KEYS, a subsettable multi-asset)
-    assert ops == {LIST_OP: {"config": {"full_walk": full_walk}}} and len(LIST_KEYS) == 19
+    assert ops == {LIST_OP: {"config": {"full_walk": full_walk}}}
+    job = definitions.resolve_job_def(list_job.name)
+    assert set(job.asset_layer.selected_asset_keys) == set(LIST_KEYS)
+    assert len(LIST_KEYS) == len(LIST_ENDPOINTS)
     assert dg.validate_run_config(definitions.resolve_job_def(list_job.name), run_request.run_config)
 
 
