@@ -11,8 +11,7 @@ from pydantic import Field
 from crm_pipeline.catalog import EXPORT_FEEDS, Endpoint
 from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB, ServiceTitanResource
 from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
-from crm_pipeline.defs.servicetitan.runs import materialize_endpoints, raw_spec, selected
-from crm_pipeline.defs.servicetitan.tenants import tenant_partitions
+from crm_pipeline.defs.servicetitan.runs import materialize_endpoints, raw_specs, selected
 from crm_pipeline.ingest import sync_export
 
 EXPORT_GROUP = "servicetitan_export"
@@ -43,18 +42,9 @@ def build_export_assets(
 ) -> AssetsDefinition:
     """The export feeds' multi-asset: partitioned by `tenants` (none: one tenant), fresh by `automation`
     (None: the defaults, as for an empty environment)."""
-    partitions = tenant_partitions(tenants)
-    automation = automation or AutomationSettings.from_env({})
-    specs = [
-        raw_spec(
-            ep,
-            group=EXPORT_GROUP,
-            description=export_description(ep),
-            partitions=partitions,
-            automation=automation,
-        )
-        for ep in EXPORT_FEEDS
-    ]
+    specs, partitions = raw_specs(
+        EXPORT_FEEDS, group=EXPORT_GROUP, describe=export_description, tenants=tenants, automation=automation
+    )
 
     @multi_asset(
         name=EXPORT_OP,

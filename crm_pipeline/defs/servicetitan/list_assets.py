@@ -12,8 +12,7 @@ from pydantic import Field
 from crm_pipeline.catalog import LIST_ENDPOINTS, Endpoint
 from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB, ServiceTitanResource
 from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
-from crm_pipeline.defs.servicetitan.runs import materialize_endpoints, raw_spec, selected
-from crm_pipeline.defs.servicetitan.tenants import tenant_partitions
+from crm_pipeline.defs.servicetitan.runs import materialize_endpoints, raw_specs, selected
 from crm_pipeline.defs.servicetitan.walk_settings import fan_out_options
 from crm_pipeline.ingest import sync_list
 
@@ -54,14 +53,9 @@ def build_list_assets(
 ) -> AssetsDefinition:
     """The list endpoints' multi-asset: partitioned by `tenants` (none: one tenant), fresh by `automation`
     (None: the defaults, as for an empty environment)."""
-    partitions = tenant_partitions(tenants)
-    automation = automation or AutomationSettings.from_env({})
-    specs = [
-        raw_spec(
-            ep, group=LIST_GROUP, description=_description(ep), partitions=partitions, automation=automation
-        )
-        for ep in LIST_ENDPOINTS
-    ]
+    specs, partitions = raw_specs(
+        LIST_ENDPOINTS, group=LIST_GROUP, describe=_description, tenants=tenants, automation=automation
+    )
 
     @multi_asset(
         name=LIST_OP,

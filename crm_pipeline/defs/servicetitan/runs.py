@@ -24,6 +24,7 @@ from crm_pipeline.defs.servicetitan.automation_settings import AutomationSetting
 from crm_pipeline.defs.servicetitan.freshness import freshness_policy
 from crm_pipeline.defs.servicetitan.metadata import definition_metadata, run_metadata
 from crm_pipeline.defs.servicetitan.progress import Progress
+from crm_pipeline.defs.servicetitan.tenants import tenant_partitions
 from crm_pipeline.defs.servicetitan.versions import table_version
 from crm_pipeline.ingest import Store, SyncResult, table_row_count
 from crm_pipeline.servicetitan import ServiceTitanClient
@@ -59,6 +60,25 @@ def raw_spec(
         metadata=definition_metadata(endpoint),
         freshness_policy=freshness_policy(endpoint, automation),
     )
+
+
+def raw_specs(
+    endpoints: Sequence[Endpoint],
+    *,
+    group: str,
+    describe: Callable[[Endpoint], str],
+    tenants: Sequence[str],
+    automation: AutomationSettings | None,
+) -> tuple[list[AssetSpec], StaticPartitionsDefinition | None]:
+    """The specs of a raw multi-asset's endpoints and its partitions: one per tenant of `tenants` (none: one
+    tenant, unpartitioned); fresh by `automation` (None: the defaults, as for an empty environment)."""
+    partitions = tenant_partitions(tenants)
+    automation = automation or AutomationSettings.from_env({})
+    specs = [
+        raw_spec(ep, group=group, description=describe(ep), partitions=partitions, automation=automation)
+        for ep in endpoints
+    ]
+    return specs, partitions
 
 
 def selected(context: AssetExecutionContext, endpoints: Sequence[Endpoint]) -> list[Endpoint]:
