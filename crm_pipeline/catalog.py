@@ -1,8 +1,9 @@
 """The one declarative catalog of CRM v2 endpoints the pipeline copies.
 
 An endpoint is its API path, its kind (`export` feed or paged `list` collection), its key, its
-fields (and so its pandera schema) and the raw table it lands in. Adding an endpoint is adding
-an entry here plus its fields in `crm_pipeline.schemas`.
+fields (and so its pandera schema) and the raw table it lands in. Its fields are the OpenAPI
+description's, generated into `crm_pipeline/schemas/spec_fields.json`: adding an endpoint is adding
+an entry here (README, "Adding an endpoint").
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Literal
 
 import pandera.pandas as pa
 
-from crm_pipeline.schemas import build_schema, export, lists
-from crm_pipeline.schemas.types import INT, TEXT, FieldType
+from crm_pipeline.schemas import build_schema
+from crm_pipeline.schemas.declared import fields_of
+from crm_pipeline.schemas.types import FieldType
 
 Kind = Literal["export", "list"]
 # How a list endpoint answers: pages of `data`, a bare JSON array, or a bare value (one row per parent).
@@ -32,7 +34,7 @@ def table_name(path: str, kind: Kind) -> str:
     return re.sub(r"[/-]", "_", bare.strip("/"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Parent:
     """Where a parent-scoped endpoint's path parameters come from, and the columns its rows carry them in.
 
@@ -47,9 +49,9 @@ class Parent:
         return self.table.split(".")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Endpoint:
-    """One GET endpoint of CRM v2 and the raw table it is copied to."""
+    """One GET endpoint of CRM v2 and the raw table it is copied to (built with keyword arguments)."""
 
     path: str
     kind: Kind
@@ -61,6 +63,12 @@ class Endpoint:
     shape: Shape = "paged"
     parent: Parent | None = None
     value_field: str | None = None  # shape "value": the column its bare answer is stored in
+
+    def __post_init__(self) -> None:
+        if (self.shape == "value") != (self.value_field is not None):
+            raise ValueError(f"{self.path}: a value_field goes with shape 'value', and only with it")
+        if self.value_field is not None and self.value_field not in self.fields:
+            raise ValueError(f"{self.path}: value_field {self.value_field!r} is not a declared field")
 
     @property
     def schema_name(self) -> str:
@@ -90,170 +98,107 @@ class Endpoint:
         return build_schema(self.qualified_table, self.fields, self.key, coerce=False)
 
 
+def _export(path: str, description: str) -> Endpoint:
+    """An export feed: its fields as the spec declares them, resumed from its continueFrom cursor."""
+    return Endpoint(path=path, kind="export", fields=fields_of(path), description=description)
+
+
 EXPORT_FEEDS: tuple[Endpoint, ...] = (
-    Endpoint(
-        "export/customers",
-        "export",
-        export.CUSTOMERS,
-        "Customers (active, inactive and merged) from the customers export feed.",
-    ),
-    Endpoint(
+    _export("export/customers", "Customers (active, inactive and merged) from the customers export feed."),
+    _export(
         "export/customers/contacts",
-        "export",
-        export.CUSTOMER_CONTACTS,
         "Customer contact points (phone, e-mail, fax) from the customer contacts export feed.",
     ),
-    Endpoint(
-        "export/locations",
-        "export",
-        export.LOCATIONS,
-        "Service locations of customers from the locations export feed.",
+    _export("export/locations", "Service locations of customers from the locations export feed."),
+    _export("export/locations/contacts", "Location contact points from the location contacts export feed."),
+    _export(
+        "export/leads", "Leads with status, priority, campaign and follow-up from the leads export feed."
     ),
-    Endpoint(
-        "export/locations/contacts",
-        "export",
-        export.LOCATION_CONTACTS,
-        "Location contact points from the location contacts export feed.",
-    ),
-    Endpoint(
-        "export/leads",
-        "export",
-        export.LEADS,
-        "Leads with status, priority, campaign and follow-up from the leads export feed.",
-    ),
-    Endpoint(
-        "export/bookings",
-        "export",
-        export.BOOKINGS,
-        "Bookings (from booking providers and the web) from the bookings export feed.",
+    _export(
+        "export/bookings", "Bookings (from booking providers and the web) from the bookings export feed."
     ),
 )
 
 EVERYTHING = {"active": "Any"}  # /customers and /locations answer active records only without it
 
 
-def _top(path: str, fields, description: str, *, key=("id",), query=None, incremental=True, shape="paged"):
-    return Endpoint(path, "list", fields, description, key, dict(query or {}), incremental, shape)
+def _top(path: str, description: str, **options) -> Endpoint:
+    """A top-level list endpoint (incremental unless `incremental=False`); `options` are Endpoint's."""
+    options.setdefault("incremental", True)
+    return Endpoint(path=path, kind="list", fields=fields_of(path), description=description, **options)
 
 
-def _child(
-    path: str,
-    fields,
-    description: str,
-    parent_table: str,
-    params: dict,
-    types: dict,
-    *,
-    key=("id",),
-    shape="paged",
-    value_field=None,
-) -> Endpoint:
-    carried = {child_col: types[param] for param, (_, child_col) in params.items()}
-    return Endpoint(
-        path,
-        "list",
-        {**carried, **fields},
-        description,
-        key,
-        {},
-        False,
-        shape,
-        Parent(parent_table, params),
-        value_field,
-    )
-
-
-LIST_ENDPOINTS: tuple[Endpoint, ...] = (
-    _top(
-        "booking-provider-tags", lists.BOOKING_PROVIDER_TAGS, "Tags that booking providers put on bookings."
-    ),
-    _top("bookings", lists.BOOKINGS, "Bookings, as the bookings list endpoint serves them."),
-    _top("contacts", lists.CONTACTS, "Contacts (people) of the new contacts model; GUID ids."),
-    _top(
-        "contacts/contact-methods",
-        lists.CONTACT_METHODS,
-        "Phones, e-mails and other methods of each contact.",
-    ),
+TOP_LEVEL_LISTS: tuple[Endpoint, ...] = (
+    _top("booking-provider-tags", "Tags that booking providers put on bookings."),
+    _top("bookings", "Bookings, as the bookings list endpoint serves them."),
+    _top("contacts", "Contacts (people) of the new contacts model; GUID ids."),
+    _top("contacts/contact-methods", "Phones, e-mails and other methods of each contact."),
     _top(
         "contacts/preferences",
-        lists.CONTACT_PREFERENCE_TYPES,
         "The contact preference types of the tenant.",
         incremental=False,
         shape="array",
     ),
-    _top("customers", lists.CUSTOMERS, "Customers, active and inactive (active=Any).", query=EVERYTHING),
-    _top("customers/contacts", lists.CUSTOMER_CONTACTS, "Contact points of all customers."),
-    _top(
-        "customers/custom-fields",
-        lists.CUSTOMER_CUSTOM_FIELD_TYPES,
-        "Custom field types defined for customers.",
-    ),
-    _top("leads", lists.LEADS, "Leads, as the leads list endpoint serves them."),
-    _top("locations", lists.LOCATIONS, "Locations, active and inactive (active=Any).", query=EVERYTHING),
-    _top("locations/contacts", lists.LOCATION_CONTACTS, "Contact points of all locations."),
-    _top(
-        "locations/custom-fields",
-        lists.LOCATION_CUSTOM_FIELD_TYPES,
-        "Custom field types defined for locations.",
+    _top("customers", "Customers, active and inactive (active=Any).", query=EVERYTHING),
+    _top("customers/contacts", "Contact points of all customers."),
+    _top("customers/custom-fields", "Custom field types defined for customers."),
+    _top("leads", "Leads, as the leads list endpoint serves them."),
+    _top("locations", "Locations, active and inactive (active=Any).", query=EVERYTHING),
+    _top("locations/contacts", "Contact points of all locations."),
+    _top("locations/custom-fields", "Custom field types defined for locations."),
+)
+
+
+def _child(path: str, description: str, *, parent: str, params: dict, **options) -> Endpoint:
+    """A list endpoint fetched once per row of the top-level endpoint at `parent` (its path): `params` maps
+    each path parameter to (the parent's column, the column carrying it in every row, typed as the
+    parent's). Walked by parents, not by a watermark; `options` are Endpoint's."""
+    of = next(ep for ep in TOP_LEVEL_LISTS if ep.path == parent)
+    carried = {column: of.fields[parent_column] for parent_column, column in params.values()}
+    return Endpoint(
+        path=path,
+        kind="list",
+        fields={**carried, **fields_of(path)},
+        description=description,
+        parent=Parent(table=of.qualified_table, params=params),
+        **options,
+    )
+
+
+LIST_ENDPOINTS: tuple[Endpoint, ...] = TOP_LEVEL_LISTS + (
+    _child(
+        "customers/{id}/notes", "Notes on customers.", parent="customers", params={"id": ("id", "customerId")}
     ),
     _child(
-        "customers/{id}/notes",
-        lists.CUSTOMER_NOTES,
-        "Notes on customers.",
-        "raw_list.customers",
-        {"id": ("id", "customerId")},
-        {"id": INT},
+        "locations/{id}/notes", "Notes on locations.", parent="locations", params={"id": ("id", "locationId")}
     ),
-    _child(
-        "locations/{id}/notes",
-        lists.LOCATION_NOTES,
-        "Notes on locations.",
-        "raw_list.locations",
-        {"id": ("id", "locationId")},
-        {"id": INT},
-    ),
-    _child(
-        "leads/{id}/notes",
-        lists.LEAD_NOTES,
-        "Notes on leads.",
-        "raw_list.leads",
-        {"id": ("id", "leadId")},
-        {"id": INT},
-    ),
+    _child("leads/{id}/notes", "Notes on leads.", parent="leads", params={"id": ("id", "leadId")}),
     _child(
         "bookings/{id}/contacts",
-        lists.BOOKING_CONTACTS,
         "Contact points given with each booking.",
-        "raw_list.bookings",
-        {"id": ("id", "bookingId")},
-        {"id": INT},
+        parent="bookings",
+        params={"id": ("id", "bookingId")},
     ),
     _child(
         "contacts/{contactId}/relationships",
-        lists.CONTACT_RELATIONSHIPS,
         "How contacts relate to customers, locations and other records.",
-        "raw_list.contacts",
-        {"contactId": ("id", "contactId")},
-        {"contactId": TEXT},
+        parent="contacts",
+        params={"contactId": ("id", "contactId")},
     ),
     _child(
         "locations/{id}/preferredtechnician",
-        lists.PREFERRED_TECHNICIAN,
         "The preferred technician of each location (null when none).",
-        "raw_list.locations",
-        {"id": ("id", "locationId")},
-        {"id": INT},
+        parent="locations",
+        params={"id": ("id", "locationId")},
         key=("locationId",),
         shape="value",
-        value_field="technicianId",
+        value_field="technicianId",  # the bare answer's column (declared in crm_pipeline.schemas.declared)
     ),
     _child(
         "contacts/{contactId}/contact-methods/{contactMethodId}/preferences",
-        lists.CONTACT_METHOD_PREFERENCES,
         "Preferences (opt-ins) of each contact method.",
-        "raw_list.contacts_contact_methods",
-        {"contactId": ("contactId", "contactId"), "contactMethodId": ("id", "contactMethodId")},
-        {"contactId": TEXT, "contactMethodId": TEXT},
+        parent="contacts/contact-methods",
+        params={"contactId": ("contactId", "contactId"), "contactMethodId": ("id", "contactMethodId")},
         key=("contactId", "contactMethodId", "name"),
         shape="array",
     ),

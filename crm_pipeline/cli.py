@@ -1,4 +1,4 @@
-"""`crm-pipeline`: small maintenance commands on the DuckDB file (cursors, quarantine) and its catalog of tables."""
+"""`crm-pipeline`: maintenance commands on the DuckDB file (cursors, quarantine), its catalog of tables."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from crm_pipeline.storage.compat import storage_config
 from crm_pipeline.storage.lake import LakeUnavailable, connect_lake, is_lake_path
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crm-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     reset = sub.add_parser("reset-cursor", help="forget a stream's stored position; its next run starts over")
@@ -33,17 +33,26 @@ def main(argv: list[str] | None = None) -> int:
         "(once, for a file created in a newer format; no run may hold it)",
     )
     rewrite.add_argument("--database", help="the file (default: CRM_DUCKDB_PATH)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "catalog":
         return catalog(args.database, args.output)
     if args.command == "rewrite-storage":
         return rewrite_storage(args.database or os.environ.get("CRM_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH)
-
     try:
         stream = endpoint(args.stream).path if args.command == "reset-cursor" else None
         settings = Settings.from_env()
     except (KeyError, SettingsError) as exc:
         parser.error(str(exc.args[0]))
+    return cursors(settings, stream)
+
+
+def cursors(settings: Settings, stream: str | None) -> int:
+    """`reset-cursor` (`stream` given) or `cursors`: the stored positions in the file or lake of settings."""
     try:
         if is_lake_path(settings.duckdb_path):
             conn = connect_lake(settings.duckdb_path)  # CRM_DUCKLAKE_DATA_PATH from the environment
@@ -57,14 +66,16 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     with conn:
         ensure_state_tables(conn)
-        if args.command == "reset-cursor":
+        if stream is not None:
             found = reset_position(conn, settings.tenant_id, stream)
             print(
-                f"{stream}: cursor {'reset' if found else 'was not stored'}; the next run starts from the beginning"
+                f"{stream}: cursor {'reset' if found else 'was not stored'}; "
+                "the next run starts from the beginning"
             )
         else:
             rows = conn.execute(
-                "SELECT tenant_id, stream, has_more, updated_at, position FROM pipeline_state.cursors ORDER BY 1, 2"
+                "SELECT tenant_id, stream, has_more, updated_at, position FROM pipeline_state.cursors "
+                "ORDER BY 1, 2"
             ).fetchall()
             for row in rows:
                 print(*row, sep="\t")

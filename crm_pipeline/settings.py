@@ -70,7 +70,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, tenant: str | None = None) -> Settings:
-        """The settings of the environment, or of one of its SERVICETITAN_TENANTS (per-tenant values first)."""
+        """The settings of the environment, or of one of its SERVICETITAN_TENANTS (per-tenant values
+        first)."""
         env = dict(os.environ if env is None else env)
         if tenant is not None:
             env = _per_tenant(env, tenant)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dagster as dg
 
-from crm_pipeline.defs.servicetitan.list_assets import list_assets
+from crm_pipeline.defs.servicetitan.list_assets import build_list_assets
 from crm_pipeline_tests.dagster_helpers import resources
+
+list_assets = [build_list_assets()]
 
 
 def walk_config(*, full_walk: bool, selection: list[str] | None = None) -> dict:

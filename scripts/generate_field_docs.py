@@ -1,8 +1,10 @@
-"""Generate crm_pipeline/schemas/spec_fields.py: each CRM v2 GET response's fields, their type and description.
+"""Generate crm_pipeline/schemas/spec_fields.json: each CRM v2 GET response's fields, type and description.
 
-Usage: python scripts/generate_field_docs.py [spec] [output]   (defaults: ../shared/api-docs/crm-v2.openapi.json,
-crm_pipeline/schemas/spec_fields.py). crm_pipeline_tests/test_column_docs.py checks that the committed output is
-what this script makes of the spec, and that every declared field agrees with it.
+Usage: python scripts/generate_field_docs.py [spec] [output]
+(defaults: ../shared/api-docs/crm-v2.openapi.json, crm_pipeline/schemas/spec_fields.json).
+crm_pipeline_tests/integration/test_column_docs.py checks that the committed output is what this script makes
+of the spec. The file maps each path to its fields, one path per line: `{"<path>": {"<field>":
+["<type name in crm_pipeline.schemas.types>", "<description, '' if none>"], ...}, ...}`.
 """
 
 from __future__ import annotations
@@ -13,15 +15,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC = ROOT.parent / "shared" / "api-docs" / "crm-v2.openapi.json"
-DEFAULT_OUTPUT = ROOT / "crm_pipeline" / "schemas" / "spec_fields.py"
+DEFAULT_OUTPUT = ROOT / "crm_pipeline" / "schemas" / "spec_fields.json"
 _PREFIX = "/tenant/{tenant}/"
-
-HEADER = '''"""Fields of each CRM v2 GET response, as the OpenAPI description declares them. GENERATED, do not edit:
-`python scripts/generate_field_docs.py` writes it from ../shared/api-docs/crm-v2.openapi.json.
-
-SPEC_FIELDS[path][field] = (field type name in crm_pipeline.schemas.types, description; "" when the spec has none).
-"""
-'''
 
 
 def _ref_name(prop: dict) -> str | None:
@@ -32,7 +27,8 @@ def _ref_name(prop: dict) -> str | None:
 
 
 def field_type(prop: dict, components: dict) -> str:
-    """The field type name: enums are TEXT (the API sometimes sends them as integers), objects and lists JSON."""
+    """The field type name: enums are TEXT (the API sometimes sends them as integers), objects and lists
+    JSON."""
     name = _ref_name(prop)
     if name:
         return "TEXT" if "enum" in components[name] else "JSON"
@@ -46,7 +42,8 @@ def field_type(prop: dict, components: dict) -> str:
 
 
 def record_schema(response_schema: dict, components: dict) -> dict:
-    """The schema of one record of a response: a page's `data` items, an array's items, or the object itself."""
+    """The schema of one record of a response: a page's `data` items, an array's items, or the object
+    itself."""
     name = _ref_name(response_schema) or _ref_name(response_schema.get("items", {}))
     body = components.get(name, {}) if name else {}
     if "data" in body.get("properties", {}):
@@ -73,16 +70,16 @@ def spec_fields(spec: dict) -> dict[str, dict[str, tuple[str, str]]]:
 
 
 def render(spec: dict) -> str:
-    lines = [HEADER, "SPEC_FIELDS: dict[str, dict[str, tuple[str, str]]] = {"]
-    for path, fields in spec_fields(spec).items():
-        lines.append(f"    {path!r}: {{")
-        lines += [f"        {name!r}: ({ftype!r}, {text!r})," for name, (ftype, text) in fields.items()]
-        lines.append("    },")
-    return "\n".join(lines) + "\n}\n"
+    """The JSON text of `spec_fields(spec)`: one path per line, so a change in the spec is a readable diff."""
+    lines = [
+        f"{json.dumps(path)}: {json.dumps(fields, ensure_ascii=False)}"
+        for path, fields in spec_fields(spec).items()
+    ]
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def main(spec_path: str = str(DEFAULT_SPEC), output: str = str(DEFAULT_OUTPUT)) -> None:
-    Path(output).write_text(render(json.loads(Path(spec_path).read_text())))
+    Path(output).write_text(render(json.loads(Path(spec_path).read_text())), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from dagster import (
     AssetExecutionContext,
+    AssetsDefinition,
     Definitions,
     MaterializeResult,
     ScheduleDefinition,
@@ -28,27 +29,34 @@ def retention(env=None) -> timedelta:
     return timedelta(seconds=_seconds(env, RETENTION_SETTING, int(DEFAULT_RETENTION.total_seconds())))
 
 
-@asset(
-    key=["ducklake_maintenance"],
-    group_name="maintenance",
-    kinds={"ducklake"},
-    description="Merges the lake's small files, rewrites files mostly deleted by upserts, expires snapshots older "
-    f"than {RETENTION_SETTING} and deletes files nothing references any more.",
-)
-def ducklake_maintenance(context: AssetExecutionContext, duckdb: CrmDuckDB) -> MaterializeResult:
-    with duckdb.get_connection() as conn:
-        before, after = maintain_lake(conn, retention())
-    context.log.info(f"DuckLake files before {before}, after {after}")
-    return MaterializeResult(metadata={**before.as_metadata("before"), **after.as_metadata("after")})
+def build_maintenance_asset() -> AssetsDefinition:
+    """The `ducklake_maintenance` asset: the lake's housekeeping; its metadata, the files before and after."""
+
+    @asset(
+        key=["ducklake_maintenance"],
+        group_name="maintenance",
+        kinds={"ducklake"},
+        description="Merges the lake's small files, rewrites files mostly deleted by upserts, expires "
+        f"snapshots older than {RETENTION_SETTING} and deletes files nothing references any more.",
+    )
+    def ducklake_maintenance(context: AssetExecutionContext, duckdb: CrmDuckDB) -> MaterializeResult:
+        with duckdb.get_connection() as conn:
+            before, after = maintain_lake(conn, retention())
+        context.log.info(f"DuckLake files before {before}, after {after}")
+        return MaterializeResult(metadata={**before.as_metadata("before"), **after.as_metadata("after")})
+
+    return ducklake_maintenance
 
 
 def lake_maintenance_definitions(env=None) -> Definitions:
-    """The maintenance asset, its job and schedule (CRM_DUCKLAKE_MAINTENANCE_SCHEDULE) for a DuckLake; else nothing."""
+    """The maintenance asset, its job and schedule (CRM_DUCKLAKE_MAINTENANCE_SCHEDULE) for a DuckLake;
+    else nothing."""
     env = os.environ if env is None else env
     if not is_lake_path(env.get(PATH_SETTING) or ""):
         return Definitions()
     automation = AutomationSettings.from_env(env)
-    job = define_asset_job("ducklake_maintenance_job", selection=[ducklake_maintenance])
+    maintenance = build_maintenance_asset()
+    job = define_asset_job("ducklake_maintenance_job", selection=[maintenance])
     schedule = ScheduleDefinition(
         name="ducklake_maintenance_schedule",
         job=job,
@@ -56,4 +64,4 @@ def lake_maintenance_definitions(env=None) -> Definitions:
         execution_timezone=automation.timezone,
         default_status=automation.schedule_status,
     )
-    return Definitions(assets=[ducklake_maintenance], jobs=[job], schedules=[schedule])
+    return Definitions(assets=[maintenance], jobs=[job], schedules=[schedule])

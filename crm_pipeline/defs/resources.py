@@ -28,13 +28,14 @@ from crm_pipeline.storage.tuning import RAW_TABLE_MEMORY_LIMIT, WRITER_CONFIG, t
 
 _SECURED: set[str] = set()  # the files this process made private already
 
-# The concurrency pool of every step that opens the DuckDB file (no limit in the shipped dagster_home/dagster.yaml:
-# the resource's wait-for-lock keeps one writer at a time; see that file).
+# The concurrency pool of every step that opens the DuckDB file (no limit in the shipped
+# dagster_home/dagster.yaml: the resource's wait-for-lock keeps one writer at a time; see that file).
 DUCKDB_POOL = "crm_duckdb"
 
 
 class ServiceTitanResource(ConfigurableResource):
-    """Opens a ServiceTitan client; credentials and URLs come from the SERVICETITAN_* variables at run time."""
+    """Opens a ServiceTitan client; credentials and URLs come from the SERVICETITAN_* variables at run
+    time."""
 
     rate_limit: float = 60.0
 
@@ -74,7 +75,8 @@ class CrmDuckDB(DuckDBResource):
     )
     raw_table_memory_limit: str | None = Field(
         default=None,
-        description=f"DuckDB's memory limit while a raw table loads or is checked (None: {RAW_TABLE_MEMORY_LIMIT}).",
+        description="DuckDB's memory limit while a raw table loads or is checked "
+        f"(None: {RAW_TABLE_MEMORY_LIMIT}).",
     )
     lake_data_path: str | None = Field(
         default=None,
@@ -116,7 +118,7 @@ class CrmDuckDB(DuckDBResource):
 
     @contextmanager
     def raw_table_connection(self):
-        """A connection for a raw table's load or checks: memory capped, one thread (see tune_for_raw_tables)."""
+        """A connection for a raw table's load or checks: memory capped, one thread (tune_for_raw_tables)."""
         with self.shared_file().lease(raw_table_setup(self.raw_table_memory_limit)) as conn:
             yield conn
 
@@ -148,7 +150,7 @@ class CrmDuckDB(DuckDBResource):
 
 @functools.cache
 def raw_table_setup(memory_limit: str | None, tables: int = 1) -> Setup:
-    """The settings of raw-table work, one object per limit (a lease re-applies them only when they change)."""
+    """The settings of raw-table work, one object per limit (a lease re-applies them only on a change)."""
     return functools.partial(tune_for_raw_tables, memory_limit=memory_limit, tables=tables)
 
 
@@ -169,5 +171,9 @@ def _duckdb_from_env(env: Mapping[str, str]) -> CrmDuckDB:
     )
 
 
-def default_resources() -> dict:
-    return {"servicetitan": ServiceTitanResource(), "duckdb": _duckdb_from_env(os.environ)}
+def default_resources(env: Mapping[str, str] | None = None) -> dict:
+    """The `servicetitan` and `duckdb` resources, the latter configured from `env` (default: os.environ)."""
+    return {
+        "servicetitan": ServiceTitanResource(),
+        "duckdb": _duckdb_from_env(os.environ if env is None else env),
+    }

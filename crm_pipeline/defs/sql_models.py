@@ -1,6 +1,7 @@
 """One asset per `dbt_like_sql/{staging,marts}/*.sql` model, and one check op per model for its checks.
 
 Asset key `[folder, file name]`, group = folder; deps come from the file's `ref()` and `source()`.
+The models are read when the definitions load (`crm_pipeline.definitions`), not when this module is imported.
 """
 # No `from __future__ import annotations` here: Dagster reads the asset functions' annotations at runtime.
 
@@ -23,7 +24,7 @@ from dagster import (
 
 from crm_pipeline.defs.conditions import rebuild_when_sources_change
 from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB
-from crm_pipeline.sql_models import Model, build_model, load_project, model_checks, run_check
+from crm_pipeline.sql_models import Model, build_model, model_checks, run_check
 from crm_pipeline.storage.history import written_by
 
 
@@ -45,7 +46,8 @@ def build_model_asset(model: Model, models: dict[str, Model]) -> AssetsDefinitio
         pool=DUCKDB_POOL,
         automation_condition=rebuild_when_sources_change(),
         deps=deps,
-        description=f"{model.description}\n\nA DuckDB {model.materialized} `{model.relation}`, built from `{model.where}`.",
+        description=f"{model.description}\n\nA DuckDB {model.materialized} `{model.relation}`, "
+        f"built from `{model.where}`.",
         metadata={
             "dagster/table_name": model.relation,
             "materialized": model.materialized,
@@ -113,6 +115,11 @@ def build_model_checks(model: Model, models: dict[str, Model]) -> AssetChecksDef
     return _checks
 
 
-MODELS = load_project()
-sql_model_assets = [build_model_asset(m, MODELS) for m in MODELS.values()]
-sql_model_checks = [c for c in (build_model_checks(m, MODELS) for m in MODELS.values()) if c is not None]
+def build_sql_model_assets(models: dict[str, Model]) -> list[AssetsDefinition]:
+    """One asset per model of `models` (`crm_pipeline.sql_models.load_project()`)."""
+    return [build_model_asset(model, models) for model in models.values()]
+
+
+def build_sql_model_checks(models: dict[str, Model]) -> list[AssetChecksDefinition]:
+    """The check op of each model of `models` that declares checks."""
+    return [c for c in (build_model_checks(model, models) for model in models.values()) if c is not None]

@@ -88,7 +88,8 @@ def model_checks(model: Model, models: dict[str, Model]) -> list[Check]:
             f"unique_{'_'.join(cols)}",
             f"({', '.join(cols)}) is unique",
             model,
-            f"SELECT {', '.join(cols)}, count(*) AS duplicates FROM {model.relation} GROUP BY ALL HAVING count(*) > 1",
+            f"SELECT {', '.join(cols)}, count(*) AS duplicates FROM {model.relation} "
+            "GROUP BY ALL HAVING count(*) > 1",
         )
         for cols in model.unique
     ]
@@ -112,4 +113,4 @@ def run_check(conn: duckdb.DuckDBPyConnection, check: Check, sample_size: int = 
     count = execute(check.source, conn, f"SELECT count(*) FROM ({check.sql}\n)").fetchone()[0]
     cursor = execute(check.source, conn, f"{wrapped} LIMIT {sample_size}")
     columns = [d[0] for d in cursor.description]
-    return CheckOutcome(check, count, [dict(zip(columns, row)) for row in cursor.fetchall()])
+    return CheckOutcome(check, count, [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()])

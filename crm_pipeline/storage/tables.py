@@ -20,10 +20,6 @@ PIPELINE_COLUMN_DOCS = {
     SYNCED_AT_COLUMN: "When the pipeline stored this version of the row (UTC).",
     DELETED_AT_COLUMN: "When a full walk of the endpoint no longer found the record (NULL while the API returns it).",
 }
-# Columns the pipeline names itself, for values the API sends without a field name.
-NAMED_COLUMN_DOCS = {
-    "technicianId": "ID of the location's preferred technician: the endpoint's bare answer (NULL when none)."
-}
 UNKNOWN_FIELD_DOC = "A field the API sent that no declaration knows yet, kept as sent (JSON)."
 
 
@@ -74,7 +70,7 @@ def column_descriptions(endpoint: Endpoint) -> dict[str, str]:
             )
     docs = {TENANT_COLUMN: PIPELINE_COLUMN_DOCS[TENANT_COLUMN]}
     for name in endpoint.fields:
-        docs[name] = parents.get(name) or fields.get(name) or NAMED_COLUMN_DOCS.get(name, "")
+        docs[name] = parents.get(name) or fields.get(name, "")
     docs[SYNCED_AT_COLUMN] = PIPELINE_COLUMN_DOCS[SYNCED_AT_COLUMN]
     if endpoint.kind == "list":
         docs[DELETED_AT_COLUMN] = PIPELINE_COLUMN_DOCS[DELETED_AT_COLUMN]

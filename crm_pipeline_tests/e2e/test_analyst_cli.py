@@ -12,8 +12,10 @@ import duckdb
 
 from crm_pipeline.cli import main as crm_pipeline
 from crm_pipeline.defs.resources import default_resources
-from crm_pipeline.defs.servicetitan.export_assets import export_assets
+from crm_pipeline.defs.servicetitan.export_assets import build_export_assets
 from crm_pipeline.storage.compat import DEFAULT_STORAGE_NUMBER, READABLE_BY_LAST_RELEASES, file_storage_number
+
+export_assets = [build_export_assets()]
 
 DUCKDB_CLI = Path(sys.executable).parent / "duckdb"  # .venv/bin/duckdb
 

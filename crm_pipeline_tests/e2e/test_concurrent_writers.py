@@ -16,11 +16,13 @@ import pytest
 
 from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS
 from crm_pipeline.defs.resources import DUCKDB_POOL, _duckdb_from_env
-from crm_pipeline.defs.servicetitan.export_assets import export_assets
+from crm_pipeline.defs.servicetitan.export_assets import build_export_assets
 from crm_pipeline.storage.locking import DuckDBLockTimeout, connect_waiting
 from crm_pipeline.storage.tuning import tune_for_raw_tables
 from crm_pipeline_tests.compare import differences, served
 from crm_pipeline_tests.dagster_helpers import resources
+
+export_assets = [build_export_assets()]
 
 FIRST_FEED = dg.AssetKey(EXPORT_FEEDS[0].asset_key_path)  # export/customers
 

@@ -12,11 +12,13 @@ import duckdb
 import pytest
 
 from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS
-from crm_pipeline.defs.servicetitan.export_assets import export_assets
+from crm_pipeline.defs.servicetitan.export_assets import build_export_assets
 from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline_tests.compare import differences, served
 from crm_pipeline_tests.dagster_helpers import resources
 from crm_pipeline_tests.list_runs import materialize_lists
+
+export_assets = [build_export_assets()]
 
 NEW_FIELD = "loyaltyProgram"  # in no document
 # path -> (field sent as an integer instead of its enum name, documented-required field sent null)

@@ -14,8 +14,10 @@ import pytest
 from crm_pipeline.catalog import EXPORT_FEEDS
 from crm_pipeline.definitions import defs
 from crm_pipeline.defs.resources import CrmDuckDB, ServiceTitanResource
-from crm_pipeline.defs.servicetitan.export_assets import export_assets
+from crm_pipeline.defs.servicetitan.export_assets import build_export_assets
 from crm_pipeline_tests.compare import differences
+
+export_assets = [build_export_assets()]
 
 FIRST_FEED = dg.AssetKey(EXPORT_FEEDS[0].asset_key_path)  # export/customers
 
@@ -28,7 +30,7 @@ def env(sandbox, settings, monkeypatch):
 
 
 def test_definitions_hold_the_six_export_assets_in_their_group():
-    graph = defs.resolve_asset_graph()
+    graph = defs().resolve_asset_graph()
     keys = {
         k.to_user_string()
         for k in graph.get_all_asset_keys()

@@ -11,7 +11,7 @@ from dagster import materialize
 
 from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS
 from crm_pipeline.defs.resources import _duckdb_from_env
-from crm_pipeline.defs.sql_models import sql_model_assets, sql_model_checks
+from crm_pipeline.defs.sql_models import build_sql_model_assets, build_sql_model_checks
 from crm_pipeline.ingest import sync_export, sync_list
 from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.settings import Settings
@@ -20,6 +20,9 @@ from crm_pipeline.storage.lake import LakeUnavailable, connect_lake
 from crm_pipeline_tests.compare import differences, served
 from crm_pipeline_tests.conftest import make_client
 from crm_pipeline_tests.lake_helpers import start_worker
+
+sql_model_assets = build_sql_model_assets(load_project())
+sql_model_checks = build_sql_model_checks(load_project())
 
 
 def assert_exact(conn, sandbox, endpoints, tenant_id: str) -> None:

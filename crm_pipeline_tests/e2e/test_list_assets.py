@@ -1,4 +1,5 @@
-"""The list assets through Dagster: 19 of them, and `dagster asset materialize` as a user runs it."""
+"""The list assets through Dagster: one per list endpoint of the catalog, and `dagster asset materialize`
+as a user runs it."""
 
 from __future__ import annotations
 
@@ -8,18 +9,20 @@ import sys
 
 import duckdb
 
-from crm_pipeline.catalog import LIST_ENDPOINTS
+from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS
 from crm_pipeline.definitions import defs
 from crm_pipeline_tests.compare import differences, served
 
 
-def test_definitions_hold_25_raw_assets_6_export_and_19_list():
-    graph = defs.resolve_asset_graph()
+def test_definitions_hold_one_raw_asset_per_catalog_endpoint_in_its_group():
+    graph = defs().resolve_asset_graph()
     groups = {}
     for key in graph.get_all_asset_keys():
         groups.setdefault(graph.get(key).group_name, set()).add(key.to_user_string())
     assert groups["servicetitan_list"] == {f"raw_list/{ep.table}" for ep in LIST_ENDPOINTS}
-    assert len(groups["servicetitan_export"]) == 6 and len(groups["servicetitan_list"]) == 19
+    assert groups["servicetitan_export"] == {f"raw_export/{ep.table}" for ep in EXPORT_FEEDS}
+    assert len(groups["servicetitan_export"]) == len(EXPORT_FEEDS)
+    assert len(groups["servicetitan_list"]) == len(LIST_ENDPOINTS)
     notes = graph.get(
         next(k for k in graph.get_all_asset_keys() if k.to_user_string() == "raw_list/customers_notes")
     )

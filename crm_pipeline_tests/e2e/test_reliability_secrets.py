@@ -25,10 +25,12 @@ import pytest
 
 from crm_pipeline.catalog import EXPORT_FEEDS
 from crm_pipeline.defs.resources import CrmDuckDB, ServiceTitanResource
-from crm_pipeline.defs.servicetitan.export_assets import export_assets
+from crm_pipeline.defs.servicetitan.export_assets import build_export_assets
 from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.servicetitan import ServiceTitanClient
 from crm_pipeline.settings import Settings, SettingsError
+
+export_assets = [build_export_assets()]
 
 FIRST_FEED = dg.AssetKey(EXPORT_FEEDS[0].asset_key_path)  # export/customers
 SECOND_FEED = dg.AssetKey(EXPORT_FEEDS[1].asset_key_path)

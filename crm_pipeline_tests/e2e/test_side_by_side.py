@@ -11,12 +11,14 @@ import dagster as dg
 import duckdb
 
 from crm_pipeline.catalog import EXPORT_FEEDS, endpoint
-from crm_pipeline.defs.servicetitan.export_assets import export_assets
+from crm_pipeline.defs.servicetitan.export_assets import build_export_assets
 from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.settings import Settings
 from crm_pipeline_tests.cli_runs import cli_env, finish, start
 from crm_pipeline_tests.compare import differences, served
 from crm_pipeline_tests.dagster_helpers import resources
+
+export_assets = [build_export_assets()]
 
 AT_MOST = 1.3
 EXPORT_STEP, LIST_STEP = "servicetitan_export_feeds", "servicetitan_list_endpoints"

@@ -10,7 +10,7 @@ from dagster import AssetKey, materialize
 
 from crm_pipeline.catalog import EXPORT_FEEDS
 from crm_pipeline.defs.resources import CrmDuckDB
-from crm_pipeline.defs.sql_models import sql_model_assets, sql_model_checks
+from crm_pipeline.defs.sql_models import build_sql_model_assets, build_sql_model_checks
 from crm_pipeline.sql_models import (
     PROJECT_DIR,
     SqlModelError,
@@ -22,6 +22,8 @@ from crm_pipeline.sql_models import (
 )
 
 TENANT_2 = "second-tenant"
+sql_model_assets = build_sql_model_assets(load_project())
+sql_model_checks = build_sql_model_checks(load_project())
 
 
 def write_project(root: Path, files: dict[str, str]) -> Path:

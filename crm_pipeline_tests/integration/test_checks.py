@@ -12,10 +12,12 @@ from dagster._core.definitions.freshness import FreshnessState
 from dagster._core.test_utils import freeze_time
 
 from crm_pipeline.definitions import defs
-from crm_pipeline.defs.servicetitan.checks import raw_checks
-from crm_pipeline.defs.servicetitan.export_assets import export_assets
-from crm_pipeline.defs.servicetitan.list_assets import LIST_OP, list_assets
+from crm_pipeline.defs.servicetitan.checks import raw_table_checks
+from crm_pipeline.defs.servicetitan.export_assets import build_export_assets
+from crm_pipeline.defs.servicetitan.list_assets import LIST_OP, build_list_assets
 from crm_pipeline_tests.dagster_helpers import check_results, run
+
+export_assets, list_assets, raw_checks = [build_export_assets()], [build_list_assets()], raw_table_checks()
 
 REPO = Path(__file__).resolve().parents[2]
 EXPORT_CUSTOMERS = dg.AssetKey(["raw_export", "customers"])
@@ -48,7 +50,7 @@ def checks_only(key, settings, instance) -> dict[str, dg.AssetCheckEvaluation]:
 
 
 def test_every_raw_table_has_its_checks_in_the_definitions():
-    graph = defs.resolve_asset_graph()
+    graph = defs().resolve_asset_graph()
     names = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     for key in [key for assets in [*export_assets, *list_assets] for key in assets.keys]:
         user = key.to_user_string()
@@ -126,7 +128,7 @@ def freshness_states(instance, key: dg.AssetKey) -> FreshnessState:
     ids=["export", "list"],
 )
 def test_freshness_policy_warns_then_fails_without_a_load(settings, env, instance, key, warn, fail):
-    policy = defs.resolve_asset_graph().get(key).freshness_policy
+    policy = defs().resolve_asset_graph().get(key).freshness_policy
     assert isinstance(policy, dg.FreshnessPolicy)
     load(key, settings, instance)
     assert freshness_states(instance, key) == FreshnessState.PASS

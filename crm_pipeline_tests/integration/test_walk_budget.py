@@ -8,12 +8,14 @@ import duckdb
 import pytest
 
 from crm_pipeline.catalog import endpoint
-from crm_pipeline.defs.servicetitan.list_assets import list_assets
+from crm_pipeline.defs.servicetitan.list_assets import build_list_assets
 from crm_pipeline.defs.servicetitan.sensors import build_walk_sensor
 from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline_tests.cli_runs import requested_parents
 from crm_pipeline_tests.compare import differences, served
 from crm_pipeline_tests.dagster_helpers import run
+
+list_assets = [build_list_assets()]
 
 CUSTOMERS, NOTES = endpoint("raw_list.customers"), endpoint("raw_list.customers_notes")
 NOTES_KEY = dg.AssetKey(NOTES.asset_key_path)

@@ -10,21 +10,24 @@ import dagster as dg
 import pytest
 from dagster._core.test_utils import create_run_for_test
 
-from crm_pipeline.catalog import ENDPOINTS, EXPORT_FEEDS
+from crm_pipeline.catalog import ENDPOINTS, EXPORT_FEEDS, LIST_ENDPOINTS
 from crm_pipeline.definitions import defs
 from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
-from crm_pipeline.defs.servicetitan.export_assets import export_assets
+from crm_pipeline.defs.servicetitan.export_assets import build_export_assets
 from crm_pipeline.defs.servicetitan.freshness import freshness_policy
 from crm_pipeline.defs.servicetitan.jobs import EXPORT_KEYS, LIST_KEYS, export_job, list_job
 from crm_pipeline.defs.servicetitan.list_assets import LIST_OP
 from crm_pipeline.defs.servicetitan.schedules import build_list_schedules
 from crm_pipeline.defs.servicetitan.sensors import build_export_sensor
-from crm_pipeline.defs.sql_models import sql_model_assets
+from crm_pipeline.defs.sql_models import build_sql_model_assets
 from crm_pipeline.settings import SettingsError
+from crm_pipeline.sql_models import load_project
 from crm_pipeline_tests.compare import differences
 from crm_pipeline_tests.dagster_helpers import resources, run
 
 CUSTOMERS = dg.AssetKey(["raw_export", "customers"])
+export_assets = [build_export_assets()]
+sql_model_assets = build_sql_model_assets(load_project())
 sensor = build_export_sensor(dg.DefaultSensorStatus.RUNNING)
 
 
@@ -40,7 +43,7 @@ def keys(requests) -> set[dg.AssetKey]:
 
 
 def test_definitions_hold_the_sensors_schedules_and_jobs_switched_on():
-    repo = defs.get_repository_def()
+    repo = defs().get_repository_def()
     assert {s.name: s.default_status for s in repo.sensor_defs} == {
         "servicetitan_export_sensor": dg.DefaultSensorStatus.RUNNING,
         "servicetitan_list_walk_sensor": dg.DefaultSensorStatus.RUNNING,
@@ -54,7 +57,7 @@ def test_definitions_hold_the_sensors_schedules_and_jobs_switched_on():
 
 
 def test_every_raw_asset_has_a_freshness_policy_from_the_same_settings():
-    graph = defs.resolve_asset_graph()
+    graph = defs().resolve_asset_graph()
     default = AutomationSettings.from_env({})
     slower = AutomationSettings.from_env(
         {"CRM_EXPORT_INTERVAL_SECONDS": "900", "CRM_LIST_SCHEDULE": "0 */6 * * *"}
@@ -172,7 +175,8 @@ def test_a_backlog_runs_again_at_once_and_only_once_per_load(settings, env, inst
     "name, full_walk", [("servicetitan_list_incremental", False), ("servicetitan_list_full_walk", True)]
 )
 def test_schedules_request_the_list_job_with_full_walk_set(instance, name, full_walk):
-    schedule = defs.get_repository_def().get_schedule_def(name)
+    definitions = defs()
+    schedule = definitions.get_repository_def().get_schedule_def(name)
     when = datetime(2026, 3, 1, 3, 0, tzinfo=UTC)
     request = schedule.evaluate_tick(
         dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
@@ -182,13 +186,16 @@ def test_schedules_request_the_list_job_with_full_walk_set(instance, name, full_
     ops = run_request.run_config[
         "ops"
     ]  # one op loads every list endpoint (LIST_KEYS, a subsettable multi-asset)
-    assert ops == {LIST_OP: {"config": {"full_walk": full_walk}}} and len(LIST_KEYS) == 19
-    assert dg.validate_run_config(defs.resolve_job_def(list_job.name), run_request.run_config)
+    assert ops == {LIST_OP: {"config": {"full_walk": full_walk}}}
+    job = definitions.resolve_job_def(list_job.name)
+    assert set(job.asset_layer.selected_asset_keys) == set(LIST_KEYS)
+    assert len(LIST_KEYS) == len(LIST_ENDPOINTS)
+    assert dg.validate_run_config(definitions.resolve_job_def(list_job.name), run_request.run_config)
 
 
 def test_the_incremental_schedule_skips_while_a_list_run_is_going(instance):
     busy = create_run_for_test(instance, job_name=list_job.name, status=dg.DagsterRunStatus.STARTED)
-    schedule = defs.get_repository_def().get_schedule_def("servicetitan_list_incremental")
+    schedule = defs().get_repository_def().get_schedule_def("servicetitan_list_incremental")
     data = schedule.evaluate_tick(dg.build_schedule_context(instance=instance))
     assert not data.run_requests and busy.run_id in data.skip_message
 

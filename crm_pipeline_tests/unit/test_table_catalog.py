@@ -6,7 +6,7 @@ import re
 
 import duckdb
 
-from crm_pipeline import table_catalog
+from crm_pipeline import table_catalog, table_notes
 from crm_pipeline.catalog import ENDPOINTS, EXPORT_FEEDS, LIST_ENDPOINTS
 from crm_pipeline.cli import main
 from crm_pipeline.ingest import sync_export
@@ -92,7 +92,7 @@ def test_every_sql_model_and_state_table_with_its_key():
 def test_defaults_match_the_automation_settings():
     from crm_pipeline.defs.servicetitan import automation_settings as a
 
-    assert (table_catalog.EXPORT_INTERVAL, table_catalog.LIST_SCHEDULE, table_catalog.FULL_WALK_SCHEDULE) == (
+    assert (table_notes.EXPORT_INTERVAL, table_notes.LIST_SCHEDULE, table_notes.FULL_WALK_SCHEDULE) == (
         a.DEFAULT_EXPORT_INTERVAL,
         a.DEFAULT_LIST_SCHEDULE,
         a.DEFAULT_FULL_WALK_SCHEDULE,
@@ -127,7 +127,7 @@ def test_live_mode_reports_the_true_row_counts(sandbox, settings, client, conn, 
 
     with duckdb.connect(settings.duckdb_path, read_only=True) as ro:  # every example query runs on real data
         results = {
-            sql: ro.execute(sql).fetchall() for family in table_catalog.EXAMPLES.values() for _, sql in family
+            sql: ro.execute(sql).fetchall() for family in table_notes.EXAMPLES.values() for _, sql in family
         }
-    assert results[table_catalog.EXAMPLES["raw_export"][0][1]], "the first example query finds no customers"
-    assert results[table_catalog.EXAMPLES["marts"][0][1]], "the lead funnel example finds no leads"
+    assert results[table_notes.EXAMPLES["raw_export"][0][1]], "the first example query finds no customers"
+    assert results[table_notes.EXAMPLES["marts"][0][1]], "the lead funnel example finds no leads"

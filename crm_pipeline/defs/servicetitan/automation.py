@@ -8,30 +8,39 @@ CRM_AUTOMATION=off ships them stopped, to switch on in the UI. A toggle in the U
 
 from __future__ import annotations
 
-from dagster import AssetSelection, AutomationConditionSensorDefinition
+from collections.abc import Sequence
+
+from dagster import AssetSelection, AutomationConditionSensorDefinition, DefaultSensorStatus, Definitions
 
 from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
-from crm_pipeline.defs.servicetitan.checks import raw_checks
+from crm_pipeline.defs.servicetitan.checks import raw_table_checks
 from crm_pipeline.defs.servicetitan.jobs import export_job, list_job
 from crm_pipeline.defs.servicetitan.schedules import build_list_schedules
 from crm_pipeline.defs.servicetitan.sensors import build_export_sensor, build_walk_sensor
 
-settings = AutomationSettings.from_env()
 
-sql_models_sensor = AutomationConditionSensorDefinition(
-    "sql_models_automation",
-    target=AssetSelection.groups("staging", "marts"),
-    minimum_interval_seconds=30,
-    default_status=settings.sensor_status,
-    description="Rebuilds a SQL model when a table it reads changed (its data version moved), after the "
-    "writers of its sources are done; a run that found nothing new rebuilds nothing.",
-)
+def build_sql_models_sensor(default_status: DefaultSensorStatus) -> AutomationConditionSensorDefinition:
+    """The sensor evaluating the SQL models' automation conditions (`defs/conditions.py`)."""
+    return AutomationConditionSensorDefinition(
+        "sql_models_automation",
+        target=AssetSelection.groups("staging", "marts"),
+        minimum_interval_seconds=30,
+        default_status=default_status,
+        description="Rebuilds a SQL model when a table it reads changed (its data version moved), after the "
+        "writers of its sources are done; a run that found nothing new rebuilds nothing.",
+    )
 
-automation_jobs = [export_job, list_job]
-automation_sensors = [
-    build_export_sensor(settings.sensor_status),
-    build_walk_sensor(settings.sensor_status),
-    sql_models_sensor,
-]
-automation_schedules = build_list_schedules(settings)
-automation_checks = raw_checks
+
+def automation_definitions(settings: AutomationSettings, tenants: Sequence[str]) -> Definitions:
+    """The jobs, sensors, schedules and raw-table checks, switched on or off and timed by `settings`,
+    requesting runs for each of `tenants` (none: one tenant)."""
+    return Definitions(
+        jobs=[export_job, list_job],
+        sensors=[
+            build_export_sensor(settings.sensor_status, tenants),
+            build_walk_sensor(settings.sensor_status, tenants),
+            build_sql_models_sensor(settings.sensor_status),
+        ],
+        schedules=build_list_schedules(settings, tenants),
+        asset_checks=raw_table_checks(),
+    )

@@ -47,7 +47,7 @@ def export_interval(env=None) -> int:
 def cron_gap(cron: str, timezone: str = DEFAULT_TIMEZONE) -> timedelta:
     """The longest time between two ticks of `cron` over the coming weeks (1 h for hourly)."""
     ticks = list(islice(cron_string_iterator(time.time(), cron, timezone), 60))
-    return max((b - a for a, b in zip(ticks, ticks[1:])), default=timedelta(days=7))
+    return max((b - a for a, b in zip(ticks, ticks[1:], strict=False)), default=timedelta(days=7))
 
 
 @dataclass(frozen=True)

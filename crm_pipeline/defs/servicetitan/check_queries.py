@@ -41,7 +41,8 @@ def key_problems(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> tuple[i
     cols = [TENANT_COLUMN, *endpoint.key]
     keys = ", ".join(quote(c) for c in cols)
     nulls = conn.execute(
-        f"SELECT count(*) FROM {endpoint.qualified_table} WHERE {' OR '.join(f'{quote(c)} IS NULL' for c in cols)}"
+        f"SELECT count(*) FROM {endpoint.qualified_table} "
+        f"WHERE {' OR '.join(f'{quote(c)} IS NULL' for c in cols)}"
     ).fetchone()[0]
     duplicated = (
         f"SELECT {keys}, count(*) AS n FROM {endpoint.qualified_table} GROUP BY ALL HAVING count(*) > 1"
@@ -49,7 +50,7 @@ def key_problems(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> tuple[i
     # one aggregation (the table's whole key) gives both the count and the sample
     sample = conn.execute(f"SELECT *, count(*) OVER () FROM ({duplicated}) LIMIT 5").fetchall()
     dupes = sample[0][-1] if sample else 0
-    return nulls, dupes, [dict(zip([*cols, "rows"], map(str, row[:-1]))) for row in sample]
+    return nulls, dupes, [dict(zip([*cols, "rows"], map(str, row[:-1]), strict=True)) for row in sample]
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,8 @@ class Reconciliation:
 
     @property
     def passed(self) -> bool:
-        """Every record the API counted is stored (or quarantined); after a whole walk, nothing else is live."""
+        """Every record the API counted is stored (or quarantined); after a whole walk, nothing else is
+        live."""
         complete = self.written + self.quarantined >= self.api_total
         return complete and (not self.whole_walk or self.live == self.written)
 

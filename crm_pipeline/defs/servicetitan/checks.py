@@ -87,8 +87,8 @@ def _reconciliation_result(context, conn, endpoint: Endpoint, key: AssetKey, eve
         check_name=RECONCILIATION_CHECK,
         passed=rec.passed,
         severity=AssetCheckSeverity.ERROR,
-        description=f"{'whole walk' if whole else 'incremental walk'}: the API counted {total}, the run stored "
-        f"{rec.written} (+{rec.quarantined} quarantined); {rec.live} live rows in the table",
+        description=f"{'whole walk' if whole else 'incremental walk'}: the API counted {total}, the run "
+        f"stored {rec.written} (+{rec.quarantined} quarantined); {rec.live} live rows in the table",
         metadata={
             "api_total_count": total,
             "rows_written_by_run": rec.written,
@@ -101,13 +101,14 @@ def _reconciliation_result(context, conn, endpoint: Endpoint, key: AssetKey, eve
 
 
 def _tenant(servicetitan: ServiceTitanResource, event) -> str:
-    """The tenant of the latest load: its partition when tenants are partitions, else SERVICETITAN_TENANT_ID."""
+    """The tenant of the latest load: its partition when tenants are partitions, else
+    SERVICETITAN_TENANT_ID."""
     partition = event.asset_materialization.partition if event and event.asset_materialization else None
     return servicetitan.settings(partition).tenant_id
 
 
-def build_raw_checks(endpoint: Endpoint) -> AssetChecksDefinition:
-    """One check op per raw table (one DuckDB connection), each check its own result."""
+def check_specs(endpoint: Endpoint) -> list[AssetCheckSpec]:
+    """The checks of one raw table: quarantine and key always, reconciliation for top-level lists."""
     key = AssetKey(endpoint.asset_key_path)
     specs = [
         AssetCheckSpec(
@@ -132,9 +133,18 @@ def build_raw_checks(endpoint: Endpoint) -> AssetChecksDefinition:
                 "other row is live.",
             )
         )
+    return specs
+
+
+def build_raw_checks(endpoint: Endpoint) -> AssetChecksDefinition:
+    """One check op per raw table (one DuckDB connection), each check its own result."""
+    key = AssetKey(endpoint.asset_key_path)
 
     @multi_asset_check(
-        specs=specs, name=f"{key.path[0]}__{key.path[1]}__checks", can_subset=True, pool=DUCKDB_POOL
+        specs=check_specs(endpoint),
+        name=f"{key.path[0]}__{key.path[1]}__checks",
+        can_subset=True,
+        pool=DUCKDB_POOL,
     )
     def _checks(context: AssetCheckExecutionContext, duckdb: CrmDuckDB, servicetitan: ServiceTitanResource):
         """Validation, primary key and (list endpoints) reconciliation checks of one raw table."""
@@ -161,4 +171,6 @@ def build_raw_checks(endpoint: Endpoint) -> AssetChecksDefinition:
     return _checks
 
 
-raw_checks = [build_raw_checks(ep) for ep in (*EXPORT_FEEDS, *LIST_ENDPOINTS)]
+def raw_table_checks() -> list[AssetChecksDefinition]:
+    """The check ops of every raw table of the catalog."""
+    return [build_raw_checks(ep) for ep in (*EXPORT_FEEDS, *LIST_ENDPOINTS)]

@@ -2,15 +2,16 @@
 subsettable multi-asset whose selected feeds load side by side on threads (see runs.py)."""
 # No `from __future__ import annotations` here: Dagster reads the asset functions' annotations at runtime.
 
+from collections.abc import Sequence
 from functools import partial
 
-from dagster import AssetExecutionContext, AssetsDefinition, AssetSpec, Config, multi_asset
+from dagster import AssetExecutionContext, AssetsDefinition, Config, multi_asset
 from pydantic import Field
 
 from crm_pipeline.catalog import EXPORT_FEEDS, Endpoint
 from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB, ServiceTitanResource
-from crm_pipeline.defs.servicetitan.runs import materialize_endpoints, raw_spec, selected
-from crm_pipeline.defs.servicetitan.tenants import tenant_partitions
+from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
+from crm_pipeline.defs.servicetitan.runs import materialize_endpoints, raw_specs, selected
 from crm_pipeline.ingest import sync_export
 
 EXPORT_GROUP = "servicetitan_export"
@@ -29,22 +30,28 @@ class ExportConfig(Config):
     )
 
 
-def export_spec(endpoint: Endpoint) -> AssetSpec:
-    return raw_spec(
-        endpoint,
-        group=EXPORT_GROUP,
-        description=f"{endpoint.description}\n\nRaw table `{endpoint.qualified_table}`: one row per (tenant_id, id), "
-        "current version, every field as sent. Resumes from the stored continueFrom cursor.",
+def export_description(endpoint: Endpoint) -> str:
+    return (
+        f"{endpoint.description}\n\nRaw table `{endpoint.qualified_table}`: one row per (tenant_id, id), "
+        "current version, every field as sent. Resumes from the stored continueFrom cursor."
     )
 
 
-def build_export_assets() -> AssetsDefinition:
+def build_export_assets(
+    *, tenants: Sequence[str] = (), automation: AutomationSettings | None = None
+) -> AssetsDefinition:
+    """The export feeds' multi-asset: partitioned by `tenants` (none: one tenant), fresh by `automation`
+    (None: the defaults, as for an empty environment)."""
+    specs, partitions = raw_specs(
+        EXPORT_FEEDS, group=EXPORT_GROUP, describe=export_description, tenants=tenants, automation=automation
+    )
+
     @multi_asset(
         name=EXPORT_OP,
-        specs=[export_spec(ep) for ep in EXPORT_FEEDS],
+        specs=specs,
         can_subset=True,
         pool=DUCKDB_POOL,
-        partitions_def=tenant_partitions,
+        partitions_def=partitions,
         description="The selected export feeds, side by side, each from its stored continueFrom cursor.",
     )
     def _export_feeds(
@@ -65,6 +72,3 @@ def build_export_assets() -> AssetsDefinition:
         )
 
     return _export_feeds
-
-
-export_assets = [build_export_assets()]

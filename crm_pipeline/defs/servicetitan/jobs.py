@@ -24,7 +24,8 @@ IN_PROGRESS = [
 export_job = define_asset_job(
     "servicetitan_export_job",
     selection=AssetSelection.groups(EXPORT_GROUP),
-    description="The export feeds (or the subset the sensor asks for), each from its stored continueFrom cursor.",
+    description="The export feeds (or the subset the sensor asks for), each from its stored continueFrom "
+    "cursor.",
 )
 list_job = define_asset_job(
     "servicetitan_list_job",
@@ -44,7 +45,8 @@ def list_run_config(full_walk: bool) -> dict:
 def runs_in_progress(
     instance: DagsterInstance, keys: Iterable[AssetKey], tenant: str | None = None
 ) -> dict[AssetKey, str]:
-    """Of `keys`, those a queued or running run will write (for `tenant`'s partition, if given), each with that run's id.
+    """Of `keys`, those a queued or running run will write (for `tenant`'s partition, if given), each with
+    that run's id.
 
     A run without a single partition (one tenant, or a range) counts as writing every partition.
     """

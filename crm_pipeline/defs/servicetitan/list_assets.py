@@ -3,15 +3,16 @@ defined by one subsettable multi-asset whose selected endpoints load side by sid
 parent-scoped endpoint after its parent; see runs.py)."""
 # No `from __future__ import annotations` here: Dagster reads the asset functions' annotations at runtime.
 
+from collections.abc import Sequence
 from functools import partial
 
-from dagster import AssetExecutionContext, AssetsDefinition, AssetSpec, Config, multi_asset
+from dagster import AssetExecutionContext, AssetsDefinition, Config, multi_asset
 from pydantic import Field
 
 from crm_pipeline.catalog import LIST_ENDPOINTS, Endpoint
 from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB, ServiceTitanResource
-from crm_pipeline.defs.servicetitan.runs import materialize_endpoints, raw_spec, selected
-from crm_pipeline.defs.servicetitan.tenants import tenant_partitions
+from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
+from crm_pipeline.defs.servicetitan.runs import materialize_endpoints, raw_specs, selected
 from crm_pipeline.defs.servicetitan.walk_settings import fan_out_options
 from crm_pipeline.ingest import sync_list
 
@@ -20,12 +21,13 @@ LIST_OP = "servicetitan_list_endpoints"
 
 
 class ListConfig(Config):
-    """Run settings of the list endpoints (editable in the launchpad; they apply to every selected endpoint)."""
+    """Run settings of the list endpoints (editable in the launchpad; for every selected endpoint)."""
 
     full_walk: bool = Field(
         default=False,
         description="Walk the whole endpoint (all parents) instead of what changed, and stamp _deleted_at on "
-        "rows the API no longer returns. The weekly schedule sets it. A parent walk in progress is finished first.",
+        "rows the API no longer returns. The weekly schedule sets it. A parent walk in progress is finished "
+        "first.",
     )
 
 
@@ -46,17 +48,21 @@ def _description(endpoint: Endpoint) -> str:
     )
 
 
-def list_spec(endpoint: Endpoint) -> AssetSpec:
-    return raw_spec(endpoint, group=LIST_GROUP, description=_description(endpoint))
+def build_list_assets(
+    *, tenants: Sequence[str] = (), automation: AutomationSettings | None = None
+) -> AssetsDefinition:
+    """The list endpoints' multi-asset: partitioned by `tenants` (none: one tenant), fresh by `automation`
+    (None: the defaults, as for an empty environment)."""
+    specs, partitions = raw_specs(
+        LIST_ENDPOINTS, group=LIST_GROUP, describe=_description, tenants=tenants, automation=automation
+    )
 
-
-def build_list_assets() -> AssetsDefinition:
     @multi_asset(
         name=LIST_OP,
-        specs=[list_spec(ep) for ep in LIST_ENDPOINTS],
+        specs=specs,
         can_subset=True,
         pool=DUCKDB_POOL,
-        partitions_def=tenant_partitions,
+        partitions_def=partitions,
         description="The selected list endpoints, side by side; parent-scoped ones after their parents.",
     )
     def _list_endpoints(
@@ -75,6 +81,3 @@ def build_list_assets() -> AssetsDefinition:
         )
 
     return _list_endpoints
-
-
-list_assets = [build_list_assets()]

@@ -1,4 +1,4 @@
-"""Progress lines of a raw asset's sync: records and their rate; for a fan-out, parents done of planned and an ETA."""
+"""Progress lines of a raw asset's sync: records and their rate; for a fan-out, parents done and an ETA."""
 
 import time
 
@@ -23,8 +23,9 @@ class Progress:
         self.log.info(f"{self.name}: page {result.pages}, {self._figures(result, now - self.began)}")
 
     def done(self, result: SyncResult, rows: int) -> None:
+        figures = self._figures(result, time.monotonic() - self.began)
         self.log.info(
-            f"{self.name}: done, {result.pages} pages, {self._figures(result, time.monotonic() - self.began)}, "
+            f"{self.name}: done, {result.pages} pages, {figures}, "
             f"{result.rows_upserted} rows upserted, {rows} in the table"
             + (", more to do: the next run continues" if result.has_more and result.parents_planned else "")
         )

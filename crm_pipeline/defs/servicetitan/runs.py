@@ -9,10 +9,18 @@ yields its materialization, and the step then fails naming the endpoints that di
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, Failure, MaterializeResult
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    Failure,
+    MaterializeResult,
+    StaticPartitionsDefinition,
+)
 
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.defs.resources import CrmDuckDB, ServiceTitanResource
+from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
 from crm_pipeline.defs.servicetitan.freshness import freshness_policy
 from crm_pipeline.defs.servicetitan.metadata import definition_metadata, run_metadata
 from crm_pipeline.defs.servicetitan.progress import Progress
@@ -30,19 +38,47 @@ ENDPOINT_THREADS = 6  # endpoints loaded at once in a step; fan-outs add their o
 Sync = Callable[..., SyncResult]
 
 
-def raw_spec(endpoint: Endpoint, *, group: str, description: str) -> AssetSpec:
-    """The asset of one endpoint inside a raw multi-asset (after its parent's, for a parent-scoped one)."""
+def raw_spec(
+    endpoint: Endpoint,
+    *,
+    group: str,
+    description: str,
+    partitions: StaticPartitionsDefinition | None,
+    automation: AutomationSettings,
+) -> AssetSpec:
+    """The asset of one endpoint inside a raw multi-asset (after its parent's, for a parent-scoped one):
+    partitioned by tenant when there are several, fresh by the `automation` settings' windows."""
     return AssetSpec(
         key=AssetKey(endpoint.asset_key_path),
         group_name=group,
         kinds={"servicetitan", "duckdb"},
-        partitions_def=tenant_partitions,
-        skippable=True,  # an endpoint that fails (a missing scope) does not stop the others: it is not materialized
+        partitions_def=partitions,
+        # An endpoint that fails (a missing scope) does not stop the others: it is not materialized.
+        skippable=True,
         deps=[AssetKey(endpoint.parent.asset_key_path)] if endpoint.parent else [],
         description=description,
         metadata=definition_metadata(endpoint),
-        freshness_policy=freshness_policy(endpoint),
+        freshness_policy=freshness_policy(endpoint, automation),
     )
+
+
+def raw_specs(
+    endpoints: Sequence[Endpoint],
+    *,
+    group: str,
+    describe: Callable[[Endpoint], str],
+    tenants: Sequence[str],
+    automation: AutomationSettings | None,
+) -> tuple[list[AssetSpec], StaticPartitionsDefinition | None]:
+    """The specs of a raw multi-asset's endpoints and its partitions: one per tenant of `tenants` (none: one
+    tenant, unpartitioned); fresh by `automation` (None: the defaults, as for an empty environment)."""
+    partitions = tenant_partitions(tenants)
+    automation = automation or AutomationSettings.from_env({})
+    specs = [
+        raw_spec(ep, group=group, description=describe(ep), partitions=partitions, automation=automation)
+        for ep in endpoints
+    ]
+    return specs, partitions
 
 
 def selected(context: AssetExecutionContext, endpoints: Sequence[Endpoint]) -> list[Endpoint]:

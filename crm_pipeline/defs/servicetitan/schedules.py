@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dagster import RunRequest, ScheduleDefinition, ScheduleEvaluationContext, SkipReason, schedule
 
 from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
 from crm_pipeline.defs.servicetitan.jobs import LIST_KEYS, list_job, list_run_config, runs_in_progress
-from crm_pipeline.defs.servicetitan.tenants import TENANTS
 
 INCREMENTAL = "servicetitan_list_incremental"
 FULL_WALK = "servicetitan_list_full_walk"
 
 
-def build_list_schedules(settings: AutomationSettings) -> list[ScheduleDefinition]:
-    """The two schedules of `list_job`, on the crons of CRM_LIST_SCHEDULE and CRM_FULL_WALK_SCHEDULE."""
+def build_list_schedules(
+    settings: AutomationSettings, tenants: Sequence[str] = ()
+) -> list[ScheduleDefinition]:
+    """The two schedules of `list_job`, on the crons of CRM_LIST_SCHEDULE and CRM_FULL_WALK_SCHEDULE,
+    requesting a run for each of `tenants` (their partitions; none: one tenant)."""
 
     @schedule(
         name=INCREMENTAL,
@@ -27,12 +31,11 @@ def build_list_schedules(settings: AutomationSettings) -> list[ScheduleDefinitio
     def servicetitan_list_incremental(context: ScheduleEvaluationContext):
         """An incremental run of every list endpoint (per tenant), unless one is still queued or running."""
         requests, skipped = [], []
-        for tenant in TENANTS or [None]:
+        for tenant in tenants or [None]:
             busy = runs_in_progress(context.instance, LIST_KEYS, tenant)
             if busy:
-                skipped.append(
-                    f"{tenant or 'list endpoints'}: still being written by run {sorted(set(busy.values()))[0]}"
-                )
+                run_id = sorted(set(busy.values()))[0]
+                skipped.append(f"{tenant or 'list endpoints'}: still being written by run {run_id}")
                 continue
             requests.append(
                 RunRequest(
@@ -49,8 +52,8 @@ def build_list_schedules(settings: AutomationSettings) -> list[ScheduleDefinitio
         cron_schedule=settings.full_walk_schedule,
         execution_timezone=settings.timezone,
         default_status=settings.schedule_status,
-        description=f"Every list endpoint walked whole, stamping `_deleted_at` on rows the API no longer returns "
-        f"(CRM_FULL_WALK_SCHEDULE, now `{settings.full_walk_schedule}` {settings.timezone}).",
+        description="Every list endpoint walked whole, stamping `_deleted_at` on rows the API no longer "
+        f"returns (CRM_FULL_WALK_SCHEDULE, now `{settings.full_walk_schedule}` {settings.timezone}).",
     )
     def servicetitan_list_full_walk(context: ScheduleEvaluationContext):
         """A whole walk of every list endpoint (per tenant); if a list run is going, it waits for the file."""
@@ -60,7 +63,7 @@ def build_list_schedules(settings: AutomationSettings) -> list[ScheduleDefinitio
                 partition_key=tenant,
                 tags={"crm/trigger": FULL_WALK},
             )
-            for tenant in TENANTS or [None]
+            for tenant in tenants or [None]
         ]
 
     return [servicetitan_list_incremental, servicetitan_list_full_walk]

@@ -27,7 +27,6 @@ from dagster import (
 from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS
 from crm_pipeline.defs.servicetitan.automation_settings import export_interval
 from crm_pipeline.defs.servicetitan.jobs import export_job, list_job, list_run_config, runs_in_progress
-from crm_pipeline.defs.servicetitan.tenants import TENANTS
 
 SENSOR_NAME = "servicetitan_export_sensor"
 
@@ -90,7 +89,8 @@ def _latest(instance: DagsterInstance, key: AssetKey, tenant: str | None):
 def plan_export_runs(
     instance: DagsterInstance, cursor: str | None, now: float, interval: int, tenants: Sequence[str] = ()
 ) -> ExportPlan:
-    """Decide, for every export feed (of every tenant), whether to run it now; the previous cursor holds past requests."""
+    """Decide, for every export feed (of every tenant), whether to run it now; the previous cursor holds
+    past requests."""
     previous = json.loads(cursor).get("feeds", {}) if cursor else {}
     keys = {ep.path: AssetKey(ep.asset_key_path) for ep in EXPORT_FEEDS}
     plan = ExportPlan(interval=interval)
@@ -121,19 +121,22 @@ def plan_export_runs(
     return plan
 
 
-def build_export_sensor(default_status: DefaultSensorStatus):
+def build_export_sensor(default_status: DefaultSensorStatus, tenants: Sequence[str] = ()):
+    """The export sensor, requesting runs for each of `tenants` (their partitions; none: one tenant)."""
+
     @sensor(
         name=SENSOR_NAME,
         job=export_job,
         minimum_interval_seconds=30,
         default_status=default_status,
-        description="Runs each export feed from its stored cursor: again at once while its last run ended with "
-        "more to fetch, else once its interval (CRM_EXPORT_INTERVAL_SECONDS, default 300) has passed. Never "
-        "starts a feed that a queued or running run already writes. The cursor shows each feed's state as JSON.",
+        description="Runs each export feed from its stored cursor: again at once while its last run ended "
+        "with more to fetch, else once its interval (CRM_EXPORT_INTERVAL_SECONDS, default 300) has passed. "
+        "Never starts a feed that a queued or running run already writes. The cursor shows each feed's state "
+        "as JSON.",
     )
     def servicetitan_export_sensor(context: SensorEvaluationContext) -> SensorResult:
         """Request one run of the export feeds that are due; record every feed's state in the cursor."""
-        plan = plan_export_runs(context.instance, context.cursor, time.time(), export_interval(), TENANTS)
+        plan = plan_export_runs(context.instance, context.cursor, time.time(), export_interval(), tenants)
         if not plan.due:
             return SensorResult(skip_reason=SkipReason("no export feed is due"), cursor=plan.cursor)
         requests = []
@@ -169,7 +172,9 @@ def unfinished_walks(
     return due
 
 
-def build_walk_sensor(default_status: DefaultSensorStatus):
+def build_walk_sensor(default_status: DefaultSensorStatus, tenants: Sequence[str] = ()):
+    """The sensor continuing unfinished parent walks, for each of `tenants` (none: one tenant)."""
+
     @sensor(
         name=WALK_SENSOR_NAME,
         job=list_job,
@@ -179,7 +184,7 @@ def build_walk_sensor(default_status: DefaultSensorStatus):
         "(CRM_WALK_BUDGET_SECONDS) with parents still to visit, as soon as no run writes it.",
     )
     def servicetitan_list_walk_sensor(context: SensorEvaluationContext) -> SensorResult:
-        due = unfinished_walks(context.instance, TENANTS)
+        due = unfinished_walks(context.instance, tenants)
         if not due:
             return SensorResult(skip_reason=SkipReason("no parent walk is waiting to be continued"))
         return SensorResult(

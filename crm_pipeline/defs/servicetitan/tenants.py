@@ -6,11 +6,11 @@ Each partition has its own cursors and watermarks (every state row and every raw
 
 from __future__ import annotations
 
-import os
+from collections.abc import Sequence
 
 from dagster import StaticPartitionsDefinition
 
-from crm_pipeline.settings import tenant_ids
 
-TENANTS = tenant_ids(os.environ)
-tenant_partitions = StaticPartitionsDefinition(TENANTS) if TENANTS else None
+def tenant_partitions(tenants: Sequence[str]) -> StaticPartitionsDefinition | None:
+    """One partition per tenant id (`crm_pipeline.settings.tenant_ids`); None for a single tenant."""
+    return StaticPartitionsDefinition(list(tenants)) if tenants else None

@@ -1,0 +1,40 @@
+"""Everything the code location defines, built from the environment it loads in (crm_pipeline.definitions)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from dagster import Definitions, in_process_executor
+
+from crm_pipeline.defs.lake_maintenance import lake_maintenance_definitions
+from crm_pipeline.defs.resources import default_resources
+from crm_pipeline.defs.servicetitan.automation import automation_definitions
+from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
+from crm_pipeline.defs.servicetitan.export_assets import build_export_assets
+from crm_pipeline.defs.servicetitan.list_assets import build_list_assets
+from crm_pipeline.defs.sql_models import build_sql_model_assets, build_sql_model_checks
+from crm_pipeline.settings import tenant_ids
+from crm_pipeline.sql_models import load_project
+
+
+def build_definitions(env: Mapping[str, str]) -> Definitions:
+    """The raw assets (partitioned by SERVICETITAN_TENANTS), the SQL models of `dbt_like_sql/`, the
+    automation (CRM_AUTOMATION, the crons), the resources and, for a DuckLake, its maintenance."""
+    automation = AutomationSettings.from_env(env)
+    tenants = tenant_ids(env)
+    models = load_project()
+    core = Definitions(
+        assets=[
+            build_export_assets(tenants=tenants, automation=automation),
+            build_list_assets(tenants=tenants, automation=automation),
+            *build_sql_model_assets(models),
+        ],
+        asset_checks=build_sql_model_checks(models),
+        resources=default_resources(env),
+        # One process per run: its endpoints load side by side on threads inside the raw multi-assets,
+        # sharing one client per tenant (one token, one rate limit) and one handle on the DuckDB file.
+        executor=in_process_executor,
+    )
+    return Definitions.merge(
+        core, automation_definitions(automation, tenants), lake_maintenance_definitions(env)
+    )
