@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from crm_pipeline.schemas.spec_fields import SPEC_FIELDS
+from crm_pipeline.schemas.declared import spec_fields
 from crm_pipeline_tests.sandbox import FEEDS, Sandbox
 
 
@@ -94,7 +94,7 @@ def test_paging_to_the_end_yields_exactly_the_records(sb, api, feed):
     expected = sb.records(feed)
     assert sorted(rows, key=lambda r: r["id"]) == expected and len({r["id"] for r in rows}) == len(rows)
     assert pages == -(-len(expected) // sb.page_size)
-    assert all(set(r) - {"legacyId", "importBatch"} == set(SPEC_FIELDS[feed]) for r in rows)
+    assert all(set(r) - {"legacyId", "importBatch"} == set(spec_fields()[feed]) for r in rows)
     again = api.get(feed, params={"from": cont}).json()
     assert again == {"hasMore": False, "continueFrom": cont, "data": []}
 

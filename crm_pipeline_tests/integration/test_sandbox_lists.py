@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from crm_pipeline.schemas.spec_fields import SPEC_FIELDS
+from crm_pipeline.schemas.declared import spec_fields
 from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline_tests.sandbox.lists import ENDPOINTS, PARENT_SCOPED, TOP_LEVEL
 from crm_pipeline_tests.sandbox.timestamps import parse_instant
@@ -81,7 +81,7 @@ def test_walking_a_top_level_endpoint_returns_exactly_its_records(sb, api, path)
     else:
         for size in (37, 5000):
             assert by_id(walk(api, path, size, active="Any")) == expected
-    assert all(set(r) - EXTRA == set(SPEC_FIELDS[path]) for r in expected)
+    assert all(set(r) - EXTRA == set(spec_fields()[path]) for r in expected)
 
 
 def test_customers_and_locations_default_to_active_records(sb, api):
@@ -185,7 +185,7 @@ def test_parent_scoped_endpoints_serve_their_parents_children(sb, api, path):
         expected = [r for p, r in pairs if p == params]
         body = api.get(path.format(**params), params={"pageSize": 5000}).raise_for_status().json()
         assert (body if path.endswith("/preferences") else body["data"]) == expected
-    assert all(set(r) - EXTRA == set(SPEC_FIELDS[path]) for _, r in pairs)
+    assert all(set(r) - EXTRA == set(spec_fields()[path]) for _, r in pairs)
     assert max(counts.values()) >= 2 and len(pairs) >= len(parents) // 2
     unknown = {k: (123 if k == "id" else "00000000-0000-4000-8000-000000000000") for k in parents[0]}
     assert api.get(path.format(**unknown)).json()["status"] == 404

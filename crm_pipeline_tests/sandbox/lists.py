@@ -4,7 +4,7 @@ registry of what they read: list views of the export stores and the list-only st
 `ENDPOINTS` describes every path: its store, answer kind (paged / plain array / bare value), the
 filters its OpenAPI parameters list, whether it honours `ids`, `sort` and `active` (test_sandbox_lists
 holds these against the OpenAPI description), and its parent store. The fields a path serves are
-those of its OpenAPI list schema (`SPEC_FIELDS`): a record of an export store is served without the
+those of its OpenAPI list schema (`spec_fields.json`): a record of an export store is served without the
 fields its export schema has and the list schema lacks (`drop`).
 """
 
@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
-from crm_pipeline.schemas.spec_fields import SPEC_FIELDS
+from crm_pipeline.schemas.declared import spec_fields
 
 from .list_records import LIST_SPECS
 from .list_store import ListStore
@@ -52,7 +52,7 @@ class Endpoint:
         feed = _FEED_OF_STORE.get(self.store)
         if feed is None:
             return ()
-        return tuple(name for name in SPEC_FIELDS[feed] if name not in SPEC_FIELDS[self.path])
+        return tuple(name for name in spec_fields()[feed] if name not in spec_fields()[self.path])
 
 
 _FEED_OF_STORE = {store: feed for feed, store in FEEDS.items()}

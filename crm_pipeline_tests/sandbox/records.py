@@ -1,5 +1,5 @@
 """Record generators of the six export feeds (fields and order as in the OpenAPI export schemas,
-`SPEC_FIELDS`).
+`spec_fields.json`).
 
 For speed, each store first draws a few thousand messy record *templates* (JSON text with
 %-placeholders for id, parents, active/merged and timestamps); a record is then one template
@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable
 from typing import Protocol
 
-from crm_pipeline.schemas.spec_fields import SPEC_FIELDS
+from crm_pipeline.schemas.declared import spec_fields
 
 from .pools import MASK, Pools
 from .timestamps import TICKS_PER_SECOND, TS_STYLES, format_ticks
@@ -149,7 +149,7 @@ def _contact_maker(feed: str, parent_field: str) -> Maker:
             parent_field: PARENT,
             "active": ACTIVE,
         }
-        return "{" + ",".join(f'"{name}":{values[name]}' for name in SPEC_FIELDS[feed]) + x["extra"] + "}"
+        return "{" + ",".join(f'"{name}":{values[name]}' for name in spec_fields()[feed]) + x["extra"] + "}"
 
     return make
 
