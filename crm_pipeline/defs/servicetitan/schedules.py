@@ -41,6 +41,7 @@ def build_list_schedules(
                 RunRequest(
                     run_config=list_run_config(full_walk=False),
                     partition_key=tenant,
+                    run_key=tenant,  # a schedule's several requests of one tick need one each
                     tags={"crm/trigger": INCREMENTAL},
                 )
             )
@@ -61,6 +62,7 @@ def build_list_schedules(
             RunRequest(
                 run_config=list_run_config(full_walk=True),
                 partition_key=tenant,
+                run_key=tenant,
                 tags={"crm/trigger": FULL_WALK},
             )
             for tenant in tenants or [None]
