@@ -17,22 +17,8 @@ from crm_pipeline.sandbox import Sandbox
 from crm_pipeline.settings import Settings
 from crm_pipeline.sql_models import load_project, model_checks
 from crm_pipeline.storage.lake import LakeUnavailable, connect_lake
-from crm_pipeline_tests.compare import differences, served
 from crm_pipeline_tests.conftest import make_client
-from crm_pipeline_tests.lake_helpers import start_worker
-
-
-def assert_exact(conn, sandbox, endpoints, tenant_id: str) -> None:
-    """Every table holds exactly what the sandbox serves: each key once, every field as sent."""
-    for endpoint in endpoints:
-        records = served(sandbox, endpoint)
-        assert differences(conn, endpoint, tenant_id, records) == []
-        stored = conn.execute(
-            f"SELECT count(*) FROM {endpoint.qualified_table} WHERE tenant_id = ?", [tenant_id]
-        ).fetchone()[0]
-        assert stored == len({tuple(r[k] for k in endpoint.key) for r in records}), (
-            endpoint.path
-        )  # none doubled
+from crm_pipeline_tests.lake_helpers import assert_exact, start_worker
 
 
 def test_export_and_list_load_exactly_and_upsert(sandbox, lake):
