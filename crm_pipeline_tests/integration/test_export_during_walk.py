@@ -1,8 +1,8 @@
-"""While a list run's parent fan-out goes on, an export run started by hand gets the DuckDB file, finishes within
-a minute and publishes its rows to the read-only copy; both runs of the tenant stay under the API's 60/s
-together (fewer than 1% of answers are 429), and each asks for one access token. Real `dagster` CLI runs
-against a sandbox that limits the tenant to 60 requests/s. Two runs walking parents of one tenant side by
-side keep under that limit together too."""
+"""While a list run's parent fan-out goes on, an export run started by hand gets the DuckDB file, finishes
+within a minute and publishes its rows to the read-only copy; both runs of the tenant stay under the API's
+60/s together (fewer than 1% of answers are 429), and each asks for one access token. Real `dagster` CLI runs
+against a sandbox that limits the tenant to 60 requests/s. Two runs walking parents of one tenant side by side
+keep under that limit together too."""
 
 from __future__ import annotations
 

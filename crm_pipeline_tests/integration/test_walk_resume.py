@@ -98,9 +98,8 @@ def test_a_full_walk_killed_half_way_resumes_and_stamps_each_deletion_once(tmp_p
         before, after = kill_half_way_then_resume(
             sb, env, tmp_path, "raw_list/customers,raw_list/customers_notes", full_walk=True
         )
-        assert_resumed(
-            before, after, {c for (c,) in all_customers}
-        )  # a whole walk visits every stored parent
+        # a whole walk visits every stored parent
+        assert_resumed(before, after, {c for (c,) in all_customers})
         with duckdb.connect(settings.duckdb_path) as conn:
             stamped = {ep.path: stamps(conn, ep) for ep in (CUSTOMERS, NOTES)}
             for ep in (CUSTOMERS, NOTES):
