@@ -59,9 +59,8 @@ def browser_missing() -> str | None:
     return None
 
 
-_NO_PROXY = urllib.request.build_opener(
-    urllib.request.ProxyHandler({})
-)  # loopback only, whatever *_proxy says
+# loopback only, whatever *_proxy says
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def free_port() -> int:

@@ -14,7 +14,6 @@ from pathlib import Path
 import dagster as dg
 
 from crm_pipeline.defs.servicetitan.jobs import list_run_config
-from crm_pipeline_tests.e2e.test_reliability_kills import group_is_gone
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT = 120
@@ -75,6 +74,18 @@ def kill_when(proc: subprocess.Popen, log: Path, ready, timeout: float = RUN_TIM
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert group_is_gone(proc.pid), "a process of the killed run is still alive"
+
+
+def group_is_gone(pgid: int, timeout: float = 10.0) -> bool:
+    """Whether every process of the group has ended (waiting up to `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def requested_parents(sandbox, suffix: str = "/notes") -> list[int]:

@@ -8,9 +8,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.servicetitan import ServiceTitanClient
 from crm_pipeline.settings import Settings
+from crm_pipeline_tests.sandbox import Sandbox
 
 # The lake fixture (a DuckLake on the PostgreSQL of CRM_TEST_POSTGRES) lives with its helpers.
 pytest_plugins = ("crm_pipeline_tests.lake_helpers",)

@@ -1,5 +1,6 @@
-"""A fresh DuckLake per test, its catalog a new database on the PostgreSQL server of CRM_TEST_POSTGRES
-(scripts/postgres.sh starts one; .ci/run does). Without it the lake tests are skipped, but under CI they fail."""
+"""A fresh DuckLake per test, its catalog a new database on the PostgreSQL server of
+CRM_TEST_POSTGRES (scripts/postgres.sh starts one; .ci/run does). Without it the lake tests are
+skipped, but under CI they fail."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from crm_pipeline.storage.lake import connect_lake
+from crm_pipeline_tests.compare import differences, served
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,17 +61,15 @@ def lake(tmp_path):
     with closing(admin_connection(server)) as admin, admin.cursor() as cur:
         cur.execute(f"CREATE DATABASE {name}")
     target = Lake(server=server, database=name, data_path=str(tmp_path / "lake_data"))
-    conn = (
-        target.connect()
-    )  # the catalog's first attach creates its tables: once, before any concurrent writer
-    conn.close()
+    # the catalog's first attach creates its tables: once, before any concurrent writer
+    target.connect().close()
     yield target
     with closing(admin_connection(server)) as admin, admin.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def start_worker(role: str, env: dict[str, str], *args: str) -> subprocess.Popen:
-    """`python -m crm_pipeline_tests.lake_worker <role>` in a process of its own; it prints one line a page."""
+    """`python -m crm_pipeline_tests.lake_worker <role>` in a process of its own, printing a line a page."""
     return subprocess.Popen(
         [sys.executable, "-m", "crm_pipeline_tests.lake_worker", role, *args],
         cwd=ROOT,
@@ -78,3 +78,15 @@ def start_worker(role: str, env: dict[str, str], *args: str) -> subprocess.Popen
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def assert_exact(conn, sandbox, endpoints, tenant_id: str) -> None:
+    """Every table holds exactly what the sandbox serves: each key once, every field as sent."""
+    for endpoint in endpoints:
+        records = served(sandbox, endpoint)
+        assert differences(conn, endpoint, tenant_id, records) == []
+        stored = conn.execute(
+            f"SELECT count(*) FROM {endpoint.qualified_table} WHERE tenant_id = ?", [tenant_id]
+        ).fetchone()[0]
+        # none doubled
+        assert stored == len({tuple(r[k] for k in endpoint.key) for r in records}), endpoint.path

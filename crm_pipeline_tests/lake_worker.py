@@ -18,16 +18,19 @@ from crm_pipeline.settings import Settings
 from crm_pipeline.storage.lake import connect_lake
 
 
+def print_page(result) -> None:
+    print(f"page {result.stream} {result.pages}", flush=True)
+
+
 def write(role: str) -> None:
     settings = Settings.from_env(os.environ)
     conn = connect_lake(settings.duckdb_path)
     with ServiceTitanClient(settings) as client:
         for endpoint in EXPORT_FEEDS if role == "export" else LIST_ENDPOINTS:
-            on_page = lambda result: print(f"page {result.stream} {result.pages}", flush=True)  # noqa: E731
             if role == "export":
-                sync_export(client, conn, endpoint, settings.tenant_id, on_page=on_page)
+                sync_export(client, conn, endpoint, settings.tenant_id, on_page=print_page)
             else:
-                sync_list(client, conn, endpoint, settings.tenant_id, on_page=on_page)
+                sync_list(client, conn, endpoint, settings.tenant_id, on_page=print_page)
     print("done", flush=True)
 
 

@@ -43,17 +43,9 @@ from crm_pipeline.settings import Settings  # noqa: E402
 def start_sandbox(
     customers: int, page_size: int, rate_limit: float | None = None
 ) -> tuple[subprocess.Popen, dict]:
-    command = [
-        sys.executable,
-        "-m",
-        "crm_pipeline_tests.sandbox",
-        "--port",
-        "0",
-        "--customers",
-        str(customers),
-        "--page-size",
-        str(page_size),
-    ] + (["--rate-limit", str(rate_limit)] if rate_limit else [])
+    command = [sys.executable, "-m", "crm_pipeline_tests.sandbox", "--port", "0"]
+    command += ["--customers", str(customers), "--page-size", str(page_size)]
+    command += ["--rate-limit", str(rate_limit)] if rate_limit else []
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
     env = {}
     while len(env) < 6:
@@ -122,20 +114,8 @@ def project(
         "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
         "print('MAXRSS', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)"
     )
-    command = [
-        sys.executable,
-        "-c",
-        wrapper,
-        sys.executable,
-        "-m",
-        "dagster",
-        "asset",
-        "materialize",
-        "-m",
-        "crm_pipeline.definitions",
-        "--select",
-        "raw_export/customers",
-    ]
+    command = [sys.executable, "-c", wrapper, sys.executable, "-m", "dagster", "asset", "materialize"]
+    command += ["-m", "crm_pipeline.definitions", "--select", "raw_export/customers"]
     run_env = {
         **os.environ,
         **env,
@@ -188,9 +168,9 @@ def lake_storage(server: str, workdir: Path) -> dict:
 
 def bench_lake(env: dict, settings: Settings, server: str, work: Path, home: Path) -> dict:
     storage = lake_storage(server, work)
-    lake_s, lake_mb = project(env, work, home, storage)
+    lake_s, lake_mb = project(env, work, home, storage=storage)
     httpx.post(f"{settings.api_url}/_sandbox/change", json={"feed": "export/customers", "n": 100})
-    lake_tail_s, _ = project(env, work, home, storage)
+    lake_tail_s, _ = project(env, work, home, storage=storage)
     return {"lake_s": lake_s, "lake_peak_rss_mb": lake_mb, "lake_tail_s": lake_tail_s}
 
 
@@ -208,7 +188,7 @@ def bench_size(n: int, page_size: int, lake_server: str | None = None) -> dict:
             httpx.post(f"{settings.api_url}/_sandbox/change", json={"feed": "export/customers", "n": 100})
             tail_s, _ = project(env, work, home)
             variants = variant_seconds(env, work, home)
-            lake = bench_lake(env, settings, lake_server, work, home) if lake_server else {}
+            lake = bench_lake(env, settings, server=lake_server, work=work, home=home) if lake_server else {}
     finally:
         proc.terminate()
         proc.wait()
@@ -238,7 +218,8 @@ VARIANTS = {
 
 
 def variant_seconds(env: dict, work: Path, home: Path, rounds: int = 2) -> dict[str, float]:
-    """A whole load of the same data into a new file per variant, the variants alternating; each one's fastest."""
+    """A whole load of the same data into a new file per variant, the variants alternating; each one's
+    fastest."""
     best: dict[str, float] = {}
     for r in range(rounds):
         for name, extra in VARIANTS.items():
@@ -288,10 +269,11 @@ def main() -> None:
     for n in args.sizes:
         r = bench_size(n, args.page_size, args.lake_server)
         print(
-            f"N={r['n']:>9,}  floor {r['floor_rps']:>9,.0f} rec/s | baseline {r['baseline_rps']:>9,.0f} rec/s | "
-            f"project {r['project_rps']:>9,.0f} rec/s | project/baseline {r['project_vs_baseline']:.2f} | "
-            f"project/floor {r['project_vs_floor']:.2f} | peak RSS {r['peak_rss_mb']:.0f} MB | "
-            f"100 changes {r['tail_s']:.2f} s | history on/off {r['history_on_vs_off']:.2f} | "
+            f"N={r['n']:>9,}  floor {r['floor_rps']:>9,.0f} rec/s | "
+            f"baseline {r['baseline_rps']:>9,.0f} rec/s | project {r['project_rps']:>9,.0f} rec/s | "
+            f"project/baseline {r['project_vs_baseline']:.2f} | project/floor {r['project_vs_floor']:.2f} | "
+            f"peak RSS {r['peak_rss_mb']:.0f} MB | 100 changes {r['tail_s']:.2f} s | "
+            f"history on/off {r['history_on_vs_off']:.2f} | "
             f"storage default/latest {r['default_vs_latest_storage']:.2f}",
             flush=True,
         )

@@ -61,9 +61,8 @@ def test_a_file_in_the_newest_format_is_rewritten_once_for_older_readers(tmp_pat
         assert cli(database, "SELECT 1 FROM raw_export.t").returncode != 0
     monkeypatch.setenv("CRM_DUCKDB_PATH", database)
     assert crm_pipeline(["rewrite-storage"]) == 0
-    assert (
-        file_storage_number(database) == DEFAULT_STORAGE_NUMBER < newest
-    )  # v1.2.0: DuckDB 1.2 to 1.5 read it
+    # v1.2.0: DuckDB 1.2 to 1.5 read it
+    assert file_storage_number(database) == DEFAULT_STORAGE_NUMBER < newest
     done = cli(
         database,
         "SELECT sum(id), any_value(comment) FROM raw_export.t, duckdb_columns() "

@@ -1,6 +1,7 @@
-"""Deletes end to end through Dagster (#18, point 4): records deleted from the API, and the children of deleted
-parents, are stamped `_deleted_at` by a full walk (an incremental run may stamp those it sees gone), once: a later walk
-keeps the first stamp; when they come back, the stamp is cleared. Live rows are exactly what the sandbox serves."""
+"""Deletes end to end through Dagster (#18, point 4): records deleted from the API, and the children of
+deleted parents, are stamped `_deleted_at` by a full walk (an incremental run may stamp those it sees gone),
+once: a later walk keeps the first stamp; when they come back, the stamp is cleared. Live rows are exactly
+what the sandbox serves."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import duckdb
 import pytest
 
 from crm_pipeline.catalog import LIST_ENDPOINTS, endpoint
-from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.storage.tables import quote
 from crm_pipeline_tests.compare import differences, served
 from crm_pipeline_tests.list_runs import materialize_lists
+from crm_pipeline_tests.sandbox import Sandbox
 
 CUSTOMERS, NOTES = endpoint("raw_list.customers"), endpoint("raw_list.customers_notes")
 CONTACTS, RELATIONSHIPS = endpoint("raw_list.contacts"), endpoint("raw_list.contacts_relationships")
@@ -45,7 +46,7 @@ def served_keys(sandbox, ep) -> set[tuple]:
 
 
 def live_rows_exact(settings, sandbox, tmp_path) -> None:
-    """Rows without `_deleted_at` are exactly the served records, field by field (checked on a scratch copy)."""
+    """Rows without `_deleted_at` are exactly the served records, field by field (on a scratch copy)."""
     copy = tmp_path / "scratch.duckdb"
     copy.write_bytes(open(settings.duckdb_path, "rb").read())
     with duckdb.connect(str(copy)) as conn:
@@ -69,9 +70,8 @@ def test_a_full_walk_stamps_deleted_records_and_their_children_once(
     before = rows(settings)
     gone = delete_some(sandbox)
     assert materialize_lists(settings, instance).success
-    incremental = rows(
-        settings
-    )  # an incremental run may stamp what it sees gone (a changed parent's children)
+    # an incremental run may stamp what it sees gone (a changed parent's children)
+    incremental = rows(settings)
     assert materialize_lists(settings, instance, full_walk=True).success
     after = rows(settings)
     for ep in LIST_ENDPOINTS:

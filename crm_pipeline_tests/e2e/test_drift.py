@@ -1,7 +1,7 @@
-"""Drift on every kind of endpoint (#18, point 3), through Dagster: a field no document lists, an enum sent as an
-integer, a documented-required field arriving null, a GUID in upper case, on list endpoints (top-level, list-only
-and parent-scoped) and export feeds. Each is kept as sent (the new field as a new column) or quarantined with
-its reason; the run never fails and every table ends exactly as the sandbox serves it."""
+"""Drift on every kind of endpoint (#18, point 3), through Dagster: a field no document lists, an enum sent as
+an integer, a documented-required field arriving null, a GUID in upper case, on list endpoints (top-level,
+list-only and parent-scoped) and export feeds. Each is kept as sent (the new field as a new column) or
+quarantined with its reason; the run never fails and every table ends exactly as the sandbox serves it."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import pytest
 
 from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS
 from crm_pipeline.defs.servicetitan.export_assets import build_export_assets
-from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline_tests.compare import differences, served
 from crm_pipeline_tests.dagster_helpers import resources
 from crm_pipeline_tests.list_runs import materialize_lists
+from crm_pipeline_tests.sandbox import Sandbox
 
 export_assets = [build_export_assets()]
 

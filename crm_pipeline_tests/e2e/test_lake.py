@@ -13,29 +13,15 @@ from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS
 from crm_pipeline.defs.resources import _duckdb_from_env
 from crm_pipeline.defs.sql_models import build_sql_model_assets, build_sql_model_checks
 from crm_pipeline.ingest import sync_export, sync_list
-from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.settings import Settings
 from crm_pipeline.sql_models import load_project, model_checks
 from crm_pipeline.storage.lake import LakeUnavailable, connect_lake
-from crm_pipeline_tests.compare import differences, served
 from crm_pipeline_tests.conftest import make_client
-from crm_pipeline_tests.lake_helpers import start_worker
+from crm_pipeline_tests.lake_helpers import assert_exact, start_worker
+from crm_pipeline_tests.sandbox import Sandbox
 
 sql_model_assets = build_sql_model_assets(load_project())
 sql_model_checks = build_sql_model_checks(load_project())
-
-
-def assert_exact(conn, sandbox, endpoints, tenant_id: str) -> None:
-    """Every table holds exactly what the sandbox serves: each key once, every field as sent."""
-    for endpoint in endpoints:
-        records = served(sandbox, endpoint)
-        assert differences(conn, endpoint, tenant_id, records) == []
-        stored = conn.execute(
-            f"SELECT count(*) FROM {endpoint.qualified_table} WHERE tenant_id = ?", [tenant_id]
-        ).fetchone()[0]
-        assert stored == len({tuple(r[k] for k in endpoint.key) for r in records}), (
-            endpoint.path
-        )  # none doubled
 
 
 def test_export_and_list_load_exactly_and_upsert(sandbox, lake):

@@ -1,5 +1,5 @@
-"""The lake's maintenance, and a deployment's shape: the Dagster instance itself on PostgreSQL (dagster-postgres)
-running the assets into a DuckLake whose catalog is on the same server."""
+"""The lake's maintenance, and a deployment's shape: the Dagster instance itself on PostgreSQL
+(dagster-postgres) running the assets into a DuckLake whose catalog is on the same server."""
 
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ from crm_pipeline.settings import Settings
 from crm_pipeline.storage.maintenance import lake_files, maintain_lake
 from crm_pipeline.storage.pages import reset_position
 from crm_pipeline_tests.conftest import make_client
-from crm_pipeline_tests.e2e.test_lake import assert_exact
-from crm_pipeline_tests.lake_helpers import ROOT, admin_connection
+from crm_pipeline_tests.lake_helpers import ROOT, admin_connection, assert_exact
 
 CUSTOMERS = next(e for e in EXPORT_FEEDS if e.path == "export/customers")
 
@@ -32,9 +31,8 @@ def test_maintenance_merges_files_expires_snapshots_and_keeps_rows_exact(sandbox
     conn = lake.connect()
     with make_client(settings) as client:
         sync_export(client, conn, CUSTOMERS, settings.tenant_id)
-        for _ in range(
-            3
-        ):  # the whole feed again each time: files per page, and delete files from the upserts
+        # the whole feed again each time: files per page, and delete files from the upserts
+        for _ in range(3):
             reset_position(conn, settings.tenant_id, CUSTOMERS.path)
             sync_export(client, conn, CUSTOMERS, settings.tenant_id)
     on_disk = parquet_files(lake.data_path)  # the files of every page ever committed, kept for old snapshots
@@ -54,7 +52,8 @@ def test_a_dagster_instance_on_postgres_runs_the_assets_into_the_lake(sandbox, l
     params = dict(part.split("=", 1) for part in lake.server.split())
     home = tmp_path / "dagster_home"
     home.mkdir()
-    # postgresql+psycopg2: SQLAlchemy 2.1 would pick psycopg 3 for postgresql://, which dagster-postgres does not install.
+    # postgresql+psycopg2: SQLAlchemy 2.1 would pick psycopg 3 for postgresql://, which dagster-postgres
+    # does not install.
     url = f"postgresql+psycopg2://{params['user']}@{params['host']}:{params['port']}/{instance_db}"
     (home / "dagster.yaml").write_text(
         f"storage:\n  postgres:\n    postgres_url: {url}\ntelemetry:\n  enabled: false\n"

@@ -1,6 +1,7 @@
-"""The whole list group, parent fan-outs included, under the issue's fault mix (#18, point 2), through Dagster:
-5 % 429s with Retry-After, 3 % 500s, 2 % bodies cut off, 1 % slow answers, a server limit of 20 requests/s
-and tokens that live 15 s. Every list table ends exactly as the sandbox serves it, with no duplicate keys."""
+"""The whole list group, parent fan-outs included, under the issue's fault mix (#18, point 2), through
+Dagster: 5 % 429s with Retry-After, 3 % 500s, 2 % bodies cut off, 1 % slow answers, a server limit of 20
+requests/s and tokens that live 15 s. Every list table ends exactly as the sandbox serves it, with no
+duplicate keys."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ import duckdb
 import pytest
 
 from crm_pipeline.catalog import LIST_ENDPOINTS
-from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.settings import Settings
-from crm_pipeline_tests.integration.test_reliability_faults import ISSUE_RATES, api_log, assert_exact
+from crm_pipeline_tests.faults import ISSUE_RATES, api_log, assert_exact
 from crm_pipeline_tests.list_runs import materialize_lists
+from crm_pipeline_tests.sandbox import Sandbox
 
 CHILDREN = [ep for ep in LIST_ENDPOINTS if ep.parent is not None]
 
@@ -31,9 +32,8 @@ def faulty(monkeypatch, tmp_path):
 def test_the_list_group_lands_exactly_under_the_issue_fault_mix(faulty, instance):
     sb, settings = faulty
     sb.faults.set_rates(ISSUE_RATES, seed=3, retry_after=1, delay=2.5)
-    for kind, ep in zip(
-        ISSUE_RATES, CHILDREN, strict=False
-    ):  # each kind met at least once on a fan-out, whatever the dice say
+    # each kind met at least once on a fan-out, whatever the dice say
+    for kind, ep in zip(ISSUE_RATES, CHILDREN, strict=False):
         sb.faults.add(kind, count=1, path_contains="/" + ep.path.rsplit("/", 1)[-1], retry_after=1, delay=2.5)
     began = time.monotonic()
     result = materialize_lists(settings, instance)

@@ -7,10 +7,10 @@ import pytest
 
 from crm_pipeline.catalog import LIST_ENDPOINTS, endpoint
 from crm_pipeline.ingest import sync_list
-from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.settings import Settings
 from crm_pipeline_tests.compare import differences, served
 from crm_pipeline_tests.conftest import SMALL, make_client
+from crm_pipeline_tests.sandbox import Sandbox
 
 TOP = [ep for ep in LIST_ENDPOINTS if ep.parent is None]
 CHILDREN = [ep for ep in LIST_ENDPOINTS if ep.parent is not None]

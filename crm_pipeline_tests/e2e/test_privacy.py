@@ -1,5 +1,6 @@
-"""Customer data stays private (#18, point 6): after a real load through Dagster, the data folder, the DuckDB
-file, its WAL and the read-only copy are readable by their owner only, or by the group CRM_DATA_GROUP names."""
+"""Customer data stays private (#18, point 6): after a real load through Dagster, the data folder, the
+DuckDB file, its WAL and the read-only copy are readable by their owner only, or by the group that
+CRM_DATA_GROUP names."""
 
 from __future__ import annotations
 

@@ -24,12 +24,12 @@ from crm_pipeline.catalog import EXPORT_FEEDS, endpoint
 from crm_pipeline.defs.resources import CrmDuckDB, ServiceTitanResource
 from crm_pipeline.defs.servicetitan.export_assets import build_export_assets
 from crm_pipeline.ingest import sync_export
-from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.servicetitan import errors
 from crm_pipeline.settings import Settings
 from crm_pipeline.storage import StreamPosition, ensure_raw_table, read_position, store_position
 from crm_pipeline_tests.compare import differences
 from crm_pipeline_tests.conftest import make_client
+from crm_pipeline_tests.sandbox import Sandbox
 
 export_assets = [build_export_assets()]
 

@@ -14,7 +14,7 @@ import dagster as dg
 
 from crm_pipeline.catalog import endpoint
 from crm_pipeline.defs.resources import CrmDuckDB, ServiceTitanResource
-from crm_pipeline.defs.servicetitan.export_assets import export_assets
+from crm_pipeline.defs.servicetitan.export_assets import build_export_assets
 from crm_pipeline.ingest import sync_export
 from crm_pipeline_tests.compare import differences
 
@@ -109,7 +109,7 @@ def test_schema_drift_shows_in_the_materialization_metadata(sandbox, settings, m
     sandbox.put(CUSTOMERS.path, {**base, "id": 9_300_000_001, "balance": "n/a"})
     sandbox.put(CUSTOMERS.path, {**base, "id": 9_300_000_002, "referralCode": "X1"})
     resources = {"servicetitan": ServiceTitanResource(), "duckdb": CrmDuckDB(database=settings.duckdb_path)}
-    result = dg.materialize(export_assets, selection=[FIRST_FEED], resources=resources)
+    result = dg.materialize([build_export_assets()], selection=[FIRST_FEED], resources=resources)
     meta = result.get_asset_materialization_events()[0].materialization.metadata
     assert meta["quarantined"].value == 1 and "referralCode" in meta["new_fields"].value.split(", ")
     assert meta["dagster/row_count"].value == len(sandbox.records(CUSTOMERS.path)) - 1

@@ -26,11 +26,12 @@ from pathlib import Path
 import duckdb
 
 from crm_pipeline.catalog import endpoint
-from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.settings import Settings
 from crm_pipeline.storage import read_position
+from crm_pipeline_tests.cli_runs import group_is_gone
 from crm_pipeline_tests.compare import differences
 from crm_pipeline_tests.conftest import make_client
+from crm_pipeline_tests.sandbox import Sandbox
 
 CUSTOMERS = endpoint("export/customers")
 COMMAND = [
@@ -79,17 +80,6 @@ def committed_state(settings: Settings, pages: list[tuple[str, set]]) -> tuple[i
     assert ids == expected, f"{len(ids)} rows stored, {len(expected)} in the {done} pages up to the cursor"
     assert position.has_more == (done < len(pages))
     return done, len(ids)
-
-
-def group_is_gone(pgid: int, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_three_sigkills_then_a_run_to_the_end_leave_the_table_exact(tmp_path):

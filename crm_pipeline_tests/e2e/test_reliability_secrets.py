@@ -26,9 +26,9 @@ import pytest
 from crm_pipeline.catalog import EXPORT_FEEDS
 from crm_pipeline.defs.resources import CrmDuckDB, ServiceTitanResource
 from crm_pipeline.defs.servicetitan.export_assets import build_export_assets
-from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.servicetitan import ServiceTitanClient
 from crm_pipeline.settings import Settings, SettingsError
+from crm_pipeline_tests.sandbox import Sandbox
 
 export_assets = [build_export_assets()]
 
@@ -118,28 +118,10 @@ def sb():
         yield sandbox
 
 
-def test_no_secret_in_cli_output_dagster_home_or_duckdb(sb, tmp_path):
-    issued = record_issued_tokens(sb)
-    sb.token_ttl = 900  # tokens die by revocation only, at known moments
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(DAGSTER_YAML)
-    db = str(tmp_path / "crm.duckdb")
-    env = {**os.environ, **sb.env(), "CRM_DUCKDB_PATH": db, "DAGSTER_HOME": str(home)}
-    sb.faults.set_rates(
-        {"429": 0.05, "500": 0.05, "truncate": 0.05, "slow": 0.1}, seed=3, retry_after=0, delay=0.3
-    )
-    command = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "asset",
-        "materialize",
-        "-m",
-        "crm_pipeline.definitions",
-        "--select",
-        "raw_export/customers",
-    ]
+def materialize_revoking_tokens(sb: Sandbox, env: dict) -> subprocess.CompletedProcess:
+    """`dagster asset materialize` of the first feed, its tokens revoked mid-run."""
+    command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "crm_pipeline.definitions"]
+    command += ["--select", "raw_export/customers"]
     stop = threading.Event()
 
     def revoke_tokens():  # three times mid-run, between two requests: a 401, a renewal and their log lines
@@ -152,10 +134,24 @@ def test_no_secret_in_cli_output_dagster_home_or_duckdb(sb, tmp_path):
     revoker = threading.Thread(target=revoke_tokens, daemon=True)
     revoker.start()
     try:
-        good = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
     finally:
         stop.set()
         revoker.join()
+
+
+def test_no_secret_in_cli_output_dagster_home_or_duckdb(sb, tmp_path):
+    issued = record_issued_tokens(sb)
+    sb.token_ttl = 900  # tokens die by revocation only, at known moments
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(DAGSTER_YAML)
+    db = str(tmp_path / "crm.duckdb")
+    env = {**os.environ, **sb.env(), "CRM_DUCKDB_PATH": db, "DAGSTER_HOME": str(home)}
+    sb.faults.set_rates(
+        {"429": 0.05, "500": 0.05, "truncate": 0.05, "slow": 0.1}, seed=3, retry_after=0, delay=0.3
+    )
+    good = materialize_revoking_tokens(sb, env)
     assert good.returncode == 0, good.stderr[-3000:]
     secrets = [sb.client_secret, sb.app_key, *issued]
     assert len(issued) == 4, "each revoked token should have been renewed once"

@@ -74,8 +74,8 @@ def test_a_denied_endpoint_fails_its_asset_with_the_scope_and_the_others_load(
     )
     assert not result.success
     text = failure_texts(result)
-    # this step's first request was the 403 (nothing to tell a wrong key from a missing scope yet): the message
-    # names both; the scope and the endpoint in any case
+    # this step's first request was the 403 (nothing to tell a wrong key from a missing scope yet): the
+    # message names both; the scope and the endpoint in any case
     assert re.search(r"GET /crm/v2/tenant/\d+/leads/\d+/notes answered HTTP 403", text)
     assert "tn.crm.leads:r (CRM → Leads (Read))" in text
     loaded = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}

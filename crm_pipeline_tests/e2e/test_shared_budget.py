@@ -1,4 +1,5 @@
-"""One budget per tenant: a rate limit shared by processes, one access token shared by clients (sandbox, real HTTP)."""
+"""One budget per tenant: a rate limit shared by processes, one access token shared by clients
+(against the sandbox, over real HTTP)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.servicetitan import ServiceTitanClient, errors
 from crm_pipeline.servicetitan.auth import forget_shared_tokens
 from crm_pipeline.servicetitan.ratelimit import rate_limit_folder
 from crm_pipeline.settings import Settings
+from crm_pipeline_tests.sandbox import Sandbox
 
 CLIENT_RATE = 20.0
 SERVER_RATE = 24.0  # slightly above the client's: only a shared budget keeps two processes under it
@@ -76,7 +77,9 @@ def token_requests(sb: Sandbox) -> int:  # since the fixture cleared the log
 
 
 def hammer_from_processes(sb: Sandbox, rate_limit_dir: str | None, processes: int = 2, threads: int = 4):
-    """Run `processes` hammering processes at once; (API requests the sandbox saw, 429s among them, seconds)."""
+    """Run `processes` hammering processes at once.
+
+    Returns (API requests the sandbox saw, 429s among them, seconds)."""
     start = time.time() + 2.0  # every process has imported the client and is waiting by then
     client = {**FAST, "rate_limit": CLIENT_RATE, "rate_limit_dir": rate_limit_dir}
     arg = json.dumps(

@@ -111,8 +111,8 @@ def test_two_busy_writers_take_turns(tmp_path):
     with duckdb.connect(path, read_only=True) as conn:
         # commits of each process in every second of the 5 both were writing
         per_second = conn.execute(
-            "SELECT who, floor(stamp - ?)::INT AS second, count(*) FROM written WHERE stamp >= ? AND stamp < ? "
-            "GROUP BY ALL",
+            "SELECT who, floor(stamp - ?)::INT AS second, count(*) FROM written "
+            "WHERE stamp >= ? AND stamp < ? GROUP BY ALL",
             [began, began, began + 5],
         ).fetchall()
     counts = {(who, second): n for who, second, n in per_second}

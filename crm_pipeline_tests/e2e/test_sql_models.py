@@ -86,8 +86,10 @@ def test_a_failing_model_names_its_file_and_line(tmp_path):
     project = write_project(
         tmp_path,
         {
-            "staging/stg_ok.sql": "-- description: fine\n-- materialized: table\nselect 1 as id, 'a' as name\n",
-            "marts/broken.sql": "-- description: broken\nselect\n    id,\n    no_such_column\nfrom {{ ref('stg_ok') }}\n",
+            "staging/stg_ok.sql": "-- description: fine\n-- materialized: table\n"
+            "select 1 as id, 'a' as name\n",
+            "marts/broken.sql": "-- description: broken\n"
+            "select\n    id,\n    no_such_column\nfrom {{ ref('stg_ok') }}\n",
         },
     )
     models = load_project(project)
@@ -103,7 +105,8 @@ def test_checks_find_offending_rows(tmp_path):
         {
             "staging/stg_x.sql": "-- description: x\n-- unique: id\n-- not_null: id, name\n"
             "select * from (values (1, 'a'), (1, null), (2, 'b')) as t(id, name)\n",
-            "tests/stg_x__no_b.sql": "-- description: no b\n-- severity: warn\nselect * from {{ ref('stg_x') }} where name = 'b'\n",
+            "tests/stg_x__no_b.sql": "-- description: no b\n-- severity: warn\n"
+            "select * from {{ ref('stg_x') }} where name = 'b'\n",
         },
     )
     models = load_project(project)
@@ -132,11 +135,13 @@ def merge_chain(sb) -> list[int]:
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory) -> tuple[Path, list[int]]:
     """A DuckDB file of the six raw tables, loaded by the pipeline from the sandbox: two tenants, the
-    first synced twice (records changed and a merge chain a -> b -> c in between). Returns it and [a, b, c]."""
+    first synced twice (records changed and a merge chain a -> b -> c in between).
+
+    Returns it and [a, b, c]."""
     from crm_pipeline.ingest import sync_export
-    from crm_pipeline_tests.sandbox import Sandbox
     from crm_pipeline.servicetitan import ServiceTitanClient
     from crm_pipeline.settings import Settings
+    from crm_pipeline_tests.sandbox import Sandbox
 
     path = tmp_path_factory.mktemp("sql_models") / "crm.duckdb"
     with duckdb.connect(str(path)) as conn:
@@ -216,16 +221,16 @@ def test_a_merge_chain_resolves_to_its_last_customer(built, warehouse):
     a, b, c = warehouse[1]
     survivors = dict(
         conn.execute(
-            f"SELECT customer_id, surviving_customer_id FROM staging.stg_customers WHERE customer_id IN ({a}, {b}, {c})"
-            " AND tenant_id <> ?",
+            "SELECT customer_id, surviving_customer_id FROM staging.stg_customers "
+            f"WHERE customer_id IN ({a}, {b}, {c}) AND tenant_id <> ?",
             [TENANT_2],
         ).fetchall()
     )
     assert survivors == {a: c, b: c, c: c}
     overview = dict(
         conn.execute(
-            f"SELECT customer_id, merged_record_count FROM marts.customers_overview WHERE customer_id IN ({a}, {b}, {c})"
-            " AND tenant_id <> ?",
+            "SELECT customer_id, merged_record_count FROM marts.customers_overview "
+            f"WHERE customer_id IN ({a}, {b}, {c}) AND tenant_id <> ?",
             [TENANT_2],
         ).fetchall()
     )
@@ -235,8 +240,10 @@ def test_a_merge_chain_resolves_to_its_last_customer(built, warehouse):
 def test_lead_funnel_totals_add_up_to_the_raw_leads(built):
     conn, _ = built
     active = "FROM raw_export.leads WHERE active IS NOT false"
-    totals = conn.execute("""SELECT sum(leads), sum(stage_open + stage_dismissed + stage_converted + stage_booked + stage_job),
-        sum(booked), sum(status_dismissed) FROM marts.lead_funnel_monthly""").fetchone()
+    totals = conn.execute(
+        "SELECT sum(leads), sum(stage_open + stage_dismissed + stage_converted + stage_booked + stage_job), "
+        "sum(booked), sum(status_dismissed) FROM marts.lead_funnel_monthly"
+    ).fetchone()
     raw_leads = one(conn, f"SELECT count(*) {active}")
     assert totals[0] == totals[1] == raw_leads > 0
     assert totals[2] == one(conn, f'SELECT count(*) {active} AND "bookingId" IS NOT NULL')

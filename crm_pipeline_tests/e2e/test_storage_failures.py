@@ -14,11 +14,11 @@ import duckdb
 import pytest
 
 from crm_pipeline.catalog import LIST_ENDPOINTS
-from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.settings import Settings
 from crm_pipeline.storage.tables import quote
 from crm_pipeline_tests.compare import differences, served
 from crm_pipeline_tests.list_runs import failure_texts, materialize_lists
+from crm_pipeline_tests.sandbox import Sandbox
 
 HEADER_BYTES = 4096  # DuckDB's main header: an 8-byte checksum, then "DUCK" and the storage version
 

@@ -13,9 +13,9 @@ import pytest
 
 from crm_pipeline.catalog import EXPORT_FEEDS, endpoint
 from crm_pipeline.defs.servicetitan.sensors import plan_export_runs
-from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.settings import Settings, SettingsError, tenant_ids
 from crm_pipeline_tests.compare import differences
+from crm_pipeline_tests.sandbox import Sandbox
 
 TENANTS = ("1000001", "1000002")
 

@@ -18,7 +18,6 @@ import pytest
 
 from crm_pipeline.catalog import EXPORT_FEEDS
 from crm_pipeline.defs.servicetitan.metadata import column_schema
-from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline_tests.browser import (
     browser_missing,
     chromium,
@@ -30,6 +29,7 @@ from crm_pipeline_tests.browser import (
     wait_until,
 )
 from crm_pipeline_tests.conftest import SMALL
+from crm_pipeline_tests.sandbox import Sandbox
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "ui"
@@ -48,7 +48,7 @@ ERROR_MARKERS = (
     "Traceback (most recent call last)",
     "Asset not found",
 )
-# One iteration of the daemon that evaluates FreshnessPolicy (`dagster dev` runs it every 30 s) on the instance.
+# One iteration, on the instance, of the daemon that evaluates FreshnessPolicy (`dagster dev`: every 30 s).
 EVALUATE_FRESHNESS = """
 from dagster import DagsterInstance
 from dagster._core.test_utils import create_test_daemon_workspace_context
@@ -250,7 +250,7 @@ def test_asset_page_shows_description_latest_metadata_and_columns(ui):
     described = {c.name: c.description for c in column_schema(CUSTOMERS).columns}
     assert {name: cells[2] for name, cells in shown.items()} == described  # from the OpenAPI description
     assert described["name"] == "Name of the customer"
-    # The policy from CRM_EXPORT_INTERVAL_SECONDS (300 s): WARN after two intervals (10 minutes), FAIL after 20.
+    # The policy from CRM_EXPORT_INTERVAL_SECONDS (300 s): WARN after two intervals (10 min), FAIL after 20.
     text = page_text(browser)
     assert "Fails if more than 20 minutes since last materialization" in text
     assert "Warns if more than 10 minutes since last materialization" in text

@@ -1,4 +1,4 @@
-"""Loads checkpoint the DuckDB file themselves, once per row group of rows (crm_pipeline.storage.checkpoints)."""
+"""Loads checkpoint the DuckDB file themselves, once per row group (crm_pipeline.storage.checkpoints)."""
 
 from __future__ import annotations
 

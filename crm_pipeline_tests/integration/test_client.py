@@ -12,10 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from crm_pipeline.ingest.stage import prepared
-from crm_pipeline_tests.sandbox import Sandbox
-from crm_pipeline_tests.sandbox.server import API_ROUTES
 from crm_pipeline.servicetitan import ExportPage, ServiceTitanClient, errors
 from crm_pipeline.settings import Settings
+from crm_pipeline_tests.sandbox import Sandbox
+from crm_pipeline_tests.sandbox.server import API_ROUTES
 
 FEED = "export/customers"
 FAST = dict(
@@ -98,7 +98,10 @@ def test_prefetch_yields_same_pages_as_sequential_and_stops_on_close(sb, setting
     with make(settings) as client:
         seq = list(client.export_pages(FEED))
         pre = list(ahead_of(client))
-    shape = lambda pages: [(p.requested_from, p.continue_from, p.has_more, ids([p])) for p in pages]  # noqa: E731
+
+    def shape(pages):
+        return [(p.requested_from, p.continue_from, p.has_more, ids([p])) for p in pages]
+
     assert shape(pre) == shape(seq) and len(seq) >= 6
     with make(settings) as client:  # closing the walk early stops the worker
         walk = ahead_of(client)

@@ -60,7 +60,8 @@ def test_a_changed_or_missing_comment_is_restored(conn):
     ensure_raw_table(conn, ep)
     comments = dict(
         conn.execute(
-            "SELECT column_name, comment FROM duckdb_columns() WHERE schema_name = 'raw_export' AND table_name = ?",
+            "SELECT column_name, comment FROM duckdb_columns() "
+            "WHERE schema_name = 'raw_export' AND table_name = ?",
             [ep.table],
         ).fetchall()
     )

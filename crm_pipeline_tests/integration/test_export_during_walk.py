@@ -1,8 +1,8 @@
-"""While a list run's parent fan-out goes on, an export run started by hand gets the DuckDB file, finishes within
-a minute and publishes its rows to the read-only copy; both runs of the tenant stay under the API's 60/s
-together (fewer than 1% of answers are 429), and each asks for one access token. Real `dagster` CLI runs
-against a sandbox that limits the tenant to 60 requests/s. Two runs walking parents of one tenant side by
-side keep under that limit together too."""
+"""While a list run's parent fan-out goes on, an export run started by hand gets the DuckDB file, finishes
+within a minute and publishes its rows to the read-only copy; both runs of the tenant stay under the API's
+60/s together (fewer than 1% of answers are 429), and each asks for one access token. Real `dagster` CLI runs
+against a sandbox that limits the tenant to 60 requests/s. Two runs walking parents of one tenant side by side
+keep under that limit together too."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import duckdb
 
 from crm_pipeline.catalog import EXPORT_FEEDS, endpoint
 from crm_pipeline.ingest import sync_list
-from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.settings import Settings
 from crm_pipeline_tests.cli_runs import cli_env, finish, prepare_home, requested_parents, start
 from crm_pipeline_tests.compare import differences, served
 from crm_pipeline_tests.conftest import make_client
+from crm_pipeline_tests.sandbox import Sandbox
 
 CUSTOMERS, NOTES = endpoint("raw_list.customers"), endpoint("raw_list.customers_notes")
 PARENTS = 3300  # 55 s of fan-out at 60/s: the export run (220 pages, 20 s of start-up and checks) fits inside

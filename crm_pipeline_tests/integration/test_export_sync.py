@@ -109,9 +109,8 @@ def test_each_retryable_fault_is_survived(sandbox, settings, conn, kind):
     sandbox.faults.add(kind, count=2, path_contains="export/customers", retry_after=1, delay=2)
     with make_client(settings, read_timeout=1.0) as client:
         sync_export(client, conn, CUSTOMERS, settings.tenant_id)
-    deadline = (
-        time.monotonic() + 5
-    )  # a slow answer is logged when the sandbox finishes it, after the client gave up
+    # a slow answer is logged when the sandbox finishes it, after the client gave up
+    deadline = time.monotonic() + 5
     while [e.fault for e in sandbox.request_log].count(kind) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert [e.fault for e in sandbox.request_log].count(kind) == 2

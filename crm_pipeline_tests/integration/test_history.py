@@ -65,9 +65,8 @@ def test_three_rounds_of_changes_keep_every_version_once(sandbox, settings, clie
 
     stored = stored_versions(conn, history_table(LEADS))
     assert len(stored) == len(set(stored)) and set(stored) == delivered
-    assert (
-        len(delivered) >= len(versions(sandbox.records("export/leads"))) + 3 + 5
-    )  # X thrice, others changed
+    # X thrice, others changed
+    assert len(delivered) >= len(versions(sandbox.records("export/leads"))) + 3 + 5
 
     for ep in ENDPOINTS:  # the other models read them (empty here)
         ensure_raw_table(conn, ep)
@@ -76,9 +75,8 @@ def test_three_rounds_of_changes_keep_every_version_once(sandbox, settings, clie
     assert status_on(conn, tenant, lead["id"], before) in ("Open", "Dismissed", "Converted")
     for status, when in zip(STATUSES, rounds, strict=False):
         assert status_on(conn, tenant, lead["id"], when + pd.Timedelta(days=5)) == status
-    assert (
-        status_on(conn, tenant, lead["id"], rounds[0] - pd.Timedelta(days=36500)) is None
-    )  # before any version
+    # before any version
+    assert status_on(conn, tenant, lead["id"], rounds[0] - pd.Timedelta(days=36500)) is None
     durations = dict(
         conn.execute(
             "SELECT status, periods FROM marts.lead_status_durations WHERE tenant_id = ?", [tenant]

@@ -1,12 +1,12 @@
 """Faults the pipeline must survive, against the sandbox: every export feed and the list endpoints.
 
 - the issue's yardstick: 5 % 429s, 3 % 500s, 2 % cut-off bodies, 1 % answers slower than the read
-  timeout, a server limit of 20 requests/s (below the client's 60) and 15-second tokens, the six
+  timeout, a server limit of 20 requests/s (below the client's 60) and 15-second tokens, all
   feeds synced at once: every feed lands exactly, its cursor at the feed's end, tokens renewed
   mid-run, one retry per fault;
 - the server's own limit (20/s, client 60/s) met with its 429s: honoured, no snowball;
 - each retryable fault (429 with Retry-After, 500/502/503/504, reset, cut-off body, 200 with
-  unparseable JSON, slow answer) on each of the six feeds;
+  unparseable JSON, slow answer) on every export feed;
 - tokens revoked mid-run: renewed, the run goes on;
 - records repeated across pages (includeRecentChanges) and across runs: no duplicate rows; a bad
   record repeated is kept in the quarantine, once;
@@ -24,39 +24,15 @@ import pytest
 
 from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS, endpoint
 from crm_pipeline.ingest import FanOutOptions, sync_export, sync_list
-from crm_pipeline_tests.sandbox import Sandbox
-from crm_pipeline_tests.sandbox.faults import KINDS
 from crm_pipeline.settings import Settings
 from crm_pipeline.storage import ensure_raw_table, read_position, reset_position
-from crm_pipeline.storage.tables import quote
 from crm_pipeline_tests.compare import differences, served
 from crm_pipeline_tests.conftest import make_client
+from crm_pipeline_tests.faults import ISSUE_RATES, api_log, assert_exact, wait_for_faults
+from crm_pipeline_tests.sandbox import Sandbox
+from crm_pipeline_tests.sandbox.faults import KINDS
 
 CUSTOMERS = endpoint("export/customers")
-ISSUE_RATES = {"429": 0.05, "500": 0.03, "truncate": 0.02, "slow": 0.01}
-
-
-def api_log(sb, part: str = "/crm/v2/") -> list:
-    return [e for e in sb.request_log if part in e.path]
-
-
-def assert_exact(conn, sb, tenant_id: str, endpoints) -> None:
-    for ep in endpoints:
-        assert differences(conn, ep, tenant_id, served(sb, ep)) == [], ep.path
-        keys = ", ".join(quote(k) for k in ep.key)
-        dupes = conn.execute(
-            f"SELECT count(*) - count(DISTINCT ({keys})) FROM {ep.qualified_table} WHERE tenant_id = ?",
-            [tenant_id],
-        ).fetchone()[0]
-        assert dupes == 0, f"{ep.qualified_table}: {dupes} duplicate keys"
-
-
-def wait_for_faults(sb, n: int, timeout: float = 5.0) -> int:
-    """Faulted requests in the log, once there are `n` (a slow answer is logged when the sandbox ends it)."""
-    deadline = time.monotonic() + timeout
-    while (seen := sum(e.fault is not None for e in api_log(sb))) < n and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return seen
 
 
 def assert_cursor_at_end(settings: Settings, conn, path: str) -> None:
@@ -69,8 +45,8 @@ def assert_cursor_at_end(settings: Settings, conn, path: str) -> None:
 
 
 def sync_feeds_at_once(client, settings: Settings) -> list:
-    """The six feeds synced at once, sharing `client`, while other calls of the app use it too (the
-    rate limit is per app and tenant); returns the six SyncResults."""
+    """Every export feed synced at once, sharing `client`, while other calls of the app use it too (the
+    rate limit is per app and tenant); returns their SyncResults."""
     done = threading.Event()
 
     def sync(ep):
@@ -108,9 +84,8 @@ def test_the_issue_fault_mix_lands_every_export_feed_exactly(tmp_path):
     with Sandbox(seed=21, sizes={"customers": 96}, page_size=5, token_ttl=15, rate_limit=20) as sb:
         settings = Settings.from_env({**sb.env(), "CRM_DUCKDB_PATH": str(tmp_path / "crm.duckdb")})
         sb.faults.set_rates(ISSUE_RATES, seed=1, retry_after=1, delay=2.5)
-        for kind, ep in zip(
-            ISSUE_RATES, EXPORT_FEEDS[2:], strict=False
-        ):  # each kind met at least once, whatever the dice say
+        # each kind met at least once, whatever the dice say
+        for kind, ep in zip(ISSUE_RATES, EXPORT_FEEDS[2:], strict=False):
             sb.faults.add(kind, count=1, path_contains=ep.path, retry_after=1, delay=2.5)
         began = time.monotonic()
         with make_client(settings, read_timeout=1.0, max_attempts=12) as client:
@@ -152,7 +127,7 @@ def test_a_server_limit_below_the_clients_is_honoured(tmp_path):
 @pytest.mark.parametrize("kind", KINDS)
 def test_each_retryable_fault_on_every_feed(sandbox, settings, conn, kind):
     for ep in EXPORT_FEEDS:  # one per feed; "export/customers" faults are used up before .../contacts is read
-        # Retry-After: 1 on the first feed (honoured: the test times it), 0 on the others (keeps the suite quick)
+        # Retry-After: 1 on the first feed (honoured: the test times it), 0 on the others (a quick suite)
         sandbox.faults.add(kind, count=1, path_contains=ep.path, retry_after=int(ep is CUSTOMERS), delay=1.5)
     began = time.monotonic()
     with make_client(settings, read_timeout=0.6) as client:
@@ -167,9 +142,8 @@ def test_each_retryable_fault_on_every_feed(sandbox, settings, conn, kind):
             and stats["throttled_seconds"] >= 1.0
             and stats["by_status"][429] == len(EXPORT_FEEDS)
         )
-    if (
-        kind == "slow"
-    ):  # the client gave up on each slow answer after its read timeout, without waiting it out
+    # the client gave up on each slow answer after its read timeout, without waiting it out
+    if kind == "slow":
         assert len(EXPORT_FEEDS) * 0.6 <= elapsed < len(EXPORT_FEEDS) * 1.5
     assert_exact(conn, sandbox, settings.tenant_id, EXPORT_FEEDS)
 
@@ -204,9 +178,8 @@ def test_records_repeated_across_pages_and_runs_leave_no_duplicates(sandbox, set
             sync_export(client, conn, ep, settings.tenant_id, include_recent_changes=True)
             for ep in EXPORT_FEEDS
         ]
-        for ep, result in zip(
-            EXPORT_FEEDS, first, strict=False
-        ):  # the sandbox repeats the tail of every page
+        # the sandbox repeats the tail of every page
+        for ep, result in zip(EXPORT_FEEDS, first, strict=False):
             assert result.records_received > len(sandbox.records(ep.path)), ep.path
         assert_exact(conn, sandbox, settings.tenant_id, EXPORT_FEEDS)
         for ep in EXPORT_FEEDS:  # the same records again on the next run: changed, or the cursor reset
@@ -217,9 +190,8 @@ def test_records_repeated_across_pages_and_runs_leave_no_duplicates(sandbox, set
             sync_export(client, conn, ep, settings.tenant_id, include_recent_changes=True)
             for ep in EXPORT_FEEDS
         ]
-    assert again[0].records_received > len(
-        sandbox.records(CUSTOMERS.path)
-    )  # the whole feed, delivered twice now
+    # the whole feed, delivered twice now
+    assert again[0].records_received > len(sandbox.records(CUSTOMERS.path))
     assert_exact(conn, sandbox, settings.tenant_id, EXPORT_FEEDS)
     assert conn.execute("SELECT count(*) FROM pipeline_state.quarantine").fetchone()[0] == 0
 

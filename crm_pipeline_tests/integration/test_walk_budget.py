@@ -10,10 +10,10 @@ import pytest
 from crm_pipeline.catalog import endpoint
 from crm_pipeline.defs.servicetitan.list_assets import build_list_assets
 from crm_pipeline.defs.servicetitan.sensors import build_walk_sensor
-from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline_tests.cli_runs import requested_parents
 from crm_pipeline_tests.compare import differences, served
 from crm_pipeline_tests.dagster_helpers import run
+from crm_pipeline_tests.sandbox import Sandbox
 
 list_assets = [build_list_assets()]
 
@@ -43,9 +43,8 @@ def walk_sensor_requests(instance) -> list[dg.RunRequest]:
 def test_a_walk_stopped_by_its_budget_is_continued_by_the_sensor_to_an_exact_table(
     sandbox, settings, env, instance, monkeypatch
 ):
-    monkeypatch.setenv(
-        "CRM_WALK_BUDGET_SECONDS", "0.5"
-    )  # a slice: half a second of new parents, then those in flight
+    # a slice: half a second of new parents, then those in flight
+    monkeypatch.setenv("CRM_WALK_BUDGET_SECONDS", "0.5")
     run(list_assets, settings, instance, selection=[dg.AssetKey(CUSTOMERS.asset_key_path), NOTES_KEY])
     first = latest_metadata(instance, NOTES_KEY)
     assert first["has_more"] is True and 0 < first["parents_done"] < first["parents_planned"] == PARENTS, (
@@ -60,9 +59,8 @@ def test_a_walk_stopped_by_its_budget_is_continued_by_the_sensor_to_an_exact_tab
         sandbox.clear_log()
         run(list_assets, settings, instance, selection=request.asset_selection, run_config=request.run_config)
         again = set(requested) & set(requested_parents(sandbox))
-        assert again == set(), (
-            f"a slice requested {len(again)} parents again"
-        )  # a budget ends a slice cleanly
+        # a budget ends a slice cleanly
+        assert again == set(), f"a slice requested {len(again)} parents again"
         requested += requested_parents(sandbox)
         slices += 1
     last = latest_metadata(instance, NOTES_KEY)

@@ -1,4 +1,4 @@
-"""A parent walk whose every parent answers 404 is an error (a missing scope, a gateway), not "no children"."""
+"""A parent walk whose every parent answers 404 is an error (missing scope, gateway), not "no children"."""
 
 from __future__ import annotations
 

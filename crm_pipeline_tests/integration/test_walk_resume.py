@@ -8,11 +8,11 @@ import duckdb
 
 from crm_pipeline.catalog import endpoint
 from crm_pipeline.ingest import sync_list
-from crm_pipeline_tests.sandbox import Sandbox
 from crm_pipeline.settings import Settings
 from crm_pipeline_tests.cli_runs import cli_env, kill_when, requested_parents, run, start
 from crm_pipeline_tests.compare import differences, served
 from crm_pipeline_tests.conftest import make_client
+from crm_pipeline_tests.sandbox import Sandbox
 
 CUSTOMERS, NOTES = endpoint("raw_list.customers"), endpoint("raw_list.customers_notes")
 PARENTS = 1200  # 20 s of walk at the client's 60 requests/s: a kill loses about a third of a second of it
@@ -98,9 +98,8 @@ def test_a_full_walk_killed_half_way_resumes_and_stamps_each_deletion_once(tmp_p
         before, after = kill_half_way_then_resume(
             sb, env, tmp_path, "raw_list/customers,raw_list/customers_notes", full_walk=True
         )
-        assert_resumed(
-            before, after, {c for (c,) in all_customers}
-        )  # a whole walk visits every stored parent
+        # a whole walk visits every stored parent
+        assert_resumed(before, after, {c for (c,) in all_customers})
         with duckdb.connect(settings.duckdb_path) as conn:
             stamped = {ep.path: stamps(conn, ep) for ep in (CUSTOMERS, NOTES)}
             for ep in (CUSTOMERS, NOTES):

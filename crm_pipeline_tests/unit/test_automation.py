@@ -131,7 +131,7 @@ def test_no_new_data_no_run_within_the_interval_and_an_unchanged_data_version(
 
     def version(r):
         return {
-            e.asset_key: e.materialization.tags["dagster/data_version"]  # noqa: E731
+            e.asset_key: e.materialization.tags["dagster/data_version"]
             for e in r.get_asset_materialization_events()
         }
 
@@ -183,9 +183,8 @@ def test_schedules_request_the_list_job_with_full_walk_set(instance, name, full_
     )
     [run_request] = request.run_requests
     assert schedule.job_name == list_job.name and run_request.asset_selection is None
-    ops = run_request.run_config[
-        "ops"
-    ]  # one op loads every list endpoint (LIST_KEYS, a subsettable multi-asset)
+    # one op loads every list endpoint (LIST_KEYS, a subsettable multi-asset)
+    ops = run_request.run_config["ops"]
     assert ops == {LIST_OP: {"config": {"full_walk": full_walk}}}
     job = definitions.resolve_job_def(list_job.name)
     assert set(job.asset_layer.selected_asset_keys) == set(LIST_KEYS)
@@ -203,9 +202,8 @@ def test_the_incremental_schedule_skips_while_a_list_run_is_going(instance):
 def test_sql_models_rebuild_when_their_raw_tables_changed_not_on_every_load(sandbox, settings, env, instance):
     run([*export_assets, *sql_model_assets], settings, instance)
     graph = dg.Definitions(assets=[*export_assets, *sql_model_assets], resources=resources(settings))
-    result = dg.evaluate_automation_conditions(
-        defs=graph, instance=instance
-    )  # the first tick sets the cursor
+    # the first tick sets the cursor
+    result = dg.evaluate_automation_conditions(defs=graph, instance=instance)
     run(export_assets, settings, instance)  # nothing new in the API: same data versions
     result = dg.evaluate_automation_conditions(defs=graph, instance=instance, cursor=result.cursor)
     assert result.total_requested == 0

@@ -31,9 +31,8 @@ def test_a_resumed_walk_shows_its_own_pace_parents_of_planned_and_an_eta():
     records_per_second = float(line.split("records (")[1].split("/s")[0].replace(",", ""))
     parents_per_second = float(line.split("of 1,000 (")[1].split("/s")[0])
     eta = float(line.split("ETA ")[1].split(" s")[0].replace(",", ""))
-    assert (
-        100 <= records_per_second <= 200 and 50 <= parents_per_second <= 100
-    )  # not 0/s, not the resumed 400
+    # not 0/s, not the resumed 400
+    assert 100 <= records_per_second <= 200 and 50 <= parents_per_second <= 100
     assert 550 / 100 <= eta <= 550 / 50
 
 
