@@ -95,7 +95,8 @@ class ServiceTitanClient:
 
     def __repr__(self) -> str:
         state = "closed" if self._closed.is_set() else "open"
-        return f"ServiceTitanClient(api_url={self.settings.api_url!r}, tenant_id={self.settings.tenant_id!r}, {state})"
+        settings = self.settings
+        return f"ServiceTitanClient(api_url={settings.api_url!r}, tenant_id={settings.tenant_id!r}, {state})"
 
     def __enter__(self) -> ServiceTitanClient:
         return self
@@ -112,11 +113,12 @@ class ServiceTitanClient:
 
     @property
     def stats(self) -> dict:
-        """Counters so far: requests, retries, token_requests, transport_errors, by_status, throttled_seconds."""
+        """Counters so far: requests, retries, token_requests, transport_errors, by_status,
+        throttled_seconds."""
         return self._stats.snapshot()
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """GET ``path`` (relative to the tenant base) and return the parsed JSON (an object, array or value)."""
+        """GET ``path`` (relative to the tenant base) and return the parsed JSON (object, array or value)."""
         return self._get(path, params)
 
     def export_pages(
@@ -245,8 +247,8 @@ class ServiceTitanClient:
         if status == 404:
             return NotFound(
                 f"{head}: check SERVICETITAN_TENANT_ID (now {tenant}) and the path; also that "
-                f"SERVICETITAN_API_URL ({self.settings.api_url}) is the tenant's environment. If every request "
-                f"to this path answers 404 while others load, {scope_hint(what)}.",
+                f"SERVICETITAN_API_URL ({self.settings.api_url}) is the tenant's environment. "
+                f"If every request to this path answers 404 while others load, {scope_hint(what)}.",
                 **kw,
             )
         if status == 400 and "from" in query:

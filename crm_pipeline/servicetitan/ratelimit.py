@@ -1,4 +1,5 @@
-"""Client-side rate limiters: one per client (threads), or one per tenant shared through a file (processes)."""
+"""Client-side rate limiters: one per client (threads), or one per tenant shared through a file
+(processes)."""
 
 from __future__ import annotations
 
@@ -99,7 +100,8 @@ class SharedRateLimiter:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[float | None]:
-        """Hold this process's thread lock and the file's exclusive flock; yield the time inside (None once closed)."""
+        """Hold this process's thread lock and the file's exclusive flock; yield the time inside (None once
+        closed)."""
         with self._lock:
             if self._fd < 0:
                 yield None
@@ -128,7 +130,7 @@ def rate_limit_folder(duckdb_path: str) -> str:
 
 
 def shared_limit_path(folder: str, api_url: str, tenant_id: str) -> str:
-    """The file in ``folder`` shared by every client of ``tenant_id`` at ``api_url`` (named by a hash only)."""
+    """The file in ``folder`` shared by every client of ``tenant_id`` at ``api_url`` (named by a hash)."""
     os.makedirs(folder, mode=0o700, exist_ok=True)
     digest = hashlib.sha256(f"{api_url.rstrip('/')}\n{tenant_id}".encode()).hexdigest()[:32]
     return os.path.join(folder, f"ratelimit-{digest}")

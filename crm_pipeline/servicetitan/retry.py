@@ -70,7 +70,8 @@ class Stats:
                 self._throttled += seconds
 
     def snapshot(self) -> dict:
-        """A consistent copy: requests, retries, token_requests, transport_errors, by_status, throttled_seconds."""
+        """A consistent copy: requests, retries, token_requests, transport_errors, by_status,
+        throttled_seconds."""
         with self._lock:
             out: dict = dict(self._counts)
             out["by_status"] = dict(self._by_status)
