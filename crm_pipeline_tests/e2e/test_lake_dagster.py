@@ -14,11 +14,11 @@ from pathlib import Path
 from crm_pipeline.catalog import EXPORT_FEEDS
 from crm_pipeline.ingest import sync_export
 from crm_pipeline.settings import Settings
+from crm_pipeline.storage.cursors import reset_position
 from crm_pipeline.storage.maintenance import lake_files, maintain_lake
-from crm_pipeline.storage.pages import reset_position
 from crm_pipeline_tests.conftest import make_client
-from crm_pipeline_tests.lake_helpers import ROOT, admin_connection, lake  # noqa: F401 (fixture)
 from crm_pipeline_tests.e2e.test_lake import assert_exact
+from crm_pipeline_tests.lake_helpers import ROOT, admin_connection, lake  # noqa: F401 (fixture)
 
 CUSTOMERS = next(e for e in EXPORT_FEEDS if e.path == "export/customers")
 

@@ -29,7 +29,8 @@ from hypothesis import strategies as st
 from crm_pipeline import validation
 from crm_pipeline.catalog import EXPORT_FEEDS, endpoint
 from crm_pipeline.storage import StreamPosition, commit_page, ensure_raw_table
-from crm_pipeline.storage.pages import commit_new_page, page_table
+from crm_pipeline.storage.commit import commit_new_page
+from crm_pipeline.storage.layout import page_table
 from crm_pipeline.typed_records import decode_records
 from crm_pipeline.validation import validate_page
 from crm_pipeline_tests.unit.test_reliability_properties import INT64, JSON_VALUES, TYPED, pages, timestamps
