@@ -16,6 +16,10 @@ UNDESCRIBED = {
     "customerId": "ID of the customer this record belongs to.",
     "locationId": "ID of the location this record belongs to.",
 }
+# Columns the pipeline names itself, for values the API sends without a field name (`Endpoint.value_field`).
+NAMED_COLUMN_DOCS = {
+    "technicianId": "ID of the location's preferred technician: the endpoint's bare answer (NULL when none)."
+}
 
 
 def fields_of(path: str) -> dict[str, FieldType]:

@@ -6,7 +6,7 @@ import duckdb
 
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.page_types import DELETED_AT_COLUMN, SYNCED_AT_COLUMN, TENANT_COLUMN
-from crm_pipeline.schemas.declared import descriptions_of
+from crm_pipeline.schemas.declared import NAMED_COLUMN_DOCS, descriptions_of
 from crm_pipeline.storage.backend import backend_of, retrying
 
 STATE_SCHEMA = "pipeline_state"
@@ -21,10 +21,6 @@ PIPELINE_COLUMN_DOCS = {
     DELETED_AT_COLUMN: (
         "When a full walk of the endpoint no longer found the record (NULL while the API returns it)."
     ),
-}
-# Columns the pipeline names itself, for values the API sends without a field name.
-NAMED_COLUMN_DOCS = {
-    "technicianId": "ID of the location's preferred technician: the endpoint's bare answer (NULL when none)."
 }
 UNKNOWN_FIELD_DOC = "A field the API sent that no declaration knows yet, kept as sent (JSON)."
 
