@@ -32,6 +32,6 @@ class ValidatedPage:
     frame: pd.DataFrame
     rejected: list[Rejected] = field(default_factory=list)
     extra_fields: list[str] = field(default_factory=list)
-    # `frame` as Arrow, when prepared ahead (crm_pipeline.storage.pages.page_table)
+    # `frame` as Arrow, when prepared ahead (crm_pipeline.storage.layout.page_table)
     table: pa.Table | None = None
     received: int = 0  # records on the page, good or bad

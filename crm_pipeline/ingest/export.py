@@ -18,7 +18,8 @@ from crm_pipeline.servicetitan import ServiceTitanClient
 from crm_pipeline.servicetitan.paging import ExportPage
 from crm_pipeline.storage import StreamPosition, commit_page, ensure_raw_table, read_position
 from crm_pipeline.storage.checkpoints import Checkpoints
-from crm_pipeline.storage.pages import commit_new_page, json_columns, page_table
+from crm_pipeline.storage.commit import commit_new_page
+from crm_pipeline.storage.layout import json_columns, page_table
 from crm_pipeline.validation import ValidatedPage, validate_page
 
 

@@ -11,7 +11,8 @@ from crm_pipeline.servicetitan import ServiceTitanClient
 
 @dataclass(frozen=True)
 class StreamJob:
-    """The client to fetch with, the store to commit to, the endpoint and tenant, and the Dagster run (if any)."""
+    """The client to fetch with, the store to commit to, the endpoint and tenant, and the Dagster run
+    (if any)."""
 
     client: ServiceTitanClient
     store: Store

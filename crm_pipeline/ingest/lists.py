@@ -162,7 +162,8 @@ class _TopWalk:
         *,
         mark_deletions: bool = False,
     ) -> None:
-        """Write `pages` and the position in one transaction; with `mark_deletions`, stamp the rows not seen."""
+        """Write `pages` and the position in one transaction; with `mark_deletions`, stamp the rows not
+        seen."""
         endpoint, tenant_id, run_id = self.endpoint, self.tenant_id, self.run_id
 
         def work() -> tuple[list[tuple[int, int]], int]:
@@ -174,7 +175,7 @@ class _TopWalk:
         with self.store.lease() as conn:
             counts, deleted = committed(conn, work)
             self.checkpoints.committed(conn, sum(upserted for upserted, _ in counts))
-        for page, (upserted, quarantined) in zip(pages, counts):
+        for page, (upserted, quarantined) in zip(pages, counts, strict=True):
             result.add_page(page, upserted, quarantined)
         result.deleted = deleted if mark_deletions else result.deleted
 

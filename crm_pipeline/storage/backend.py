@@ -1,4 +1,5 @@
-"""What differs between the two storages, in one place: the DuckDB file (default) and a DuckLake (storage.lake).
+"""What differs between the two storages, in one place: the DuckDB file (default) and a DuckLake
+(storage.lake).
 
 The file declares primary keys and upserts with INSERT OR REPLACE; it checkpoints itself once per row group
 (storage.checkpoints); one process writes at a time (the file lock), so a commit never conflicts.

@@ -60,9 +60,10 @@ def translate(error: BaseException, database: str) -> BaseException:
     path = named.group(1) if named else getattr(error, "filename", None) or database
     if _is_disk_full(error):
         return DiskFull(
-            f"No space left on the disk of {path} (DuckDB file {database}): {text}. The transaction in progress "
-            "was rolled back, so nothing committed is lost. Free space on that disk (`df -h "
-            f"{Path(path).parent}`) and run again: the load resumes from the last committed page.",
+            f"No space left on the disk of {path} (DuckDB file {database}): {text}. "
+            "The transaction in progress was rolled back, so nothing committed is lost. "
+            f"Free space on that disk (`df -h {Path(path).parent}`) and run again: "
+            "the load resumes from the last committed page.",
             path=path,
         )
     if isinstance(error, duckdb.Error) and "not a valid DuckDB database file" in text:
@@ -73,9 +74,10 @@ def translate(error: BaseException, database: str) -> BaseException:
         )
     if isinstance(error, duckdb.Error) and ("newer version of DuckDB" in text or "storage version" in text):
         return NewerDuckDBFile(
-            f"{database} was written by a newer DuckDB than the one installed here (duckdb {duckdb.__version__}): "
-            f"{text} Upgrade DuckDB in this environment (pip install -U duckdb), or point CRM_DUCKDB_PATH at "
-            "another file. The pipeline left it untouched.",
+            f"{database} was written by a newer DuckDB than the one installed here "
+            f"(duckdb {duckdb.__version__}): {text} Upgrade DuckDB in this environment "
+            "(pip install -U duckdb), or point CRM_DUCKDB_PATH at another file. "
+            "The pipeline left it untouched.",
             path=database,
         )
     return error

@@ -1,4 +1,5 @@
-"""DuckLake with its catalog in PostgreSQL: the second storage, chosen by CRM_DUCKDB_PATH=ducklake:postgres:<libpq>.
+"""DuckLake with its catalog in PostgreSQL: the second storage, chosen by
+CRM_DUCKDB_PATH=ducklake:postgres:<libpq>.
 
 Tables are Parquet files under CRM_DUCKLAKE_DATA_PATH; the catalog (schemas, snapshots, file lists) lives in
 PostgreSQL, so several processes write at once (conflicting commits are retried, see storage.backend) and

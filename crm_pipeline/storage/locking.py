@@ -66,10 +66,10 @@ def connect_waiting(
                 if want is not None:
                     want.done()
                 raise DuckDBLockTimeout(
-                    f"Gave up after waiting {waited:.0f}s for the DuckDB file {database}: {error}. Another process "
-                    "holds it open (another pipeline run, or a DuckDB session left open). Analysts should query the "
-                    "read-only copy instead (CRM_DUCKDB_READONLY_PATH); to wait longer, raise "
-                    "CRM_DUCKDB_LOCK_TIMEOUT_SECONDS."
+                    f"Gave up after waiting {waited:.0f}s for the DuckDB file {database}: {error}. "
+                    "Another process holds it open (another pipeline run, or a DuckDB session left open). "
+                    "Analysts should query the read-only copy instead (CRM_DUCKDB_READONLY_PATH); "
+                    "to wait longer, raise CRM_DUCKDB_LOCK_TIMEOUT_SECONDS."
                 ) from error
             if on_wait is not None and (last_report is None or waited - last_report >= 30):
                 on_wait(

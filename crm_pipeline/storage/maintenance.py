@@ -27,7 +27,8 @@ class LakeFiles:
 def lake_files(conn: duckdb.DuckDBPyConnection) -> LakeFiles:
     """How many data and delete files the current snapshot references, and how many snapshots are kept."""
     data, deletes = conn.execute(
-        f"SELECT coalesce(sum(file_count), 0), coalesce(sum(delete_file_count), 0) FROM ducklake_table_info('{CATALOG}')"
+        "SELECT coalesce(sum(file_count), 0), coalesce(sum(delete_file_count), 0) "
+        f"FROM ducklake_table_info('{CATALOG}')"
     ).fetchone()
     snapshots = conn.execute(f"SELECT count(*) FROM ducklake_snapshots('{CATALOG}')").fetchone()[0]
     return LakeFiles(int(data), int(deletes), int(snapshots))

@@ -12,7 +12,8 @@ from __future__ import annotations
 import duckdb
 
 from crm_pipeline.catalog import Endpoint
-from crm_pipeline.storage.tables import STATE_SCHEMA, TENANT_COLUMN, ensure_state_tables, quote
+from crm_pipeline.page_types import SYNCED_AT_COLUMN, TENANT_COLUMN
+from crm_pipeline.storage.tables import STATE_SCHEMA, ensure_state_tables, quote
 
 PARENTS = f"{STATE_SCHEMA}.parents"
 
@@ -61,9 +62,10 @@ def plan_walk(
     parent, stream = endpoint.parent, endpoint.path
     p1, p2 = _as_text([col for _, col, _ in _param_columns(endpoint)])
     conn.execute(
-        f"INSERT INTO {PARENTS} SELECT ?, ?, p1, p2, false, NULL FROM (SELECT DISTINCT {p1} AS p1, {p2} AS p2 "
-        f"FROM {parent.table} WHERE {TENANT_COLUMN} = ?) AS stored ANTI JOIN (SELECT p1, p2 FROM {PARENTS} "
-        "WHERE tenant_id = ? AND stream = ?) AS known USING (p1, p2)",
+        f"INSERT INTO {PARENTS} SELECT ?, ?, p1, p2, false, NULL "
+        f"FROM (SELECT DISTINCT {p1} AS p1, {p2} AS p2 FROM {parent.table} WHERE {TENANT_COLUMN} = ?) "
+        f"AS stored ANTI JOIN (SELECT p1, p2 FROM {PARENTS} WHERE tenant_id = ? AND stream = ?) "
+        "AS known USING (p1, p2)",
         [tenant_id, stream, tenant_id, tenant_id, stream],
     )
     mine = "tenant_id = ? AND stream = ?"
@@ -73,19 +75,21 @@ def plan_walk(
         changed = (
             (
                 f"SELECT {p1}, {p2} FROM {parent.table} WHERE {TENANT_COLUMN} = ? "
-                "AND _synced_at >= ?::TIMESTAMPTZ"
+                f"AND {SYNCED_AT_COLUMN} >= ?::TIMESTAMPTZ"
             )
             if since
             else "SELECT NULL, NULL WHERE false"
         )
         conn.execute(
-            f"UPDATE {PARENTS} SET pending = true WHERE {mine} AND (visited_at IS NULL OR (p1, p2) IN ({changed}))",
+            f"UPDATE {PARENTS} SET pending = true "
+            f"WHERE {mine} AND (visited_at IS NULL OR (p1, p2) IN ({changed}))",
             [tenant_id, stream, *([tenant_id, since] if since else [])],
         )
         if extra > 0:
             conn.execute(
-                f"UPDATE {PARENTS} SET pending = true WHERE {mine} AND (p1, p2) IN (SELECT p1, p2 FROM {PARENTS} "
-                f"WHERE {mine} AND NOT pending ORDER BY visited_at LIMIT {int(extra)})",
+                f"UPDATE {PARENTS} SET pending = true WHERE {mine} "
+                f"AND (p1, p2) IN (SELECT p1, p2 FROM {PARENTS} WHERE {mine} AND NOT pending "
+                f"ORDER BY visited_at LIMIT {int(extra)})",
                 [tenant_id, stream, tenant_id, stream],
             )
     return pending_count(conn, endpoint, tenant_id)
@@ -118,7 +122,7 @@ def pending_parents(
         [tenant_id, endpoint.path, *(after or ())],
     )
     names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def mark_visited(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, keys_view: str) -> None:
@@ -133,10 +137,12 @@ def mark_visited(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id:
 def rotation_state(
     conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, within_hours: float | None = None
 ) -> tuple[int, int, str | None]:
-    """(parents known, visited within the last `within_hours`, the oldest visit: None if one was never visited)."""
+    """(parents known, visited within the last `within_hours`, the oldest visit: None if one was never
+    visited)."""
     hours = float(within_hours or 0)
     count, recent, never, oldest = conn.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE visited_at >= now() - to_microseconds(CAST(? * 3600e6 AS BIGINT))), "
+        "SELECT count(*), "
+        "count(*) FILTER (WHERE visited_at >= now() - to_microseconds(CAST(? * 3600e6 AS BIGINT))), "
         f"count(*) FILTER (WHERE visited_at IS NULL), min(visited_at)::VARCHAR FROM {PARENTS} "
         "WHERE tenant_id = ? AND stream = ?",
         [hours, tenant_id, endpoint.path],
@@ -155,6 +161,7 @@ def unvisited_scope(endpoint: Endpoint, tenant_id: str, since: str) -> str:
     p1, p2 = _as_text([child for _, _, child in _param_columns(endpoint)])
     quoted = since.replace("'", "''")
     return (
-        f"({p1}, {p2}) NOT IN (SELECT p1, p2 FROM {PARENTS} WHERE tenant_id = '{tenant_id.replace(chr(39), '')}' "
-        f"AND stream = '{endpoint.path}' AND visited_at >= '{quoted}'::TIMESTAMPTZ)"
+        f"({p1}, {p2}) NOT IN (SELECT p1, p2 FROM {PARENTS} "
+        f"WHERE tenant_id = '{tenant_id.replace(chr(39), '')}' AND stream = '{endpoint.path}' "
+        f"AND visited_at >= '{quoted}'::TIMESTAMPTZ)"
     )

@@ -97,7 +97,7 @@ def private_file(path: str | os.PathLike, access: Access | None = None) -> None:
 def private_tree(folder: str | os.PathLike, access: Access | None = None) -> None:
     """Tighten an existing folder and everything in it (folders and files)."""
     access = access or Access.from_env()
-    for root, folders, files in os.walk(folder):
+    for root, _folders, files in os.walk(folder):
         private_file(root, access)
         for name in files:
             if not os.path.islink(os.path.join(root, name)):

@@ -18,7 +18,9 @@ QUARANTINE = f"{STATE_SCHEMA}.quarantine"
 PIPELINE_COLUMN_DOCS = {
     TENANT_COLUMN: "ServiceTitan tenant the row belongs to (first column of every key).",
     SYNCED_AT_COLUMN: "When the pipeline stored this version of the row (UTC).",
-    DELETED_AT_COLUMN: "When a full walk of the endpoint no longer found the record (NULL while the API returns it).",
+    DELETED_AT_COLUMN: (
+        "When a full walk of the endpoint no longer found the record (NULL while the API returns it)."
+    ),
 }
 UNKNOWN_FIELD_DOC = "A field the API sent that no declaration knows yet, kept as sent (JSON)."
 
@@ -137,7 +139,6 @@ def add_columns(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, wanted: dic
     for name in added:
         conn.execute(f"ALTER TABLE {endpoint.qualified_table} ADD COLUMN {quote(name)} {wanted[name]}")
         if name not in endpoint.fields:
-            conn.execute(
-                f"COMMENT ON COLUMN {endpoint.qualified_table}.{quote(name)} IS {sql_literal(UNKNOWN_FIELD_DOC)}"
-            )
+            unknown = sql_literal(UNKNOWN_FIELD_DOC)
+            conn.execute(f"COMMENT ON COLUMN {endpoint.qualified_table}.{quote(name)} IS {unknown}")
     return added

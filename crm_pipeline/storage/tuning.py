@@ -29,9 +29,9 @@ def tune_for_raw_tables(
     database instance, closed after the step. Measured with scripts/benchmark.py (docs/PERFORMANCE.md).
 
     - Memory capped (CRM_DUCKDB_MEMORY_LIMIT, default 32MB, for each of the `tables` a step loads at
-      once: each table being loaded keeps its unwritten column segments in memory), so that a run's memory stays the same
-      however big the tables grow: beyond it DuckDB evicts cached blocks, and the key check's
-      aggregation spills to disk (capped, no slower: docs/PERFORMANCE.md).
+      once: each table being loaded keeps its unwritten column segments in memory), so that a run's
+      memory stays the same however big the tables grow: beyond it DuckDB evicts cached blocks, and the
+      key check's aggregation spills to disk (capped, no slower: docs/PERFORMANCE.md).
     - One thread: a page's insert is small, and DuckDB's worker threads would take the second core
       from the thread that fetches and validates the next page.
     - DuckDB's own checkpoints only past CHECKPOINT_BACKSTOP of log: the loads checkpoint once per row

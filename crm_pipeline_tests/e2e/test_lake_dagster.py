@@ -14,8 +14,8 @@ from pathlib import Path
 from crm_pipeline.catalog import EXPORT_FEEDS
 from crm_pipeline.ingest import sync_export
 from crm_pipeline.settings import Settings
+from crm_pipeline.storage.cursors import reset_position
 from crm_pipeline.storage.maintenance import lake_files, maintain_lake
-from crm_pipeline.storage.pages import reset_position
 from crm_pipeline_tests.conftest import make_client
 from crm_pipeline_tests.lake_helpers import ROOT, admin_connection, assert_exact
 

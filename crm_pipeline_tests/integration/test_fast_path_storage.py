@@ -19,7 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crm_pipeline.storage import StreamPosition, commit_page, ensure_raw_table
-from crm_pipeline.storage.pages import commit_new_page, page_table
+from crm_pipeline.storage.commit import commit_new_page
+from crm_pipeline.storage.layout import page_table
 from crm_pipeline.validation import validate_page
 from crm_pipeline_tests.fast_path_pages import CUSTOMERS, NULL, as_sent, customers
 from crm_pipeline_tests.strategies import ENDPOINTS, HYPOTHESIS, clean_pages, pages

@@ -1,0 +1,206 @@
+"""One run's share of a parent walk (crm_pipeline.ingest.fanout): pending parents fetched by a pool of
+threads under the client's rate limit, their children committed in batches about every COMMIT_SECONDS,
+each batch in one transaction with its parents marked visited, the deletions among their children
+stamped and the walk's progress."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from crm_pipeline.ingest.job import StreamJob
+from crm_pipeline.ingest.keys import no_keys, page_keys
+from crm_pipeline.ingest.result import ProgressCallback, SyncResult
+from crm_pipeline.servicetitan import errors
+from crm_pipeline.storage import StreamPosition, committed, mark_deleted, store_position, write_rows
+from crm_pipeline.storage import parents as plan
+from crm_pipeline.storage.checkpoints import Checkpoints
+from crm_pipeline.validation import validate_page
+
+if TYPE_CHECKING:
+    from crm_pipeline.ingest.fanout import FanOutOptions
+
+COMMIT_SECONDS = 0.25  # children are committed about this often: what a kill can lose
+# parents handed to the pool ahead, per worker: enough to keep the workers requesting while a commit waits
+# for the file (another process may hold it for a second), so that runs sharing the file keep their pace
+QUEUED_PER_WORKER = 4
+PLAN_CHUNK = 2048  # pending parents read from the plan at a time (keys only)
+CHILD_PAGE_SIZE = 5000
+
+
+class Visit:
+    """One run's share of a walk: pending parents fetched by threads, committed in batches."""
+
+    def __init__(self, job: StreamJob, *, walk: dict, state: dict, result: SyncResult) -> None:
+        self.client, self.store, self.endpoint, self.tenant_id = (
+            job.client,
+            job.store,
+            job.endpoint,
+            job.tenant_id,
+        )
+        self.walk, self.state, self.run_id, self.result = walk, state, job.run_id, result
+        self.visited = self.not_found = 0
+        self.checkpoints = Checkpoints()
+        self.batch: list[tuple[dict, list]] = []
+
+    def run(self, options: FanOutOptions, on_page: ProgressCallback | None) -> bool:
+        """Visit pending parents until none is left (True) or the budget is spent (False).
+
+        Batches commit on a thread of their own, so that the requests go on while a commit waits for
+        the file (another process has its turn): the next batch just grows meanwhile."""
+        deadline = None if options.budget_seconds is None else time.monotonic() + options.budget_seconds
+        parents, inflight, committing = self._pending(), {}, None
+        last_commit, exhausted = time.monotonic(), False
+        pool = ThreadPoolExecutor(options.workers, "crm-children")
+        with pool, ThreadPoolExecutor(1, "crm-commit") as commits:
+            try:
+                while True:
+                    in_budget = deadline is None or time.monotonic() < deadline
+                    while in_budget and not exhausted and len(inflight) < QUEUED_PER_WORKER * options.workers:
+                        parent = next(parents, None)
+                        exhausted = parent is None
+                        if parent is not None:
+                            inflight[pool.submit(self._children, parent)] = parent
+                    busy = (
+                        [committing] if committing is not None and not inflight else []
+                    )  # else: no busy loop
+                    finished, _ = wait(
+                        list(inflight) or busy, timeout=COMMIT_SECONDS, return_when=FIRST_COMPLETED
+                    )
+                    self.batch += [
+                        (inflight.pop(future), future.result()) for future in finished if future in inflight
+                    ]
+                    due = time.monotonic() - last_commit >= COMMIT_SECONDS or not inflight
+                    if self.batch and due and (committing is None or committing.done()):
+                        self._reported(committing, on_page)
+                        committing, self.batch = commits.submit(self._commit, self.batch), []
+                        last_commit = time.monotonic()
+                    if not inflight and not self.batch:
+                        self._reported(committing, on_page)
+                        return exhausted  # every parent of the plan taken and committed, or the budget spent
+            finally:
+                for future in inflight:
+                    future.cancel()
+
+    def _reported(self, committing, on_page: ProgressCallback | None) -> None:
+        """Wait for the commit in progress (its error is raised here), then report progress."""
+        if committing is not None:
+            committing.result()
+            if on_page:
+                on_page(self.result)
+
+    def _pending(self) -> Iterator[dict]:
+        after = None
+        while True:
+            with self.store.lease() as conn:
+                chunk = plan.pending_parents(
+                    conn, self.endpoint, self.tenant_id, after=after, limit=PLAN_CHUNK
+                )
+            if not chunk:
+                return
+            yield from chunk
+            after = (chunk[-1]["p1"], chunk[-1]["p2"])
+
+    def _children(self, parent: dict) -> list:
+        """Every child record of one parent, each carrying the parent's ids (which parameters and columns
+        are the catalog's `Parent.params`); None if the parent is gone (404)."""
+        endpoint, client = self.endpoint, self.client
+        carried = {child: parent[param] for param, (_, child) in endpoint.parent.params.items()}
+        path = endpoint.path.format(**{param: parent[param] for param in endpoint.parent.params})
+        try:
+            if endpoint.shape == "value":
+                return [{**carried, endpoint.value_field: client.get_json(path)}]
+            if endpoint.shape == "array":
+                return [{**r, **carried} if isinstance(r, dict) else r for r in client.get_json(path) or []]
+            return [
+                {**r, **carried} if isinstance(r, dict) else r
+                for page in client.list_pages(path, page_size=CHILD_PAGE_SIZE)
+                for r in page.data
+            ]
+        except errors.NotFound:  # the parent is gone since its row was stored: no children
+            return None
+
+    def _commit(self, batch: list[tuple[dict, list]]) -> None:
+        records = [r for _, children in batch for r in children or []]
+        page = validate_page(self.endpoint, records)
+        self.visited += len(batch)
+        self.not_found += sum(1 for _, children in batch if children is None)
+        self.result.parents_not_found = self.not_found
+        views = {
+            "_crm_batch_parents": pa.table(
+                {"p1": [p["p1"] for p, _ in batch], "p2": [p["p2"] for p, _ in batch]}
+            ),
+            "_crm_batch_seen": page_keys(self.endpoint, page),
+        }
+        done = (self.result.parents_done or 0) + len(batch)
+        progress = StreamPosition(json.dumps({**self.state, "walk": {**self.walk, "done": done}}), True)
+        endpoint, tenant_id, run_id = self.endpoint, self.tenant_id, self.run_id
+
+        def work() -> tuple[int, int, int]:
+            upserted, quarantined = write_rows(conn, endpoint, tenant_id, page, run_id)
+            deleted = mark_deleted(
+                conn,
+                endpoint,
+                tenant_id,
+                "_crm_batch_seen",  # children no longer returned
+                plan.children_scope(endpoint, "_crm_batch_parents"),
+            )
+            plan.mark_visited(conn, endpoint, tenant_id, "_crm_batch_parents")
+            store_position(conn, tenant_id, endpoint.path, progress, run_id)
+            return upserted, quarantined, deleted
+
+        with self.store.lease() as conn:
+            for name, table in views.items():
+                conn.register(name, table)
+            try:
+                upserted, quarantined, deleted = committed(conn, work)
+            finally:
+                for name in views:
+                    conn.unregister(name)
+            self.checkpoints.committed(conn, upserted)
+        self.result.parents_done, self.result.deleted = done, self.result.deleted + deleted
+        self.result.add_page(page, upserted, quarantined)
+
+    def undo(self) -> None:
+        """Every parent answered 404: put them back as pending (see AllParentsNotFound)."""
+        with self.store.lease() as conn:
+            committed(
+                conn,
+                lambda: conn.execute(
+                    f"UPDATE {plan.PARENTS} SET pending = true WHERE tenant_id = ? AND stream = ? "
+                    "AND visited_at >= ?::TIMESTAMPTZ",
+                    [self.tenant_id, self.endpoint.path, self.walk["started"]],
+                ),
+            )
+
+    def finish(self) -> None:
+        """The walk is done: a whole walk stamps the children of parents it never visited; the
+        watermark moves to the walk's start."""
+        walk = self.walk
+        self.result.position = json.dumps({"watermark": walk["started"], "parents": walk["planned"]})
+        endpoint, tenant_id, position = self.endpoint, self.tenant_id, self.result.position
+
+        def work() -> int:
+            deleted = 0
+            if walk["whole"]:
+                deleted = mark_deleted(
+                    conn,
+                    endpoint,
+                    tenant_id,
+                    "_crm_none_seen",
+                    plan.unvisited_scope(endpoint, tenant_id, walk["started"]),
+                )
+            store_position(conn, tenant_id, endpoint.path, StreamPosition(position, False), self.run_id)
+            return deleted
+
+        with self.store.lease() as conn:
+            conn.register("_crm_none_seen", no_keys(endpoint))
+            try:
+                self.result.deleted += committed(conn, work)
+            finally:
+                conn.unregister("_crm_none_seen")

@@ -1,0 +1,111 @@
+"""Write a validated page's rows into its raw table (upsert by key: the last version wins), and stamp
+`_deleted_at` on the rows a walk no longer found. Callers hold the transaction (storage.transactions)."""
+
+from __future__ import annotations
+
+import duckdb
+
+from crm_pipeline.catalog import Endpoint
+from crm_pipeline.page_types import (
+    DELETED_AT_COLUMN,
+    PIPELINE_COLUMNS,
+    SYNCED_AT_COLUMN,
+    TENANT_COLUMN,
+    ValidatedPage,
+)
+from crm_pipeline.storage.backend import backend_of
+from crm_pipeline.storage.history import write_history
+from crm_pipeline.storage.layout import PAGE_VIEW, json_columns, page_table
+from crm_pipeline.storage.quarantine import quarantine
+from crm_pipeline.storage.tables import add_columns, column_names, quote
+
+
+def write_rows(
+    conn: duckdb.DuckDBPyConnection,
+    endpoint: Endpoint,
+    tenant_id: str,
+    page: ValidatedPage,
+    run_id: str | None,
+    *,
+    replace: bool = True,
+) -> tuple[int, int]:
+    """Upsert the page's rows and quarantine its rejects (inside the caller's transaction)."""
+    return upsert_rows(conn, endpoint, tenant_id, page, replace=replace), quarantine(
+        conn, endpoint, tenant_id, page, run_id
+    )
+
+
+def upsert_rows(
+    conn: duckdb.DuckDBPyConnection,
+    endpoint: Endpoint,
+    tenant_id: str,
+    page: ValidatedPage,
+    *,
+    replace: bool = True,
+) -> int:
+    """Insert or replace whole rows: a column the page's version of a record lacks becomes NULL
+    (no stale value kept from an older version), and `_deleted_at` is cleared (the record is back).
+
+    `replace=False` inserts plainly (no existing row may have a key of the page: a duplicate raises
+    duckdb.ConstraintException); it spares the index the delete-and-insert of every row."""
+    frame = page.frame
+    if frame.empty:
+        return 0
+    columns = column_names(conn, endpoint.qualified_table)
+    have = {c.lower() for c in columns}
+    if any(name.lower() not in have for name in page.extra_fields):
+        add_columns(conn, endpoint, {name: "JSON" for name in page.extra_fields})
+        columns = column_names(conn, endpoint.qualified_table)
+    skip = {c.lower() for c in frame.columns} | set(PIPELINE_COLUMNS)  # sent by the page, or the pipeline's
+    rest = [c for c in columns if c.lower() not in skip]
+    names = ", ".join(quote(c) for c in [*frame.columns, *rest])
+    values = ", ".join([*(f"c{i}" for i in range(len(frame.columns))), *(["NULL"] * len(rest))])
+    deleted = (f", {DELETED_AT_COLUMN}", ", NULL") if endpoint.kind == "list" else ("", "")
+    table = page.table if page.table is not None else page_table(frame, json_columns(endpoint, page))
+    conn.register(PAGE_VIEW, table)
+    keyed = backend_of(conn).key_constraints
+    if not keyed:  # a lake: no index to replace by, so delete the page's keys first
+        delete_keys(conn, endpoint, tenant_id, list(frame.columns))
+    conn.execute(
+        f"INSERT {'OR REPLACE ' if replace and keyed else ''}INTO {endpoint.qualified_table} "
+        f"({TENANT_COLUMN}, {names}, {SYNCED_AT_COLUMN}{deleted[0]}) "
+        f"SELECT ?, {values}, now(){deleted[1]} FROM {PAGE_VIEW}",
+        [tenant_id],
+    )  # on an error the view stays registered until the transaction is rolled back (see transaction)
+    write_history(
+        conn,
+        endpoint,
+        tenant_id,
+        list(frame.columns),
+        PAGE_VIEW,
+        extra_fields=page.extra_fields,
+        new_keys=keyed and not replace,
+    )  # a plain insert into a keyed table proved every id new
+    conn.unregister(PAGE_VIEW)
+    return len(frame)
+
+
+def delete_keys(
+    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, page_columns: list[str]
+) -> None:
+    """Delete the stored rows whose keys the registered page holds (the lake's half of an upsert)."""
+    keys = ", ".join(quote(k) for k in endpoint.key)
+    page_keys = ", ".join(f"c{page_columns.index(k)}" for k in endpoint.key)
+    conn.execute(
+        f"DELETE FROM {endpoint.qualified_table} WHERE {TENANT_COLUMN} = ? "
+        f"AND ({keys}) IN (SELECT {page_keys} FROM {PAGE_VIEW})",
+        [tenant_id],
+    )
+
+
+def mark_deleted(
+    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, seen_table: str, scope: str = "TRUE"
+) -> int:
+    """Stamp `_deleted_at` on rows (matching `scope`) whose key is not in `seen_table`; return how many."""
+    keys = ", ".join(quote(k) for k in endpoint.key)
+    return conn.execute(
+        f"UPDATE {endpoint.qualified_table} SET {DELETED_AT_COLUMN} = now() "
+        f"WHERE {TENANT_COLUMN} = ? AND {DELETED_AT_COLUMN} IS NULL AND ({scope}) "
+        f"AND ({keys}) NOT IN (SELECT {keys} FROM {seen_table})",
+        [tenant_id],
+    ).fetchone()[0]
