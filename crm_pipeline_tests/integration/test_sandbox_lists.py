@@ -159,7 +159,7 @@ def test_sort_is_honoured_on_customers_only_where_documented(sb, api):
 
 
 def test_the_filters_each_path_honours_are_those_the_openapi_description_lists():
-    """The sandbox's query parameters per path are not generated yet (spec_fields.py holds fields only):
+    """The sandbox's query parameters per path are not generated yet (spec_fields.json holds fields only):
     held here against the spec the generator reads. `sort` is honoured on a documented subset only."""
     spec_path = runpy.run_path(str(ROOT / "scripts" / "generate_field_docs.py"))["DEFAULT_SPEC"]
     paths = json.loads(Path(spec_path).read_text())["paths"]
