@@ -31,18 +31,15 @@ def prepare_home(env: dict) -> None:
     dg.DagsterInstance.from_config(env["DAGSTER_HOME"]).dispose()
 
 
+def materialize_command(selection: str, *extra: str) -> list[str]:
+    """`dagster asset materialize` of `selection` in the code location, as a user runs it (more arguments
+    after it: a partition, run config)."""
+    module = ["-m", "dagster", "asset", "materialize", "-m", "crm_pipeline.definitions"]
+    return [sys.executable, *module, "--select", selection, *extra]
+
+
 def start(selection: str, env: dict, log: Path, *, full_walk: bool | None = None) -> subprocess.Popen:
-    command = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "asset",
-        "materialize",
-        "-m",
-        "crm_pipeline.definitions",
-        "--select",
-        selection,
-    ]
+    command = materialize_command(selection)
     if full_walk is not None:
         command += ["--config-json", json.dumps(list_run_config(full_walk=full_walk))]
     with open(log, "wb") as out:

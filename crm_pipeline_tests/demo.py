@@ -16,6 +16,7 @@ import duckdb
 
 from crm_pipeline.catalog import ENDPOINTS
 from crm_pipeline.storage.locking import readonly_copy_path
+from crm_pipeline_tests.cli_runs import materialize_command
 from crm_pipeline_tests.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,17 +41,7 @@ def main(argv: list[str] | None = None) -> int:
             f"sandbox API at {sandbox.api_url} (tenant {sandbox.tenant_id}); loading into {args.database}",
             flush=True,
         )
-        command = [
-            sys.executable,
-            "-m",
-            "dagster",
-            "asset",
-            "materialize",
-            "-m",
-            "crm_pipeline.definitions",
-            "--select",
-            args.select,
-        ]
+        command = materialize_command(args.select)
         print("$ " + " ".join(command[1:]), flush=True)
         done = subprocess.run(command, env=env, cwd=ROOT)
         if done.returncode != 0:

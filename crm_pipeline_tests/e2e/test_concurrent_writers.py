@@ -19,6 +19,7 @@ from crm_pipeline.defs.resources import DUCKDB_POOL, _duckdb_from_env
 from crm_pipeline.defs.servicetitan.export_assets import build_export_assets
 from crm_pipeline.storage.locking import DuckDBLockTimeout, connect_waiting
 from crm_pipeline.storage.tuning import tune_for_raw_tables
+from crm_pipeline_tests.cli_runs import materialize_command
 from crm_pipeline_tests.compare import differences, served
 from crm_pipeline_tests.dagster_helpers import resources
 
@@ -106,17 +107,7 @@ def test_a_run_publishes_a_readonly_copy_analysts_can_query_while_the_file_is_wr
 
 
 def cli(selection: str, env: dict) -> subprocess.Popen:
-    command = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "asset",
-        "materialize",
-        "-m",
-        "crm_pipeline.definitions",
-        "--select",
-        selection,
-    ]
+    command = materialize_command(selection)
     return subprocess.Popen(
         command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 
 import dagster as dg
@@ -15,6 +14,7 @@ from crm_pipeline.catalog import EXPORT_FEEDS
 from crm_pipeline.definitions import defs
 from crm_pipeline.defs.resources import CrmDuckDB, ServiceTitanResource
 from crm_pipeline.defs.servicetitan.export_assets import build_export_assets
+from crm_pipeline_tests.cli_runs import materialize_command
 from crm_pipeline_tests.compare import differences
 
 export_assets = [build_export_assets()]
@@ -52,17 +52,7 @@ def test_materialize_in_process_reports_run_metadata(sandbox, settings, env):
 
 
 def test_cli_materializes_the_export_group_then_only_the_tail(sandbox, settings, env, tmp_path):
-    command = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "asset",
-        "materialize",
-        "-m",
-        "crm_pipeline.definitions",
-        "--select",
-        "group:servicetitan_export",
-    ]
+    command = materialize_command("group:servicetitan_export")
     env = {**env, "DAGSTER_HOME": str(tmp_path / "dagster_home")}
     os.makedirs(env["DAGSTER_HOME"])
     first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import duckdb
 
 from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS
 from crm_pipeline.definitions import defs
+from crm_pipeline_tests.cli_runs import materialize_command
 from crm_pipeline_tests.compare import differences, served
 
 
@@ -37,17 +37,7 @@ def test_cli_materializes_the_list_group_then_only_a_handful_of_requests(sandbox
         "DAGSTER_HOME": str(tmp_path / "home"),
     }
     os.makedirs(env["DAGSTER_HOME"])
-    command = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "asset",
-        "materialize",
-        "-m",
-        "crm_pipeline.definitions",
-        "--select",
-        "group:servicetitan_list",
-    ]
+    command = materialize_command("group:servicetitan_list")
     first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=400)
     assert first.returncode == 0, first.stderr[-3000:]
     sandbox.change("customers", n=3)

@@ -27,6 +27,7 @@ from crm_pipeline.ingest import sync_export
 from crm_pipeline.servicetitan import errors
 from crm_pipeline.settings import Settings
 from crm_pipeline.storage import StreamPosition, ensure_raw_table, read_position, store_position
+from crm_pipeline_tests.cli_runs import materialize_command
 from crm_pipeline_tests.compare import differences
 from crm_pipeline_tests.conftest import make_client
 from crm_pipeline_tests.sandbox import Sandbox
@@ -54,17 +55,7 @@ def test_a_wrong_client_secret_fails_the_dagster_cli_in_seconds_saying_it_was_re
         "CRM_DUCKDB_PATH": str(tmp_path / "crm.duckdb"),
         "DAGSTER_HOME": str(home),
     }
-    command = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "asset",
-        "materialize",
-        "-m",
-        "crm_pipeline.definitions",
-        "--select",
-        "group:servicetitan_export",
-    ]
+    command = materialize_command("group:servicetitan_export")
     began = time.monotonic()
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     elapsed = time.monotonic() - began

@@ -19,7 +19,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -28,23 +27,13 @@ import duckdb
 from crm_pipeline.catalog import endpoint
 from crm_pipeline.settings import Settings
 from crm_pipeline.storage import read_position
-from crm_pipeline_tests.cli_runs import group_is_gone
+from crm_pipeline_tests.cli_runs import group_is_gone, materialize_command
 from crm_pipeline_tests.compare import differences
 from crm_pipeline_tests.conftest import make_client
 from crm_pipeline_tests.sandbox import Sandbox
 
 CUSTOMERS = endpoint("export/customers")
-COMMAND = [
-    sys.executable,
-    "-m",
-    "dagster",
-    "asset",
-    "materialize",
-    "-m",
-    "crm_pipeline.definitions",
-    "--select",
-    "raw_export/customers",
-]
+COMMAND = materialize_command("raw_export/customers")
 RUN_TIMEOUT = 120
 
 

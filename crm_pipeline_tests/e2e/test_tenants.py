@@ -14,6 +14,7 @@ import pytest
 from crm_pipeline.catalog import EXPORT_FEEDS, endpoint
 from crm_pipeline.defs.servicetitan.sensors import plan_export_runs
 from crm_pipeline.settings import Settings, SettingsError, tenant_ids
+from crm_pipeline_tests.cli_runs import materialize_command
 from crm_pipeline_tests.compare import differences
 from crm_pipeline_tests.sandbox import Sandbox
 
@@ -85,19 +86,7 @@ def test_two_tenants_load_side_by_side_without_mixing_rows(tmp_path):
         assert listed.returncode == 0, listed.stderr[-2000:]
         for tenant in TENANTS:
             done = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "dagster",
-                    "asset",
-                    "materialize",
-                    "-m",
-                    "crm_pipeline.definitions",
-                    "--select",
-                    "group:servicetitan_export",
-                    "--partition",
-                    tenant,
-                ],
+                materialize_command("group:servicetitan_export", "--partition", tenant),
                 env=env,
                 capture_output=True,
                 text=True,
