@@ -126,7 +126,7 @@ def render(database: str | Path | None = None) -> str:
         out += _raw_section(family, title, facts)
     out += _history_section(facts) + _state_section(facts)
     for schema in ("staging", "marts"):
-        out += _model_section(schema, models, described, facts)
+        out += _model_section(schema, models, described, facts=facts)
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -204,7 +204,9 @@ def _state_section(facts: dict | None) -> list[str]:
     return out
 
 
-def _model_section(schema: str, models: dict[str, Model], described: dict, facts: dict | None) -> list[str]:
+def _model_section(
+    schema: str, models: dict[str, Model], described: dict, *, facts: dict | None
+) -> list[str]:
     """`staging` or `marts`: each SQL model, what it reads, its checks and its columns."""
     out = [
         f"## `{schema}`: SQL models (`dbt_like_sql/{schema}/`)",

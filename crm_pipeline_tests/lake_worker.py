@@ -28,9 +28,9 @@ def write(role: str) -> None:
     with ServiceTitanClient(settings) as client:
         for endpoint in EXPORT_FEEDS if role == "export" else LIST_ENDPOINTS:
             if role == "export":
-                sync_export(client, conn, endpoint, settings.tenant_id, on_page=print_page)
+                sync_export(client, conn, endpoint, tenant_id=settings.tenant_id, on_page=print_page)
             else:
-                sync_list(client, conn, endpoint, settings.tenant_id, on_page=print_page)
+                sync_list(client, conn, endpoint, tenant_id=settings.tenant_id, on_page=print_page)
     print("done", flush=True)
 
 

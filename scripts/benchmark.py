@@ -238,9 +238,9 @@ def bench_parents(customers: int, limit: float) -> dict:
         settings = Settings.from_env(env)
         conn = duckdb.connect()
         with ServiceTitanClient(settings, rate_limit=limit) as client:
-            sync_list(client, conn, endpoint("raw_list.customers"), settings.tenant_id)
+            sync_list(client, conn, endpoint("raw_list.customers"), tenant_id=settings.tenant_id)
             result = sync_list(
-                client, conn, endpoint("raw_list.customers_notes"), settings.tenant_id, full=True
+                client, conn, endpoint("raw_list.customers_notes"), tenant_id=settings.tenant_id, full=True
             )
     finally:
         proc.terminate()

@@ -27,8 +27,8 @@ def sync_export(
     client: ServiceTitanClient,
     store: Store | duckdb.DuckDBPyConnection,
     endpoint: Endpoint,
-    tenant_id: str,
     *,
+    tenant_id: str,
     start: str | None = None,
     include_recent_changes: bool = False,
     run_id: str | None = None,
@@ -57,7 +57,7 @@ def sync_export(
         )
 
     pages = prepared(walk, partial(prepare_page, endpoint))
-    committer = _Committer(store, endpoint, tenant_id, run_id)
+    committer = _Committer(store, endpoint, tenant_id, run_id=run_id)
     with gc_frozen():
         try:
             for page in pages:
@@ -102,7 +102,7 @@ class _Committer:
     """Commits pages with their position; plain inserts until a page meets a key stored already
     (see commit_new_page), and a checkpoint per row group (see Checkpoints)."""
 
-    def __init__(self, store: Store, endpoint: Endpoint, tenant_id: str, run_id: str | None) -> None:
+    def __init__(self, store: Store, endpoint: Endpoint, tenant_id: str, *, run_id: str | None) -> None:
         self.store, self.endpoint, self.tenant_id, self.run_id = store, endpoint, tenant_id, run_id
         self.fresh = True
         self.checkpoints = Checkpoints()
@@ -110,12 +110,13 @@ class _Committer:
     def commit(self, page: ExportPage, result: SyncResult) -> None:
         validated: ValidatedPage = page.data
         position = StreamPosition(page.continue_from, page.has_more)
-        args = (self.endpoint, self.tenant_id, validated, position, self.run_id)
+        endpoint, tenant_id = self.endpoint, self.tenant_id
+        page_at = {"page": validated, "position": position, "run_id": self.run_id}
         with self.store.lease() as conn:
             if self.fresh:
-                (upserted, quarantined), self.fresh = commit_new_page(conn, *args)
+                (upserted, quarantined), self.fresh = commit_new_page(conn, endpoint, tenant_id, **page_at)
             else:
-                upserted, quarantined = commit_page(conn, *args)
+                upserted, quarantined = commit_page(conn, endpoint, tenant_id, **page_at)
             self.checkpoints.committed(conn, len(validated.frame))
         result.add_page(validated, upserted, quarantined)
         result.position, result.has_more = page.continue_from, page.has_more

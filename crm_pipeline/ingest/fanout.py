@@ -87,7 +87,7 @@ def sync_children(
     result.has_more = not finished
     if options.rotation_hours:
         with store.lease() as conn:
-            result.rotation = rotation_report(conn, endpoint, tenant_id, options)
+            result.rotation = rotation_report(conn, endpoint, tenant_id, options=options)
 
 
 def _plan(
@@ -109,7 +109,11 @@ def _plan(
         )
         walk = {"started": started, "whole": whole, "planned": planned}
         store_position(
-            conn, tenant_id, endpoint.path, StreamPosition(json.dumps({**state, "walk": walk}), True), None
+            conn,
+            tenant_id,
+            endpoint.path,
+            position=StreamPosition(json.dumps({**state, "walk": walk}), True),
+            run_id=None,
         )
         return walk
 

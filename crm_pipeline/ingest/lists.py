@@ -47,8 +47,8 @@ def sync_list(
     client: ServiceTitanClient,
     store: Store | duckdb.DuckDBPyConnection,
     endpoint: Endpoint,
-    tenant_id: str,
     *,
+    tenant_id: str,
     full: bool = False,
     page_size: int = PAGE_SIZE,
     fan_out: FanOutOptions | None = None,
@@ -167,9 +167,11 @@ class _TopWalk:
         endpoint, tenant_id, run_id = self.endpoint, self.tenant_id, self.run_id
 
         def work() -> tuple[list[tuple[int, int]], int]:
-            counts = [write_rows(conn, endpoint, tenant_id, page, run_id) for page in pages]
-            deleted = _mark_unseen(conn, endpoint, tenant_id, self._seen_table()) if mark_deletions else 0
-            store_position(conn, tenant_id, endpoint.path, position, run_id)
+            counts = [write_rows(conn, endpoint, tenant_id, page=page, run_id=run_id) for page in pages]
+            deleted = (
+                _mark_unseen(conn, endpoint, tenant_id, seen=self._seen_table()) if mark_deletions else 0
+            )
+            store_position(conn, tenant_id, endpoint.path, position=position, run_id=run_id)
             return counts, deleted
 
         with self.store.lease() as conn:
@@ -180,10 +182,12 @@ class _TopWalk:
         result.deleted = deleted if mark_deletions else result.deleted
 
 
-def _mark_unseen(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, seen: pa.Table) -> int:
+def _mark_unseen(
+    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, *, seen: pa.Table
+) -> int:
     conn.register("_crm_seen", seen)
     try:
-        return mark_deleted(conn, endpoint, tenant_id, "_crm_seen")
+        return mark_deleted(conn, endpoint, tenant_id, seen_table="_crm_seen")
     finally:
         conn.unregister("_crm_seen")
 

@@ -29,9 +29,11 @@ def rotation_extra(
     return max(0, min(wanted, allowed, known))
 
 
-def rotation_report(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, options) -> dict:
+def rotation_report(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, *, options) -> dict:
     """How far the rotation is: the share of parents visited within the period, and the oldest visit."""
-    known, recent, oldest = plan.rotation_state(conn, endpoint, tenant_id, options.rotation_hours)
+    known, recent, oldest = plan.rotation_state(
+        conn, endpoint, tenant_id, within_hours=options.rotation_hours
+    )
     return {
         "parents_known": known,
         "visited_within_period": round(recent / known, 4) if known else 1.0,

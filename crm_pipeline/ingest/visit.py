@@ -142,16 +142,16 @@ class Visit:
         endpoint, tenant_id, run_id = self.endpoint, self.tenant_id, self.run_id
 
         def work() -> tuple[int, int, int]:
-            upserted, quarantined = write_rows(conn, endpoint, tenant_id, page, run_id)
+            upserted, quarantined = write_rows(conn, endpoint, tenant_id, page=page, run_id=run_id)
             deleted = mark_deleted(
                 conn,
                 endpoint,
                 tenant_id,
-                "_crm_batch_seen",  # children no longer returned
-                plan.children_scope(endpoint, "_crm_batch_parents"),
+                seen_table="_crm_batch_seen",  # children no longer returned
+                scope=plan.children_scope(endpoint, "_crm_batch_parents"),
             )
-            plan.mark_visited(conn, endpoint, tenant_id, "_crm_batch_parents")
-            store_position(conn, tenant_id, endpoint.path, progress, run_id)
+            plan.mark_visited(conn, endpoint, tenant_id, keys_view="_crm_batch_parents")
+            store_position(conn, tenant_id, endpoint.path, position=progress, run_id=run_id)
             return upserted, quarantined, deleted
 
         with self.store.lease() as conn:
@@ -192,10 +192,12 @@ class Visit:
                     conn,
                     endpoint,
                     tenant_id,
-                    "_crm_none_seen",
-                    plan.unvisited_scope(endpoint, tenant_id, walk["started"]),
+                    seen_table="_crm_none_seen",
+                    scope=plan.unvisited_scope(endpoint, tenant_id, walk["started"]),
                 )
-            store_position(conn, tenant_id, endpoint.path, StreamPosition(position, False), self.run_id)
+            store_position(
+                conn, tenant_id, endpoint.path, position=StreamPosition(position, False), run_id=self.run_id
+            )
             return deleted
 
         with self.store.lease() as conn:

@@ -66,7 +66,7 @@ class TokenManager:
     """
 
     def __init__(
-        self, settings: Settings, http: httpx.Client, policy: RetryPolicy, cache: TokenCache | None = None
+        self, settings: Settings, http: httpx.Client, policy: RetryPolicy, *, cache: TokenCache | None = None
     ) -> None:
         self._settings = settings
         self._http = http

@@ -91,7 +91,7 @@ class ServiceTitanClient:
             follow_redirects=False,
         )
         cache = shared_token_cache(settings) if share_token else None
-        self._auth = TokenManager(settings, self._http, self._policy, cache)
+        self._auth = TokenManager(settings, self._http, self._policy, cache=cache)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed.is_set() else "open"
@@ -125,6 +125,7 @@ class ServiceTitanClient:
         self,
         path: str,
         start: str | None = None,
+        *,
         include_recent_changes: bool = False,
         raw_records: bool = False,
         stop: threading.Event | None = None,
@@ -137,13 +138,13 @@ class ServiceTitanClient:
         ``stop`` ends the waits and retries of the request in flight (a caller that gives up early)."""
         parse = parse_export_body if raw_records else parse_json
         get = functools.partial(self._get, parse=parse)
-        return paging.export_pages(get, path, start, include_recent_changes, stop)
+        return paging.export_pages(get, path, start, include_recent_changes=include_recent_changes, stop=stop)
 
     def list_pages(
         self, path: str, params: Mapping[str, Any] | None = None, page_size: int = 5000
     ) -> Iterator[ListPage]:
         """Walk a paged list endpoint from page 1 until ``hasMore`` is false."""
-        return paging.list_pages(self._get, path, params, page_size)
+        return paging.list_pages(self._get, path, params, page_size=page_size)
 
     # -- one logical request -------------------------------------------------------------------
 
@@ -152,6 +153,7 @@ class ServiceTitanClient:
         path: str,
         params: Mapping[str, Any] | None = None,
         stop: threading.Event | None = None,
+        *,
         parse: Callable[[bytes], Any] = parse_json,
     ) -> dict:
         if self._closed.is_set():
@@ -162,7 +164,7 @@ class ServiceTitanClient:
         state = {"renewed": False}
         return self._policy.run(
             what,
-            lambda: self._attempt(what, self._base_url + rel, query, state, stop, parse),
+            lambda: self._attempt(what, self._base_url + rel, query, state=state, stop=stop, parse=parse),
             stop=stop,
             on_throttle=self._limiter.hold,
         )
@@ -172,6 +174,7 @@ class ServiceTitanClient:
         what: str,
         url: str,
         query: dict,
+        *,
         state: dict,
         stop: threading.Event | None,
         parse: Callable[[bytes], Any],
@@ -201,9 +204,9 @@ class ServiceTitanClient:
                 log.info("%s: access token refused (401); renewing it once", what)
                 self._auth.invalidate(token)
                 continue
-            return self._answer(what, query, resp, parse)
+            return self._answer(what, query, resp, parse=parse)
 
-    def _answer(self, what: str, query: dict, resp: httpx.Response, parse: Callable[[bytes], Any]) -> dict:
+    def _answer(self, what: str, query: dict, resp: httpx.Response, *, parse: Callable[[bytes], Any]) -> dict:
         status = resp.status_code
         if status == 200:
             try:
@@ -220,10 +223,10 @@ class ServiceTitanClient:
             retry_after = parse_retry_after(resp.headers.get("retry-after")) if status == 429 else None
             note = f", Retry-After {retry_after:g} s" if retry_after is not None else ""
             raise Retry(f"HTTP {status} ({summary}{note})", status=status, retry_after=retry_after)
-        raise self._error(what, query, status, summary, title, trace)
+        raise self._error(what, query, status, summary=summary, title=title, trace=trace)
 
     def _error(
-        self, what: str, query: dict, status: int, summary: str, title: str | None, trace: str | None
+        self, what: str, query: dict, status: int, *, summary: str, title: str | None, trace: str | None
     ) -> ApiError:
         tenant = self.settings.tenant_id
         head = f"{what} answered HTTP {status} ({summary})"

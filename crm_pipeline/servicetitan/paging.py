@@ -39,6 +39,7 @@ def export_pages(
     get: Getter,
     path: str,
     start: str | None,
+    *,
     include_recent_changes: bool,
     stop: threading.Event | None = None,
 ) -> Iterator[ExportPage]:
@@ -61,7 +62,7 @@ def export_pages(
 
 
 def list_pages(
-    get: Getter, path: str, params: Mapping[str, Any] | None, page_size: int
+    get: Getter, path: str, params: Mapping[str, Any] | None, *, page_size: int
 ) -> Iterator[ListPage]:
     """Yield pages 1, 2, ... of list endpoint ``path`` until one says ``hasMore`` is false."""
     if not 1 <= page_size <= 5000:

@@ -124,7 +124,9 @@ class RetryPolicy:
                 last = r
             elapsed = time.monotonic() - started
             if attempts >= self.max_attempts:
-                self._give_up(what, attempts, elapsed, last, f"max_attempts={self.max_attempts} reached")
+                self._give_up(
+                    what, attempts, elapsed, last=last, why=f"max_attempts={self.max_attempts} reached"
+                )
             wait = self.backoff(attempts - 1)
             if last.retry_after is not None:
                 wait = max(wait, last.retry_after)
@@ -133,8 +135,9 @@ class RetryPolicy:
                     what,
                     attempts,
                     elapsed,
-                    last,
-                    f"waiting {wait:.1f} s more would exceed max_retry_seconds={self.max_retry_seconds:g}",
+                    last=last,
+                    why=f"waiting {wait:.1f} s more would exceed "
+                    f"max_retry_seconds={self.max_retry_seconds:g}",
                 )
             self.stats.add("retries")
             if last.status == 429:
@@ -146,7 +149,7 @@ class RetryPolicy:
                 raise ClientClosed(f"{what}: the client was closed or the walk was stopped")
 
     @staticmethod
-    def _give_up(what: str, attempts: int, elapsed: float, last: Retry, why: str) -> None:
+    def _give_up(what: str, attempts: int, elapsed: float, *, last: Retry, why: str) -> None:
         hint = (
             "The API may be down or throttling this app: try again later, or allow more with max_attempts / "
             "max_retry_seconds."

@@ -19,10 +19,10 @@ def commit_page(
     conn: duckdb.DuckDBPyConnection,
     endpoint: Endpoint,
     tenant_id: str,
+    *,
     page: ValidatedPage,
     position: StreamPosition,
     run_id: str | None = None,
-    *,
     replace: bool = True,
 ) -> tuple[int, int]:
     """Upsert the page's rows, quarantine its rejects and store `position`, atomically.
@@ -32,8 +32,8 @@ def commit_page(
     """
 
     def work() -> tuple[int, int]:
-        counts = write_rows(conn, endpoint, tenant_id, page, run_id, replace=replace)
-        store_position(conn, tenant_id, endpoint.path, position, run_id)
+        counts = write_rows(conn, endpoint, tenant_id, page=page, run_id=run_id, replace=replace)
+        store_position(conn, tenant_id, endpoint.path, position=position, run_id=run_id)
         return counts
 
     return committed(conn, work)
@@ -43,6 +43,7 @@ def commit_new_page(
     conn: duckdb.DuckDBPyConnection,
     endpoint: Endpoint,
     tenant_id: str,
+    *,
     page: ValidatedPage,
     position: StreamPosition,
     run_id: str | None = None,
@@ -54,7 +55,9 @@ def commit_new_page(
     Returns ((rows upserted, records quarantined), whether every key was new).
     """
     try:
-        return commit_page(conn, endpoint, tenant_id, page, position, run_id, replace=False), True
+        return commit_page(
+            conn, endpoint, tenant_id, page=page, position=position, run_id=run_id, replace=False
+        ), True
     except duckdb.ConstraintException:
         pass  # rolled back: a key of the page is stored already
-    return commit_page(conn, endpoint, tenant_id, page, position, run_id), False
+    return commit_page(conn, endpoint, tenant_id, page=page, position=position, run_id=run_id), False

@@ -35,7 +35,12 @@ def reset_position(conn: duckdb.DuckDBPyConnection, tenant_id: str, stream: str)
 
 
 def store_position(
-    conn: duckdb.DuckDBPyConnection, tenant_id: str, stream: str, position: StreamPosition, run_id: str | None
+    conn: duckdb.DuckDBPyConnection,
+    tenant_id: str,
+    stream: str,
+    *,
+    position: StreamPosition,
+    run_id: str | None,
 ) -> None:
     """Store the stream's position: an UPDATE of its row (on every page: far cheaper than an
     INSERT OR REPLACE in DuckDB), or an INSERT the first time."""

@@ -74,9 +74,9 @@ def write_history(
     conn: duckdb.DuckDBPyConnection,
     endpoint: Endpoint,
     tenant_id: str,
+    *,
     sent: Sequence[str],
     page_view: str,
-    *,
     extra_fields: Sequence[str] = (),
     new_keys: bool = False,
 ) -> None:

@@ -125,7 +125,9 @@ def pending_parents(
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def mark_visited(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, keys_view: str) -> None:
+def mark_visited(
+    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, *, keys_view: str
+) -> None:
     """Set the parents in `keys_view` (columns p1, p2) visited now (inside the batch's transaction)."""
     conn.execute(
         f"UPDATE {PARENTS} SET pending = false, visited_at = now() WHERE tenant_id = ? AND stream = ? "
@@ -135,7 +137,7 @@ def mark_visited(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id:
 
 
 def rotation_state(
-    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, within_hours: float | None = None
+    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, *, within_hours: float | None = None
 ) -> tuple[int, int, str | None]:
     """(parents known, visited within the last `within_hours`, the oldest visit: None if one was never
     visited)."""

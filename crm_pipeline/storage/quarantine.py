@@ -13,6 +13,7 @@ def quarantine(
     conn: duckdb.DuckDBPyConnection,
     endpoint: Endpoint,
     tenant_id: str,
+    *,
     page: ValidatedPage,
     run_id: str | None,
 ) -> int:

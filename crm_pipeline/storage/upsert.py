@@ -24,14 +24,14 @@ def write_rows(
     conn: duckdb.DuckDBPyConnection,
     endpoint: Endpoint,
     tenant_id: str,
+    *,
     page: ValidatedPage,
     run_id: str | None,
-    *,
     replace: bool = True,
 ) -> tuple[int, int]:
     """Upsert the page's rows and quarantine its rejects (inside the caller's transaction)."""
-    return upsert_rows(conn, endpoint, tenant_id, page, replace=replace), quarantine(
-        conn, endpoint, tenant_id, page, run_id
+    return upsert_rows(conn, endpoint, tenant_id, page=page, replace=replace), quarantine(
+        conn, endpoint, tenant_id, page=page, run_id=run_id
     )
 
 
@@ -39,8 +39,8 @@ def upsert_rows(
     conn: duckdb.DuckDBPyConnection,
     endpoint: Endpoint,
     tenant_id: str,
-    page: ValidatedPage,
     *,
+    page: ValidatedPage,
     replace: bool = True,
 ) -> int:
     """Insert or replace whole rows: a column the page's version of a record lacks becomes NULL
@@ -65,7 +65,7 @@ def upsert_rows(
     conn.register(PAGE_VIEW, table)
     keyed = backend_of(conn).key_constraints
     if not keyed:  # a lake: no index to replace by, so delete the page's keys first
-        delete_keys(conn, endpoint, tenant_id, list(frame.columns))
+        delete_keys(conn, endpoint, tenant_id, page_columns=list(frame.columns))
     conn.execute(
         f"INSERT {'OR REPLACE ' if replace and keyed else ''}INTO {endpoint.qualified_table} "
         f"({TENANT_COLUMN}, {names}, {SYNCED_AT_COLUMN}{deleted[0]}) "
@@ -76,8 +76,8 @@ def upsert_rows(
         conn,
         endpoint,
         tenant_id,
-        list(frame.columns),
-        PAGE_VIEW,
+        sent=list(frame.columns),
+        page_view=PAGE_VIEW,
         extra_fields=page.extra_fields,
         new_keys=keyed and not replace,
     )  # a plain insert into a keyed table proved every id new
@@ -86,7 +86,7 @@ def upsert_rows(
 
 
 def delete_keys(
-    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, page_columns: list[str]
+    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, *, page_columns: list[str]
 ) -> None:
     """Delete the stored rows whose keys the registered page holds (the lake's half of an upsert)."""
     keys = ", ".join(quote(k) for k in endpoint.key)
@@ -99,7 +99,12 @@ def delete_keys(
 
 
 def mark_deleted(
-    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, seen_table: str, scope: str = "TRUE"
+    conn: duckdb.DuckDBPyConnection,
+    endpoint: Endpoint,
+    tenant_id: str,
+    *,
+    seen_table: str,
+    scope: str = "TRUE",
 ) -> int:
     """Stamp `_deleted_at` on rows (matching `scope`) whose key is not in `seen_table`; return how many."""
     keys = ", ".join(quote(k) for k in endpoint.key)

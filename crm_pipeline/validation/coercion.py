@@ -26,7 +26,7 @@ def warm_up() -> None:
 
 
 def coerced(
-    endpoint: Endpoint, frame: pd.DataFrame, parsed: Callable[[int], dict], reasons: dict[int, list[str]]
+    endpoint: Endpoint, frame: pd.DataFrame, parsed: Callable[[int], dict], *, reasons: dict[int, list[str]]
 ) -> pd.DataFrame:
     """`frame` coerced by the pandera schema, less the rows that fail it (their reasons added to
     `reasons`; `parsed(i)` is record i as sent, to show a value the frame no longer holds)."""
@@ -47,14 +47,14 @@ def coerced(
             got = parsed(i).get(row.column) if isinstance(row.column, str) else got
         blamed[i].append(f"{row.column}: {row.check} (got {shown(got)})")
     if whole:
-        _blame_rows_alone(schema, frame, whole, blamed)
+        _blame_rows_alone(schema, frame, whole, blamed=blamed)
     for i, why in blamed.items():
         reasons[i].extend(why)
     return schema.validate(frame.drop(index=list(blamed)), lazy=True)
 
 
 def _blame_rows_alone(
-    schema: pa.DataFrameSchema, frame: pd.DataFrame, whole: list[str], blamed: dict[int, list[str]]
+    schema: pa.DataFrameSchema, frame: pd.DataFrame, whole: list[str], *, blamed: dict[int, list[str]]
 ) -> None:
     """For failures not tied to a row: find the rows to blame one by one, rather than refusing the
     whole page."""

@@ -29,6 +29,7 @@ def build_frame(
     endpoint: Endpoint,
     objects: list,
     extra: dict[str, list[str]],
+    *,
     reasons: dict[int, list[str]],
     fast: bool = True,
 ) -> pd.DataFrame:
@@ -44,14 +45,14 @@ def build_frame(
             values = ftype.fast_column(as_raw(raw, parsed) if ftype.is_json and mixed else raw)
         if values is None:
             blame = _Blame(column, [column], objects, reasons)
-            values = _checked(ftype, raw, fast, blame)
+            values = _checked(ftype, raw, fast, blame=blame)
         columns[column] = _objects(values) if isinstance(values, (list, tuple)) else values
     for column, spellings in extra.items():
         raw = _extra_values(objects, column, spellings)
         # not in the schema: pandera leaves it as it is, object, as the checks below make it
         values = dumps_all(raw) if fast else None
         if values is None:
-            values = _checked(None, raw, False, _Blame(column, spellings, objects, reasons))
+            values = _checked(None, raw, False, blame=_Blame(column, spellings, objects, reasons))
         columns[column] = _objects(values) if isinstance(values, (list, tuple)) else values
     return pd.DataFrame(columns, index=pd.RangeIndex(len(objects)), copy=False)
 
@@ -88,7 +89,7 @@ class _Blame:
         self.reasons[i].append(f"{name}: {why} (got {shown(value)})")
 
 
-def _checked(ftype: FieldType | None, raw: list, fast: bool, blame: _Blame) -> object:
+def _checked(ftype: FieldType | None, raw: list, fast: bool, *, blame: _Blame) -> object:
     """The column's values, each checked by its field type's exact check (`ftype` None: an undeclared
     field, checked as JSON); a refused one becomes None and is blamed. With `fast`, only the values of
     a type the column's fast path does not take are checked one by one; the fast path then takes the

@@ -39,9 +39,9 @@ def validate_page(endpoint: Endpoint, records: list, *, fast: bool = True) -> Va
 
     reasons = _misnamed(endpoint, objects)
     extra = extra_names(endpoint, objects, set(reasons))
-    frame = build_frame(endpoint, objects, extra, reasons, fast)
+    frame = build_frame(endpoint, objects, extra, reasons=reasons, fast=fast)
     checked = set(reasons)  # rows already refused are validated too, so their reasons are all reported
-    frame = coerced(endpoint, frame, parsed, reasons)
+    frame = coerced(endpoint, frame, parsed, reasons=reasons)
     refused = [i for i in checked if i in frame.index]
     if refused:
         frame = frame.drop(index=refused)

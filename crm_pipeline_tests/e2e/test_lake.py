@@ -29,15 +29,15 @@ def test_export_and_list_load_exactly_and_upsert(sandbox, lake):
     conn = lake.connect()
     with make_client(settings) as client:
         for endpoint in EXPORT_FEEDS:
-            sync_export(client, conn, endpoint, settings.tenant_id)
+            sync_export(client, conn, endpoint, tenant_id=settings.tenant_id)
         for endpoint in LIST_ENDPOINTS:
-            sync_list(client, conn, endpoint, settings.tenant_id)
+            sync_list(client, conn, endpoint, tenant_id=settings.tenant_id)
         assert_exact(conn, sandbox, [*EXPORT_FEEDS, *LIST_ENDPOINTS], settings.tenant_id)
         # Again, every record repeated: the upsert replaces each row by its key, nothing doubles.
         for endpoint in EXPORT_FEEDS:
-            sync_export(client, conn, endpoint, settings.tenant_id, include_recent_changes=True)
+            sync_export(client, conn, endpoint, tenant_id=settings.tenant_id, include_recent_changes=True)
         for endpoint in LIST_ENDPOINTS:
-            sync_list(client, conn, endpoint, settings.tenant_id, full=True)
+            sync_list(client, conn, endpoint, tenant_id=settings.tenant_id, full=True)
     assert_exact(conn, sandbox, [*EXPORT_FEEDS, *LIST_ENDPOINTS], settings.tenant_id)
     streams = {s for (s,) in conn.execute("SELECT stream FROM pipeline_state.cursors").fetchall()}
     assert streams == {e.path for e in [*EXPORT_FEEDS, *LIST_ENDPOINTS]}
@@ -92,7 +92,7 @@ def test_a_killed_export_run_resumes_with_nothing_lost_or_doubled(lake):
         assert 0 < before < 400  # the kill came part way
         with make_client(settings) as client:
             for endpoint in EXPORT_FEEDS:
-                sync_export(client, conn, endpoint, settings.tenant_id)
+                sync_export(client, conn, endpoint, tenant_id=settings.tenant_id)
         assert_exact(conn, sandbox, EXPORT_FEEDS, settings.tenant_id)
 
 

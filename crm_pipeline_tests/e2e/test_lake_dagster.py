@@ -30,11 +30,11 @@ def test_maintenance_merges_files_expires_snapshots_and_keeps_rows_exact(sandbox
     settings = Settings.from_env({**sandbox.env(), **lake.env()})
     conn = lake.connect()
     with make_client(settings) as client:
-        sync_export(client, conn, CUSTOMERS, settings.tenant_id)
+        sync_export(client, conn, CUSTOMERS, tenant_id=settings.tenant_id)
         # the whole feed again each time: files per page, and delete files from the upserts
         for _ in range(3):
             reset_position(conn, settings.tenant_id, CUSTOMERS.path)
-            sync_export(client, conn, CUSTOMERS, settings.tenant_id)
+            sync_export(client, conn, CUSTOMERS, tenant_id=settings.tenant_id)
     on_disk = parquet_files(lake.data_path)  # the files of every page ever committed, kept for old snapshots
     before, after = maintain_lake(conn, retention=timedelta(0))
     assert on_disk > 10 and before.snapshots > 10

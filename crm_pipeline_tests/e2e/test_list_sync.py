@@ -18,7 +18,7 @@ CHILDREN = [ep for ep in LIST_ENDPOINTS if ep.parent is not None]
 
 def load_all(client, conn, tenant_id, **options) -> dict:
     """Every list endpoint in catalog order (parents before their children)."""
-    return {ep.path: sync_list(client, conn, ep, tenant_id, **options) for ep in LIST_ENDPOINTS}
+    return {ep.path: sync_list(client, conn, ep, tenant_id=tenant_id, **options) for ep in LIST_ENDPOINTS}
 
 
 def api_requests(sandbox) -> list:
@@ -86,12 +86,12 @@ def test_second_run_makes_a_handful_of_requests_and_tables_match(sandbox, settin
 def test_a_full_walk_marks_deleted_rows_without_removing_them(sandbox, settings, client, loaded):
     customers = endpoint("raw_list.customers")
     gone = sandbox.delete("customers", n=3)
-    sync_list(client, loaded, customers, settings.tenant_id)
+    sync_list(client, loaded, customers, tenant_id=settings.tenant_id)
     assert (
         loaded.execute("SELECT count(*) FROM raw_list.customers WHERE _deleted_at IS NOT NULL").fetchone()[0]
         == 0
     )
-    result = sync_list(client, loaded, customers, settings.tenant_id, full=True)
+    result = sync_list(client, loaded, customers, tenant_id=settings.tenant_id, full=True)
     marked = loaded.execute("SELECT id FROM raw_list.customers WHERE _deleted_at IS NOT NULL").fetchall()
     assert result.deleted == 3 and sorted(r[0] for r in marked) == sorted(gone)
     live = loaded.execute("SELECT count(*) FROM raw_list.customers WHERE _deleted_at IS NULL").fetchone()[0]
@@ -101,9 +101,9 @@ def test_a_full_walk_marks_deleted_rows_without_removing_them(sandbox, settings,
 def test_children_are_fetched_for_changed_parents_only(sandbox, settings, client, loaded):
     notes = endpoint("raw_list.customers_notes")
     sandbox.change("customers/{id}/notes", n=1)
-    sync_list(client, loaded, endpoint("raw_list.customers"), settings.tenant_id)
+    sync_list(client, loaded, endpoint("raw_list.customers"), tenant_id=settings.tenant_id)
     sandbox.clear_log()
-    result = sync_list(client, loaded, notes, settings.tenant_id)
+    result = sync_list(client, loaded, notes, tenant_id=settings.tenant_id)
     parents = {e.path.split("/")[-2] for e in api_requests(sandbox)}
     assert 1 <= len(parents) <= 5 and result.requests == len(api_requests(sandbox))
     assert differences(loaded, notes, settings.tenant_id, served(sandbox, notes)) == []
@@ -111,4 +111,4 @@ def test_children_are_fetched_for_changed_parents_only(sandbox, settings, client
 
 def test_children_of_missing_parents_ask_for_the_parent_asset(settings, client, conn):
     with pytest.raises(RuntimeError, match="materialize raw_list/customers first"):
-        sync_list(client, conn, endpoint("raw_list.customers_notes"), settings.tenant_id)
+        sync_list(client, conn, endpoint("raw_list.customers_notes"), tenant_id=settings.tenant_id)

@@ -88,7 +88,7 @@ def test_a_wrong_setting_fails_at_once_names_it_and_writes_nothing(
         wrong, backoff_base=0.5, backoff_cap=30
     ) as client:  # production backoff: no retry must happen
         with pytest.raises(error) as info:
-            sync_export(client, conn, CUSTOMERS, wrong.tenant_id)
+            sync_export(client, conn, CUSTOMERS, tenant_id=wrong.tenant_id)
         stats = client.stats
     assert time.monotonic() - began < 5 and stats["retries"] == 0
     assert len(api_requests(sandbox)) == requests and sandbox.token_requests == 1
@@ -146,14 +146,16 @@ def foreign_tokens(settings) -> dict[str, str]:
 def test_an_invalid_or_foreign_cursor_fails_clearly_and_reset_cursor_is_the_way_out(
     sandbox, settings, client, conn
 ):
-    sync_export(client, conn, CUSTOMERS, settings.tenant_id)
+    sync_export(client, conn, CUSTOMERS, tenant_id=settings.tenant_id)
     assert differences(conn, CUSTOMERS, settings.tenant_id, sandbox.records(CUSTOMERS.path)) == []
     for what, token in foreign_tokens(settings).items():
         ensure_raw_table(conn, CUSTOMERS)
-        store_position(conn, settings.tenant_id, CUSTOMERS.path, StreamPosition(token, True), run_id="broken")
+        store_position(
+            conn, settings.tenant_id, CUSTOMERS.path, position=StreamPosition(token, True), run_id="broken"
+        )
         sandbox.clear_log()
         with pytest.raises(errors.InvalidContinuationToken) as info:
-            sync_export(client, conn, CUSTOMERS, settings.tenant_id)
+            sync_export(client, conn, CUSTOMERS, tenant_id=settings.tenant_id)
         message = str(info.value)
         assert "HTTP 400" in message and "crm-pipeline reset-cursor export/customers" in message, what
         assert len(api_requests(sandbox)) == 1, f"{what} cursor: retried"
@@ -166,7 +168,7 @@ def test_an_invalid_or_foreign_cursor_fails_clearly_and_reset_cursor_is_the_way_
     sandbox.change(CUSTOMERS.path, n=5)
     with duckdb.connect(settings.duckdb_path) as again:
         assert read_position(again, settings.tenant_id, CUSTOMERS.path) is None
-        result = sync_export(client, again, CUSTOMERS, settings.tenant_id)
+        result = sync_export(client, again, CUSTOMERS, tenant_id=settings.tenant_id)
         assert result.started_from is None and not result.has_more
         assert differences(again, CUSTOMERS, settings.tenant_id, sandbox.records(CUSTOMERS.path)) == []
 

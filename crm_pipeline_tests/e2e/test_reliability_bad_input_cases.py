@@ -108,7 +108,12 @@ def db(tmp_path):
 
 def commit(db, records: list) -> tuple[int, int]:
     return commit_page(
-        db, CUSTOMERS, "t1", validate_page(CUSTOMERS, records), StreamPosition("c1", True), "run"
+        db,
+        CUSTOMERS,
+        "t1",
+        page=validate_page(CUSTOMERS, records),
+        position=StreamPosition("c1", True),
+        run_id="run",
     )
 
 

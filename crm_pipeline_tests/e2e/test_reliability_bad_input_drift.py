@@ -72,7 +72,7 @@ def test_schema_drift_through_the_sandbox_is_stored_or_quarantined_never_lost(
         "summary": 42,
     }
     sandbox.put(LEADS.path, lead)
-    results = [sync_export(client, conn, ep, settings.tenant_id) for ep in (CUSTOMERS, LEADS)]
+    results = [sync_export(client, conn, ep, tenant_id=settings.tenant_id) for ep in (CUSTOMERS, LEADS)]
     quarantined = dict(
         conn.execute("SELECT coalesce(record_id, 'null'), reasons FROM pipeline_state.quarantine").fetchall()
     )

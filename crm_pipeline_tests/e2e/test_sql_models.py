@@ -150,13 +150,13 @@ def warehouse(tmp_path_factory) -> tuple[Path, list[int]]:
                 settings = Settings.from_env(sb.env())
                 with ServiceTitanClient(settings) as client:
                     for ep in EXPORT_FEEDS:
-                        sync_export(client, conn, ep, tenant or settings.tenant_id)
+                        sync_export(client, conn, ep, tenant_id=tenant or settings.tenant_id)
                     if tenant is None:
                         for ep in EXPORT_FEEDS:
                             sb.change(ep.path, n=30)
                         chain = merge_chain(sb)
                         for ep in EXPORT_FEEDS:
-                            sync_export(client, conn, ep, settings.tenant_id)
+                            sync_export(client, conn, ep, tenant_id=settings.tenant_id)
     return path, chain
 
 

@@ -57,7 +57,7 @@ def test_per_tenant_settings_win_over_the_plain_ones_and_missing_ones_name_the_t
 
 def test_the_export_sensor_requests_one_run_per_tenant_partition():
     with dg.DagsterInstance.ephemeral() as instance:
-        plan = plan_export_runs(instance, None, time.time(), 300, list(TENANTS))
+        plan = plan_export_runs(instance, None, time.time(), interval=300, tenants=list(TENANTS))
     feeds = [dg.AssetKey(ep.asset_key_path) for ep in EXPORT_FEEDS]
     assert plan.due == {TENANTS[0]: feeds, TENANTS[1]: feeds}
     assert set(plan.feeds) == {f"{t}/{ep.path}" for t in TENANTS for ep in EXPORT_FEEDS}

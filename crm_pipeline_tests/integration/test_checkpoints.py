@@ -20,9 +20,9 @@ def load_and_measure_the_log(sandbox, client, tenant_id: str, database: str, pat
     with duckdb.connect(database) as conn:
         tune_for_raw_tables(conn)
         if ep.kind == "export":
-            sync_export(client, conn, ep, tenant_id)
+            sync_export(client, conn, ep, tenant_id=tenant_id)
         else:
-            sync_list(client, conn, ep, tenant_id, page_size=40)
+            sync_list(client, conn, ep, tenant_id=tenant_id, page_size=40)
         assert differences(conn, ep, tenant_id, sandbox.records(path)) == []
         wal = database + ".wal"
         return os.path.getsize(wal) if os.path.exists(wal) else 0

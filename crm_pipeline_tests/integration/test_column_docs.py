@@ -37,9 +37,9 @@ def test_the_committed_field_declarations_are_what_the_spec_generates():
 
 def test_every_raw_column_has_a_comment_in_the_loaded_file(sandbox, settings, client, conn):
     for ep in EXPORT_FEEDS:
-        sync_export(client, conn, ep, settings.tenant_id)
+        sync_export(client, conn, ep, tenant_id=settings.tenant_id)
     for ep in LIST_ENDPOINTS:
-        sync_list(client, conn, ep, settings.tenant_id)
+        sync_list(client, conn, ep, tenant_id=settings.tenant_id)
     rows = conn.execute(
         "SELECT schema_name, table_name, column_name, comment FROM duckdb_columns() "
         "WHERE schema_name IN ('raw_export', 'raw_list', 'raw_history')"

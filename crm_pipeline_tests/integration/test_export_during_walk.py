@@ -28,7 +28,7 @@ def test_an_export_run_started_during_a_fan_out_finishes_within_a_minute_under_o
     with Sandbox(seed=51, sizes={"customers": PARENTS}, page_size=100, rate_limit=60) as sb:
         settings = Settings.from_env({**sb.env(), "CRM_DUCKDB_PATH": str(tmp_path / "crm.duckdb")})
         with make_client(settings) as client, duckdb.connect(settings.duckdb_path) as conn:
-            sync_list(client, conn, CUSTOMERS, settings.tenant_id)
+            sync_list(client, conn, CUSTOMERS, tenant_id=settings.tenant_id)
         env = cli_env(sb, settings.duckdb_path, tmp_path / "dagster_home")
         prepare_home(env)
         time.sleep(1.0)  # the sandbox's one-second bucket refills
@@ -75,7 +75,7 @@ def test_two_runs_walking_parents_of_one_tenant_share_its_rate_limit(tmp_path):
         settings = Settings.from_env({**sb.env(), "CRM_DUCKDB_PATH": str(tmp_path / "crm.duckdb")})
         with make_client(settings) as client, duckdb.connect(settings.duckdb_path) as conn:
             for ep in (CUSTOMERS, endpoint("raw_list.locations")):
-                sync_list(client, conn, ep, settings.tenant_id)
+                sync_list(client, conn, ep, tenant_id=settings.tenant_id)
         env = cli_env(sb, settings.duckdb_path, tmp_path / "dagster_home")
         prepare_home(env)
         time.sleep(1.0)  # the sandbox's one-second bucket refills

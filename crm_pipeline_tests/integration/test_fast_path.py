@@ -70,7 +70,7 @@ def test_a_clean_page_takes_the_fast_path():
         raise AssertionError(f"value {value!r} checked on its own on a clean page")
 
     refusing = {name: dataclasses.replace(ftype, check=refuse) for name, ftype in CUSTOMERS.fields.items()}
-    frame = build_frame(dataclasses.replace(CUSTOMERS, fields=refusing), customers(50), {}, {})
+    frame = build_frame(dataclasses.replace(CUSTOMERS, fields=refusing), customers(50), {}, reasons={})
     typed = {name: str(dtype) for name, dtype in frame.dtypes.items()}
     assert typed["id"] == "Int64" and typed["balance"] == "Float64" and typed["active"] == "boolean"
     assert typed["name"] == "string" and typed["address"] == "string"

@@ -67,9 +67,11 @@ def test_fast_and_exact_paths_store_the_same_rows(db, case):
     tenants = [uuid.uuid4().hex for _ in range(3)]
     position = StreamPosition("p", True)
     counts = [
-        commit_page(db, ep, tenants[0], validate_page(ep, page, fast=False), position),
-        commit_page(db, ep, tenants[1], validate_page(ep, page), position),
-        commit_new_page(db, ep, tenants[2], validate_page(ep, as_sent(page, False)), position)[0],
+        commit_page(db, ep, tenants[0], page=validate_page(ep, page, fast=False), position=position),
+        commit_page(db, ep, tenants[1], page=validate_page(ep, page), position=position),
+        commit_new_page(db, ep, tenants[2], page=validate_page(ep, as_sent(page, False)), position=position)[
+            0
+        ],
     ]
     assert counts[0] == counts[1] == counts[2]
     reference = stored(db, ep, tenants[0])
@@ -84,7 +86,10 @@ def test_one_bad_value_quarantines_its_record_and_the_rest_is_stored(db):
     page[400]["createdOn"] = "2024-13-45T00:00:00Z"
     tenant = uuid.uuid4().hex
     validated = validate_page(CUSTOMERS, page)
-    assert commit_new_page(db, CUSTOMERS, tenant, validated, StreamPosition("p", True)) == ((497, 3), True)
+    assert commit_new_page(db, CUSTOMERS, tenant, page=validated, position=StreamPosition("p", True)) == (
+        (497, 3),
+        True,
+    )
     rows = stored(db, CUSTOMERS, tenant)
     assert [r["id"] for r in rows] == [i for i in range(1, 501) if i not in (124, 322, 401)]
     assert (
@@ -103,11 +108,11 @@ def test_a_page_of_stored_keys_falls_back_to_replacing_rows(db):
     tenant = uuid.uuid4().hex
     first = customers(20)
     assert commit_new_page(
-        db, CUSTOMERS, tenant, validate_page(CUSTOMERS, first), StreamPosition("a", True)
+        db, CUSTOMERS, tenant, page=validate_page(CUSTOMERS, first), position=StreamPosition("a", True)
     ) == ((20, 0), True)
     second = [{**r, "name": "renamed"} for r in customers(30)[10:]]  # ids 11..30: ten stored already
     counts, fresh = commit_new_page(
-        db, CUSTOMERS, tenant, validate_page(CUSTOMERS, second), StreamPosition("b", False)
+        db, CUSTOMERS, tenant, page=validate_page(CUSTOMERS, second), position=StreamPosition("b", False)
     )
     assert (counts, fresh) == ((20, 0), False)
     rows = stored(db, CUSTOMERS, tenant)

@@ -51,7 +51,7 @@ def status_on(conn, tenant_id: str, lead_id: int, day: pd.Timestamp) -> str | No
 
 def test_three_rounds_of_changes_keep_every_version_once(sandbox, settings, client, conn):
     tenant = settings.tenant_id
-    sync_export(client, conn, LEADS, tenant, include_recent_changes=True)
+    sync_export(client, conn, LEADS, tenant_id=tenant, include_recent_changes=True)
     delivered = versions(sandbox.records("export/leads"))
     lead = sandbox.records("export/leads")[0]
     rounds = []
@@ -59,8 +59,10 @@ def test_three_rounds_of_changes_keep_every_version_once(sandbox, settings, clie
         rounds.append(
             change_round(sandbox, lead, status, rounds[-1] if rounds else max(m for _, m in delivered))
         )
-        sync_export(client, conn, LEADS, tenant, include_recent_changes=True)
-        sync_export(client, conn, LEADS, tenant, include_recent_changes=True)  # repeats: stored once
+        sync_export(client, conn, LEADS, tenant_id=tenant, include_recent_changes=True)
+        sync_export(
+            client, conn, LEADS, tenant_id=tenant, include_recent_changes=True
+        )  # repeats: stored once
         delivered |= versions(sandbox.records("export/leads"))
 
     stored = stored_versions(conn, history_table(LEADS))
@@ -93,10 +95,10 @@ def test_three_rounds_of_changes_keep_every_version_once(sandbox, settings, clie
 
 def test_history_of_an_incremental_list_endpoint(sandbox, settings, client, conn):
     leads = endpoint("leads")
-    sync_list(client, conn, leads, settings.tenant_id)
+    sync_list(client, conn, leads, tenant_id=settings.tenant_id)
     delivered = versions(sandbox.records("leads"))
     httpx.post(f"{sandbox.api_url}/_sandbox/change", json={"feed": "leads", "n": 4}).raise_for_status()
-    sync_list(client, conn, leads, settings.tenant_id)
+    sync_list(client, conn, leads, tenant_id=settings.tenant_id)
     delivered |= versions(sandbox.records("leads"))
     stored = stored_versions(conn, "raw_history.list_leads")
     assert len(stored) == len(set(stored)) and set(stored) == delivered
@@ -104,11 +106,11 @@ def test_history_of_an_incremental_list_endpoint(sandbox, settings, client, conn
 
 def test_history_off_writes_none(sandbox, settings, client, conn, monkeypatch):
     monkeypatch.setenv("CRM_HISTORY", "off")
-    sync_export(client, conn, LEADS, settings.tenant_id)
+    sync_export(client, conn, LEADS, tenant_id=settings.tenant_id)
     assert conn.execute(f"SELECT count(*) FROM {history_table(LEADS)}").fetchone()[0] == 0
     assert conn.execute(f"SELECT count(*) FROM {LEADS.qualified_table}").fetchone()[0] == len(
         sandbox.records("export/leads")
     )
     monkeypatch.setenv("CRM_HISTORY", "maybe")
     with pytest.raises(ValueError, match="CRM_HISTORY"):
-        sync_export(client, conn, LEADS, settings.tenant_id)
+        sync_export(client, conn, LEADS, tenant_id=settings.tenant_id)

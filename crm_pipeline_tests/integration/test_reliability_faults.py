@@ -51,7 +51,7 @@ def sync_feeds_at_once(client, settings: Settings) -> list:
 
     def sync(ep):
         with conn.cursor() as own:
-            return sync_export(client, own, ep, settings.tenant_id)
+            return sync_export(client, own, ep, tenant_id=settings.tenant_id)
 
     def other_traffic():  # an empty page (a date after every record) again and again, at the client's 60/s
         while not done.is_set():
@@ -132,7 +132,7 @@ def test_each_retryable_fault_on_every_feed(sandbox, settings, conn, kind):
     began = time.monotonic()
     with make_client(settings, read_timeout=0.6) as client:
         for ep in EXPORT_FEEDS:
-            sync_export(client, conn, ep, settings.tenant_id)
+            sync_export(client, conn, ep, tenant_id=settings.tenant_id)
         stats = client.stats
     elapsed = time.monotonic() - began
     assert sandbox.faults.pending == 0 and stats["retries"] == len(EXPORT_FEEDS)
@@ -163,7 +163,7 @@ def test_tokens_revoked_mid_run_are_renewed_and_the_run_goes_on(sandbox, setting
 
     with make_client(settings) as client:
         for ep in EXPORT_FEEDS:
-            sync_export(client, conn, ep, settings.tenant_id, on_page=revoke_every_second_page)
+            sync_export(client, conn, ep, tenant_id=settings.tenant_id, on_page=revoke_every_second_page)
         stats = client.stats
     assert len(revoked) >= len(EXPORT_FEEDS)
     # each revocation costs at most one 401 and one new token (a prefetched page may have beaten it)
@@ -175,7 +175,7 @@ def test_tokens_revoked_mid_run_are_renewed_and_the_run_goes_on(sandbox, setting
 def test_records_repeated_across_pages_and_runs_leave_no_duplicates(sandbox, settings, conn):
     with make_client(settings) as client:
         first = [
-            sync_export(client, conn, ep, settings.tenant_id, include_recent_changes=True)
+            sync_export(client, conn, ep, tenant_id=settings.tenant_id, include_recent_changes=True)
             for ep in EXPORT_FEEDS
         ]
         # the sandbox repeats the tail of every page
@@ -187,7 +187,7 @@ def test_records_repeated_across_pages_and_runs_leave_no_duplicates(sandbox, set
             sandbox.add(ep.path, n=3)
         reset_position(conn, settings.tenant_id, CUSTOMERS.path)
         again = [
-            sync_export(client, conn, ep, settings.tenant_id, include_recent_changes=True)
+            sync_export(client, conn, ep, tenant_id=settings.tenant_id, include_recent_changes=True)
             for ep in EXPORT_FEEDS
         ]
     # the whole feed, delivered twice now
@@ -200,14 +200,16 @@ def sync_bad_records_repeated(sandbox, settings, conn) -> set:
     """Three bad records among changes, read with includeRecentChanges in pages of 4 (each answer
     repeats the last 3 records of the previous one); returns their ids."""
     with make_client(settings) as client:
-        sync_export(client, conn, CUSTOMERS, settings.tenant_id)
+        sync_export(client, conn, CUSTOMERS, tenant_id=settings.tenant_id)
         base = sandbox.records(CUSTOMERS.path)[0]
         bad = {9_000_000_002 + i for i in range(3)}
         for rid in sorted(bad):
             sandbox.put(CUSTOMERS.path, {**base, "id": rid, "balance": "lots"})
         sandbox.change(CUSTOMERS.path, n=4)
         sandbox.page_size = 4
-        result = sync_export(client, conn, CUSTOMERS, settings.tenant_id, include_recent_changes=True)
+        result = sync_export(
+            client, conn, CUSTOMERS, tenant_id=settings.tenant_id, include_recent_changes=True
+        )
     assert result.records_received > 7, "the feed should have repeated records across pages"
     return bad
 
@@ -260,7 +262,12 @@ def test_list_endpoints_land_exactly_under_a_fault_mix(tmp_path):
         ):
             for ep in LIST_ENDPOINTS:  # catalog order: parents before their children
                 sync_list(
-                    client, conn, ep, settings.tenant_id, page_size=25, fan_out=FanOutOptions(workers=4)
+                    client,
+                    conn,
+                    ep,
+                    tenant_id=settings.tenant_id,
+                    page_size=25,
+                    fan_out=FanOutOptions(workers=4),
                 )
             stats = client.stats
             sb.faults.clear()

@@ -30,7 +30,7 @@ def live_rows(doc: str, relation: str) -> int:
 
 def test_live_mode_reports_the_true_row_counts(sandbox, settings, client, conn, tmp_path):
     for ep in EXPORT_FEEDS:
-        assert sync_export(client, conn, ep, settings.tenant_id).quarantined == 0
+        assert sync_export(client, conn, ep, tenant_id=settings.tenant_id).quarantined == 0
     for ep in LIST_ENDPOINTS:
         ensure_raw_table(conn, ep)  # present but empty
     built = build_all(conn, load_project())

@@ -23,7 +23,7 @@ def load(settings: Settings, *endpoints, full: bool = False) -> None:
     """Load endpoints in this process (no rate limit: only the CLI runs are measured)."""
     with make_client(settings, rate_limit=None) as client, duckdb.connect(settings.duckdb_path) as conn:
         for ep in endpoints:
-            sync_list(client, conn, ep, settings.tenant_id, full=full)
+            sync_list(client, conn, ep, tenant_id=settings.tenant_id, full=full)
 
 
 def kill_half_way_then_resume(

@@ -139,7 +139,7 @@ def check_page(conn, ep, page: list, tenant: str) -> None:
     """Commit `page` and assert every record is accounted for: stored exactly, or quarantined as sent."""
     validated = validate_page(ep, page)
     upserted, quarantined = commit_page(
-        conn, ep, tenant, validated, StreamPosition("p1", True), run_id="prop"
+        conn, ep, tenant, page=validated, position=StreamPosition("p1", True), run_id="prop"
     )
     rows = conn.execute(
         "SELECT record, reasons, record_id FROM pipeline_state.quarantine WHERE tenant_id = ?", [tenant]
@@ -207,7 +207,7 @@ def test_the_pipeline_columns_are_the_ones_validation_guards():
 
 
 def commit(conn, ep, tenant: str, page: list) -> tuple[int, int]:
-    return commit_page(conn, ep, tenant, validate_page(ep, page), StreamPosition("p", True))
+    return commit_page(conn, ep, tenant, page=validate_page(ep, page), position=StreamPosition("p", True))
 
 
 def test_a_new_field_spelled_two_ways_lands_in_one_column_across_pages(db):

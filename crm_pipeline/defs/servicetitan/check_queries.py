@@ -75,6 +75,7 @@ def reconcile(
     conn: duckdb.DuckDBPyConnection,
     endpoint: Endpoint,
     tenant_id: str,
+    *,
     run_id: str | None,
     run_started: float,
     api_total: int,

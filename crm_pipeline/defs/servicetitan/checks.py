@@ -31,7 +31,7 @@ def _rows(rows: list[dict]) -> MetadataValue:
     return MetadataValue.json(rows)
 
 
-def _quarantine_result(conn, endpoint: Endpoint, key: AssetKey, event) -> AssetCheckResult:
+def _quarantine_result(conn, endpoint: Endpoint, key: AssetKey, *, event) -> AssetCheckResult:
     run_id = event.run_id if event else None
     in_run, ever, sample = quarantined(conn, endpoint.path, run_id)
     return AssetCheckResult(
@@ -67,7 +67,7 @@ def _key_result(conn, endpoint: Endpoint, key: AssetKey) -> AssetCheckResult:
     )
 
 
-def _reconciliation_result(context, conn, endpoint: Endpoint, key: AssetKey, event, tenant_id: str):
+def _reconciliation_result(context, conn, endpoint: Endpoint, *, key: AssetKey, event, tenant_id: str):
     total = event.asset_materialization.metadata.get("api_total_count") if event else None
     total = getattr(total, "value", total)
     if total is None or total < 0:
@@ -81,7 +81,9 @@ def _reconciliation_result(context, conn, endpoint: Endpoint, key: AssetKey, eve
     started = run.start_time if run and run.start_time else event.timestamp - 24 * 3600
     whole = event.asset_materialization.metadata.get("whole_walk")
     whole = bool(getattr(whole, "value", whole))  # the load says whether it walked everything
-    rec = reconcile(conn, endpoint, tenant_id, event.run_id, started, total, whole)
+    rec = reconcile(
+        conn, endpoint, tenant_id, run_id=event.run_id, run_started=started, api_total=total, whole_walk=whole
+    )
     return AssetCheckResult(
         asset_key=key,
         check_name=RECONCILIATION_CHECK,
@@ -160,12 +162,12 @@ def build_raw_checks(endpoint: Endpoint) -> AssetChecksDefinition:
                         description=f"{endpoint.qualified_table} does not exist: never loaded",
                     )
                 elif check_key.name == QUARANTINE_CHECK:
-                    yield _quarantine_result(conn, endpoint, key, event)
+                    yield _quarantine_result(conn, endpoint, key, event=event)
                 elif check_key.name == KEY_CHECK:
                     yield _key_result(conn, endpoint, key)
                 else:
                     yield _reconciliation_result(
-                        context, conn, endpoint, key, event, _tenant(servicetitan, event)
+                        context, conn, endpoint, key=key, event=event, tenant_id=_tenant(servicetitan, event)
                     )
 
     return _checks

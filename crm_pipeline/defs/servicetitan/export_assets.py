@@ -58,6 +58,7 @@ def build_export_assets(
         context: AssetExecutionContext,
         config: ExportConfig,
         servicetitan: ServiceTitanResource,
+        *,
         duckdb: CrmDuckDB,
     ):
         sync = partial(

@@ -153,7 +153,9 @@ def _load(
 ) -> MaterializeResult:
     """One endpoint: its sync, then its row count and data version (in one short lease)."""
     progress = Progress(context.log, endpoint, tenant_id)
-    result = sync(client, store, endpoint, tenant_id, run_id=context.run.run_id, on_page=progress.page)
+    result = sync(
+        client, store, endpoint, tenant_id=tenant_id, run_id=context.run.run_id, on_page=progress.page
+    )
     with store.lease() as conn:
         rows = table_row_count(conn, endpoint, tenant_id)
         version = table_version(conn, endpoint, tenant_id)  # moves only when rows changed: drives SQL models

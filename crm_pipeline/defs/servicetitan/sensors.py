@@ -59,7 +59,9 @@ class ExportPlan:
         return json.dumps({"interval_seconds": self.interval, "feeds": self.feeds}, indent=1, sort_keys=True)
 
 
-def _decide(state: dict, now: float, interval: int, loaded: float | None, has_more, requested: float | None):
+def _decide(
+    state: dict, now: float, interval: int, *, loaded: float | None, has_more, requested: float | None
+):
     """(due now?, why) for one feed that is not running."""
     if loaded is None:
         if requested is None or now - requested >= interval:
@@ -87,7 +89,7 @@ def _latest(instance: DagsterInstance, key: AssetKey, tenant: str | None):
 
 
 def plan_export_runs(
-    instance: DagsterInstance, cursor: str | None, now: float, interval: int, tenants: Sequence[str] = ()
+    instance: DagsterInstance, cursor: str | None, now: float, *, interval: int, tenants: Sequence[str] = ()
 ) -> ExportPlan:
     """Decide, for every export feed (of every tenant), whether to run it now; the previous cursor holds
     past requests."""
@@ -111,7 +113,12 @@ def plan_export_runs(
                 due, why = False, f"running in run {running[key]}: not started twice"
             else:
                 due, why = _decide(
-                    state, now, interval, event.timestamp if event else None, state["has_more"], requested
+                    state,
+                    now,
+                    interval,
+                    loaded=event.timestamp if event else None,
+                    has_more=state["has_more"],
+                    requested=requested,
                 )
             if due:
                 plan.due.setdefault(tenant, []).append(key)
@@ -136,7 +143,9 @@ def build_export_sensor(default_status: DefaultSensorStatus, tenants: Sequence[s
     )
     def servicetitan_export_sensor(context: SensorEvaluationContext) -> SensorResult:
         """Request one run of the export feeds that are due; record every feed's state in the cursor."""
-        plan = plan_export_runs(context.instance, context.cursor, time.time(), export_interval(), tenants)
+        plan = plan_export_runs(
+            context.instance, context.cursor, time.time(), interval=export_interval(), tenants=tenants
+        )
         if not plan.due:
             return SensorResult(skip_reason=SkipReason("no export feed is due"), cursor=plan.cursor)
         requests = []
