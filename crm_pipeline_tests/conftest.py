@@ -73,3 +73,17 @@ def pytest_collection_modifyitems(items):
         tier = item.path.parent.name
         if tier in TIERS:
             item.add_marker(getattr(pytest.mark, tier))
+
+
+@pytest.fixture(scope="module")
+def page_db(tmp_path_factory):
+    """A DuckDB file with the raw tables of the generated pages' endpoints, shared by a module's tests
+    (each test writes under tenants of its own)."""
+    from crm_pipeline.storage import ensure_raw_table
+    from crm_pipeline_tests.strategies import ENDPOINTS
+
+    conn = duckdb.connect(str(tmp_path_factory.mktemp("pages") / "crm.duckdb"))
+    for ep in ENDPOINTS:
+        ensure_raw_table(conn, ep)
+    yield conn
+    conn.close()

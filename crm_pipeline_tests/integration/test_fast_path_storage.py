@@ -14,25 +14,15 @@ import uuid
 
 import duckdb
 import pandas as pd
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm_pipeline.storage import StreamPosition, commit_page, ensure_raw_table
+from crm_pipeline.storage import StreamPosition, commit_page
 from crm_pipeline.storage.commit import commit_new_page
 from crm_pipeline.storage.layout import page_table
 from crm_pipeline.validation import validate_page
 from crm_pipeline_tests.fast_path_pages import CUSTOMERS, NULL, as_sent, customers
-from crm_pipeline_tests.strategies import ENDPOINTS, HYPOTHESIS, clean_pages, pages
-
-
-@pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    conn = duckdb.connect(str(tmp_path_factory.mktemp("fast") / "crm.duckdb"))
-    for ep in ENDPOINTS:
-        ensure_raw_table(conn, ep)
-    yield conn
-    conn.close()
+from crm_pipeline_tests.strategies import HYPOTHESIS, clean_pages, pages
 
 
 def stored(conn, ep, tenant: str) -> list[dict]:
@@ -62,35 +52,38 @@ def quarantined(conn, tenant: str) -> list[tuple]:
 
 @HYPOTHESIS
 @given(st.one_of(clean_pages(), pages()))
-def test_fast_and_exact_paths_store_the_same_rows(db, case):
+def test_fast_and_exact_paths_store_the_same_rows(page_db, case):
     ep, page = case
     tenants = [uuid.uuid4().hex for _ in range(3)]
     position = StreamPosition("p", True)
     counts = [
-        commit_page(db, ep, tenants[0], page=validate_page(ep, page, fast=False), position=position),
-        commit_page(db, ep, tenants[1], page=validate_page(ep, page), position=position),
-        commit_new_page(db, ep, tenants[2], page=validate_page(ep, as_sent(page, False)), position=position)[
-            0
-        ],
+        commit_page(page_db, ep, tenants[0], page=validate_page(ep, page, fast=False), position=position),
+        commit_page(page_db, ep, tenants[1], page=validate_page(ep, page), position=position),
+        commit_new_page(
+            page_db, ep, tenants[2], page=validate_page(ep, as_sent(page, False)), position=position
+        )[0],
     ]
     assert counts[0] == counts[1] == counts[2]
-    reference = stored(db, ep, tenants[0])
-    assert stored(db, ep, tenants[1]) == reference and stored(db, ep, tenants[2]) == reference
-    assert quarantined(db, tenants[1]) == quarantined(db, tenants[0]) == quarantined(db, tenants[2])
+    reference = stored(page_db, ep, tenants[0])
+    assert stored(page_db, ep, tenants[1]) == reference and stored(page_db, ep, tenants[2]) == reference
+    assert (
+        quarantined(page_db, tenants[1])
+        == quarantined(page_db, tenants[0])
+        == quarantined(page_db, tenants[2])
+    )
 
 
-def test_one_bad_value_quarantines_its_record_and_the_rest_is_stored(db):
+def test_one_bad_value_quarantines_its_record_and_the_rest_is_stored(page_db):
     page = customers(500)
     page[123]["balance"] = "lots"
     page[321]["tagTypeIds"] = ["\ud800"]  # an unpaired surrogate: DuckDB cannot store it
     page[400]["createdOn"] = "2024-13-45T00:00:00Z"
     tenant = uuid.uuid4().hex
     validated = validate_page(CUSTOMERS, page)
-    assert commit_new_page(db, CUSTOMERS, tenant, page=validated, position=StreamPosition("p", True)) == (
-        (497, 3),
-        True,
-    )
-    rows = stored(db, CUSTOMERS, tenant)
+    assert commit_new_page(
+        page_db, CUSTOMERS, tenant, page=validated, position=StreamPosition("p", True)
+    ) == ((497, 3), True)
+    rows = stored(page_db, CUSTOMERS, tenant)
     assert [r["id"] for r in rows] == [i for i in range(1, 501) if i not in (124, 322, 401)]
     assert (
         rows[0]["balance"] == 0.25
@@ -98,27 +91,27 @@ def test_one_bad_value_quarantines_its_record_and_the_rest_is_stored(db):
         and rows[0]["address"] == {"city": "Zürich", "zip": None}
     )
     assert rows[0]["externalData"] == NULL
-    reasons = {rid: why for _, rid, _, why in quarantined(db, tenant)}
+    reasons = {rid: why for _, rid, _, why in quarantined(page_db, tenant)}
     assert reasons["124"] == "balance: not a number (got 'lots')"
     assert reasons["322"].startswith("tagTypeIds: holds an unpaired UTF-16 surrogate")
     assert reasons["401"].startswith("createdOn:")
 
 
-def test_a_page_of_stored_keys_falls_back_to_replacing_rows(db):
+def test_a_page_of_stored_keys_falls_back_to_replacing_rows(page_db):
     tenant = uuid.uuid4().hex
     first = customers(20)
     assert commit_new_page(
-        db, CUSTOMERS, tenant, page=validate_page(CUSTOMERS, first), position=StreamPosition("a", True)
+        page_db, CUSTOMERS, tenant, page=validate_page(CUSTOMERS, first), position=StreamPosition("a", True)
     ) == ((20, 0), True)
     second = [{**r, "name": "renamed"} for r in customers(30)[10:]]  # ids 11..30: ten stored already
     counts, fresh = commit_new_page(
-        db, CUSTOMERS, tenant, page=validate_page(CUSTOMERS, second), position=StreamPosition("b", False)
+        page_db, CUSTOMERS, tenant, page=validate_page(CUSTOMERS, second), position=StreamPosition("b", False)
     )
     assert (counts, fresh) == ((20, 0), False)
-    rows = stored(db, CUSTOMERS, tenant)
+    rows = stored(page_db, CUSTOMERS, tenant)
     assert [r["id"] for r in rows] == list(range(1, 31))
     assert [r["name"] for r in rows] == [f"Customer {i} Zoë" for i in range(1, 11)] + ["renamed"] * 20
-    assert db.execute(
+    assert page_db.execute(
         "SELECT position, has_more FROM pipeline_state.cursors WHERE tenant_id = ?", [tenant]
     ).fetchone() == ("b", False)
 

@@ -18,18 +18,16 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-import duckdb
 import pandas as pd
-import pytest
 from hypothesis import HealthCheck, given, settings
 
 from crm_pipeline.catalog import endpoint
 from crm_pipeline.page_types import PIPELINE_COLUMNS
-from crm_pipeline.storage import StreamPosition, commit_page, ensure_raw_table
+from crm_pipeline.storage import StreamPosition, commit_page
 from crm_pipeline.storage.tables import DELETED_AT_COLUMN, SYNCED_AT_COLUMN, TENANT_COLUMN
 from crm_pipeline.validation import validate_page
 from crm_pipeline.validation.quarantine import quarantine_json
-from crm_pipeline_tests.strategies import ENDPOINTS, INT64, pages
+from crm_pipeline_tests.strategies import INT64, pages
 
 
 # -- the oracle ---------------------------------------------------------------------------------
@@ -177,15 +175,6 @@ def check_page(conn, ep, page: list, tenant: str) -> None:
         assert row[TENANT_COLUMN] == tenant and row[SYNCED_AT_COLUMN] is not None
 
 
-@pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    conn = duckdb.connect(str(tmp_path_factory.mktemp("properties") / "crm.duckdb"))
-    for ep in ENDPOINTS:
-        ensure_raw_table(conn, ep)
-    yield conn
-    conn.close()
-
-
 @settings(
     max_examples=80,
     deadline=None,
@@ -197,9 +186,9 @@ def db(tmp_path_factory):
     ],
 )
 @given(pages())
-def test_every_record_is_stored_exactly_or_quarantined(db, case):
+def test_every_record_is_stored_exactly_or_quarantined(page_db, case):
     ep, page = case
-    check_page(db, ep, page, tenant=uuid.uuid4().hex)  # a fresh tenant: its own rows in shared tables
+    check_page(page_db, ep, page, tenant=uuid.uuid4().hex)  # a fresh tenant: its own rows in shared tables
 
 
 def test_the_pipeline_columns_are_the_ones_validation_guards():
@@ -210,24 +199,23 @@ def commit(conn, ep, tenant: str, page: list) -> tuple[int, int]:
     return commit_page(conn, ep, tenant, page=validate_page(ep, page), position=StreamPosition("p", True))
 
 
-def test_a_new_field_spelled_two_ways_lands_in_one_column_across_pages(db):
+def test_a_new_field_spelled_two_ways_lands_in_one_column_across_pages(page_db):
     ep, tenant = endpoint("export/customers"), uuid.uuid4().hex
-    assert commit(db, ep, tenant, [{"id": 1, "loyaltyTier": "gold"}, {"id": 2, "LoyaltyTier": "silver"}]) == (
-        2,
-        0,
-    )
-    assert commit(db, ep, tenant, [{"id": 3, "LOYALTYTIER": {"level": 3}}]) == (1, 0)
-    rows = db.execute(
+    assert commit(
+        page_db, ep, tenant, [{"id": 1, "loyaltyTier": "gold"}, {"id": 2, "LoyaltyTier": "silver"}]
+    ) == (2, 0)
+    assert commit(page_db, ep, tenant, [{"id": 3, "LOYALTYTIER": {"level": 3}}]) == (1, 0)
+    rows = page_db.execute(
         'SELECT id, "loyaltyTier" FROM raw_export.customers WHERE tenant_id = ? ORDER BY id', [tenant]
     ).fetchall()
     assert [(i, json.loads(v)) for i, v in rows] == [(1, "gold"), (2, "silver"), (3, {"level": 3})]
 
 
-def test_a_field_a_newer_version_no_longer_sends_is_null(db):
+def test_a_field_a_newer_version_no_longer_sends_is_null(page_db):
     ep, tenant = endpoint("export/customers"), uuid.uuid4().hex
-    commit(db, ep, tenant, [{"id": 1, "name": "A", "loyaltyTier": "gold"}])
-    commit(db, ep, tenant, [{"id": 1, "name": "B"}])
-    row = db.execute(
+    commit(page_db, ep, tenant, [{"id": 1, "name": "A", "loyaltyTier": "gold"}])
+    commit(page_db, ep, tenant, [{"id": 1, "name": "B"}])
+    row = page_db.execute(
         'SELECT name, "loyaltyTier" FROM raw_export.customers WHERE tenant_id = ?', [tenant]
     ).fetchone()
     assert row == ("B", None)
