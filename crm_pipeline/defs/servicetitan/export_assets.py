@@ -58,7 +58,6 @@ def build_export_assets(
         context: AssetExecutionContext,
         config: ExportConfig,
         servicetitan: ServiceTitanResource,
-        *,
         duckdb: CrmDuckDB,
     ):
         sync = partial(

@@ -69,7 +69,6 @@ def build_list_assets(
         context: AssetExecutionContext,
         config: ListConfig,
         servicetitan: ServiceTitanResource,
-        *,
         duckdb: CrmDuckDB,
     ):
         sync = partial(sync_list, full=config.full_walk, fan_out=fan_out_options(servicetitan.rate_limit))
