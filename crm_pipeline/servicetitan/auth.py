@@ -11,15 +11,15 @@ import time
 import httpx
 
 from ..settings import Settings
+from .answers import transient
 from .errors import ApiError, CredentialsRejected, UnexpectedResponse, describe_body
-from .retry import Retry, RetryPolicy, parse_retry_after
+from .retry import Retry, RetryPolicy
 
 log = logging.getLogger("crm_pipeline.servicetitan")
 
 RENEW_MARGIN_SECONDS = 60.0
 RENEW_MARGIN_FRACTION = 0.1
 DEFAULT_TTL_SECONDS = 900.0
-RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class TokenCache:
@@ -154,11 +154,9 @@ class TokenManager:
             return doc
         summary, title, trace = describe_body(resp.content, resp.headers.get("content-type", ""))
         summary = self.scrub(summary)
-        if status in RETRYABLE_STATUS:
-            retry_after = parse_retry_after(resp.headers.get("retry-after")) if status == 429 else None
-            raise Retry(
-                f"HTTP {status} from the token endpoint ({summary})", status=status, retry_after=retry_after
-            )
+        retry = transient(resp, summary=summary, title=title, origin="from the token endpoint")
+        if retry is not None:
+            raise retry
         if status in (400, 401):
             raise CredentialsRejected(
                 f"The client id/secret were refused by {s.auth_url} (HTTP {status}: {summary}). "

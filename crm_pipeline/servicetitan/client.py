@@ -14,22 +14,15 @@ import httpx
 from ..fastjson import parse_export_body, parse_json
 from ..settings import Settings
 from . import paging
-from .auth import RETRYABLE_STATUS, TokenManager, shared_token_cache
-from .errors import (
-    ApiError,
-    AppKeyRejected,
-    BadRequest,
-    ClientClosed,
-    CredentialsRejected,
-    InvalidContinuationToken,
-    NotFound,
-    ScopeMissing,
-    describe_body,
-    scope_hint,
-)
+from .answers import transient
+from .auth import TokenManager, shared_token_cache
+from .errors import ClientClosed, describe_body
+from .maintenance import MAINTENANCE_NOTICE
 from .paging import ExportPage, ListPage
-from .ratelimit import RateLimiter, SharedRateLimiter, shared_limit_path
-from .retry import Retry, RetryPolicy, Stats, parse_retry_after
+from .ratelimit import RateLimiter, SharedRateLimiter, Slot, shared_limit_path
+from .refusals import Refusal, refusal_error
+from .retry import Retry, RetryPolicy, Stats
+from .scopes import probe_paths_for
 
 log = logging.getLogger("crm_pipeline.servicetitan")
 
@@ -60,6 +53,8 @@ class ServiceTitanClient:
         max_retry_seconds: float = 300.0,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
+        max_throttle_seconds: float = 600.0,
+        max_maintenance_seconds: float = 1800.0,
         read_timeout: float = 130.0,
         connect_timeout: float = 10.0,
         rate_limit_dir: str | None = None,
@@ -70,19 +65,26 @@ class ServiceTitanClient:
         self._base_url = f"{settings.api_url}{self.base_path}"
         self._closed = threading.Event()
         self._stats = Stats()
-        self._policy = RetryPolicy(
-            max_attempts=max_attempts,
-            max_retry_seconds=max_retry_seconds,
-            backoff_base=backoff_base,
-            backoff_cap=backoff_cap,
-            stats=self._stats,
-            closed=self._closed,
-        )
         if rate_limit_dir is None:
             self._limiter: RateLimiter | SharedRateLimiter = RateLimiter(rate_limit, stop=self._closed)
         else:
             path = shared_limit_path(rate_limit_dir, settings.api_url, settings.tenant_id)
             self._limiter = SharedRateLimiter(rate_limit, path, stop=self._closed)
+        tenant_key = f"{settings.api_url} tenant {settings.tenant_id}"
+        self._policy = RetryPolicy(
+            max_attempts=max_attempts,
+            max_retry_seconds=max_retry_seconds,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            max_throttle_seconds=max_throttle_seconds,
+            max_maintenance_seconds=max_maintenance_seconds,
+            stats=self._stats,
+            closed=self._closed,
+            rate_now=lambda: self._limiter.rate,
+            on_maintenance=lambda in_window: MAINTENANCE_NOTICE.update(
+                tenant_key, in_window=in_window, limit=max_maintenance_seconds
+            ),
+        )
         self._http = httpx.Client(
             http1=True,
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout, pool=read_timeout),
@@ -116,6 +118,11 @@ class ServiceTitanClient:
         """Counters so far: requests, retries, token_requests, transport_errors, by_status,
         throttled_seconds."""
         return self._stats.snapshot()
+
+    @property
+    def rate(self) -> float | None:
+        """The requests/s the tenant's budget allows now (learned from 429s); None: no limit."""
+        return self._limiter.rate
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET ``path`` (relative to the tenant base) and return the parsed JSON (object, array or value)."""
@@ -166,7 +173,6 @@ class ServiceTitanClient:
             what,
             lambda: self._attempt(what, self._base_url + rel, query, state=state, stop=stop, parse=parse),
             stop=stop,
-            on_throttle=self._limiter.hold,
         )
 
     def _attempt(
@@ -180,7 +186,8 @@ class ServiceTitanClient:
         parse: Callable[[bytes], Any],
     ) -> dict:
         while True:  # loops at most twice: once more after renewing a refused token
-            self._stats.throttled(self._limiter.acquire(stop))
+            slot = self._limiter.acquire(stop)
+            self._stats.throttled(slot.waited)
             token = self._auth.token(stop)  # after the wait for a slot, which can outlast a short-lived token
             if self._closed.is_set() or (stop is not None and stop.is_set()):
                 raise ClientClosed(f"{what}: the client was closed or the walk was stopped")
@@ -198,6 +205,7 @@ class ServiceTitanClient:
                 raise
             status = resp.status_code
             self._stats.status(status)
+            self._learn(slot, status)
             log.debug("%s -> %d in %.0f ms", what, status, 1000 * (time.monotonic() - began))
             if status == 401 and not state["renewed"]:
                 state["renewed"] = True
@@ -219,53 +227,50 @@ class ServiceTitanClient:
             return doc
         summary, title, trace = describe_body(resp.content, resp.headers.get("content-type", ""))
         summary = self._auth.scrub(summary)
-        if status in RETRYABLE_STATUS:
-            retry_after = parse_retry_after(resp.headers.get("retry-after")) if status == 429 else None
-            note = f", Retry-After {retry_after:g} s" if retry_after is not None else ""
-            raise Retry(f"HTTP {status} ({summary}{note})", status=status, retry_after=retry_after)
-        raise self._error(what, query, status, summary=summary, title=title, trace=trace)
+        retry = transient(resp, summary=summary, title=title)
+        if retry is not None:
+            raise retry
+        scrubbed = {k: self._auth.scrub(v) for k, v in query.items()}
+        refusal = Refusal(what, scrubbed, status, summary=summary, title=title, trace=trace)
+        raise refusal_error(
+            refusal, settings=self.settings, base_path=self.base_path, key_works=lambda: self._key_works(what)
+        )
 
-    def _error(
-        self, what: str, query: dict, status: int, *, summary: str, title: str | None, trace: str | None
-    ) -> ApiError:
-        tenant = self.settings.tenant_id
-        head = f"{what} answered HTTP {status} ({summary})"
-        kw = {"status": status, "path": what, "title": title, "trace_id": trace}
-        if status == 401:
-            return CredentialsRejected(
-                f"{head}: access token refused even after renewing it: check SERVICETITAN_CLIENT_ID/SECRET "
-                f"belong to tenant {tenant} (SERVICETITAN_TENANT_ID) and to the environment of "
-                f"SERVICETITAN_API_URL ({self.settings.api_url}).",
-                **kw,
+    def _learn(self, slot: Slot, status: int) -> None:
+        if self._limiter.answered(slot, throttled=status == 429):
+            log.info(
+                "the server throttles: requests to tenant %s now at %.1f/s",
+                self.settings.tenant_id,
+                self._limiter.rate or 0.0,
             )
-        key_works = self._stats.snapshot()["by_status"].get(200, 0) > 0  # a wrong app key fails every request
-        if status == 403 and key_works:
-            return ScopeMissing.for_path(head, **kw)
-        if status == 403:
-            return AppKeyRejected(
-                f"{head}: the app key was refused; check SERVICETITAN_APP_KEY (the app must be installed on "
-                f"tenant {tenant}). If other endpoints load, {scope_hint(what)}.",
-                **kw,
-            )
-        if status == 404:
-            return NotFound(
-                f"{head}: check SERVICETITAN_TENANT_ID (now {tenant}) and the path; also that "
-                f"SERVICETITAN_API_URL ({self.settings.api_url}) is the tenant's environment. "
-                f"If every request to this path answers 404 while others load, {scope_hint(what)}.",
-                **kw,
-            )
-        if status == 400 and "from" in query:
-            cursor = self._auth.scrub(query["from"])
-            cursor = cursor if len(cursor) <= 60 else cursor[:59] + "…"
-            return InvalidContinuationToken(
-                f"{head}: the stored cursor for this feed (from={cursor!r}) is invalid. Reset the feed's "
-                f"cursor with `crm-pipeline reset-cursor {what.split(self.base_path, 1)[-1]}` (see README) "
-                "and run it again.",
-                **kw,
-            )
-        if status == 400:
-            return BadRequest(f"{head}: the request parameters were refused.", **kw)
-        return ApiError(f"{head}.", **kw)
+
+    def _key_works(self, refused: str) -> bool:
+        """Whether the app key is accepted: some answer of this client was 200, or else one of a few
+        endpoints of other scopes answers 200 now (the 403 may be the first answer of a run whose
+        endpoints start side by side: decided from the tenant, not from the order of answers)."""
+        if self._stats.snapshot()["by_status"].get(200, 0) > 0:
+            return True
+        return any(self._answers_ok(path) for path in probe_paths_for(refused))
+
+    def _answers_ok(self, path: str) -> bool:
+        """One small GET of ``path`` (retried like any request): True if it answers 200."""
+
+        def attempt() -> bool:
+            slot = self._limiter.acquire()
+            headers = {"Authorization": f"Bearer {self._auth.token()}", "ST-App-Key": self.settings.app_key}
+            self._stats.add("requests")
+            try:
+                resp = self._http.get(self._base_url + path, params={"pageSize": 1}, headers=headers)
+            except httpx.TransportError as exc:
+                raise Retry(f"{type(exc).__name__} while checking the app key") from None
+            self._stats.status(resp.status_code)
+            self._learn(slot, resp.status_code)
+            retry = transient(resp, summary=f"HTTP {resp.status_code}", title=None)
+            if retry is not None:
+                raise retry
+            return resp.status_code == 200
+
+        return self._policy.run(f"GET {self.base_path}{path} (checking the app key)", attempt)
 
 
 def _param(value: Any) -> str:

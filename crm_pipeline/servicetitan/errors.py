@@ -8,6 +8,7 @@ key or an access token: the client scrubs them before raising.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from .scopes import relative_path, scope_for_path
@@ -126,9 +127,28 @@ def describe_body(body: bytes, content_type: str = "") -> tuple[str, str | None,
             parts.append(f"traceId={trace_id}")
         if parts:
             return ", ".join(parts), title, trace_id
+    page_title = html_title(text) if _is_html(text, content_type) else None
+    if page_title is not None:
+        origin = "a gateway in front of the API answered, not the API"
+        return f"an HTML page titled {page_title!r}: {origin}", None, None
     snippet = _short(" ".join(text.split()))
     kind = f" {content_type.split(';')[0]}" if content_type else ""
     return (f"non-JSON{kind} body: {snippet!r}" if snippet else "empty body"), None, None
+
+
+def _is_html(text: str, content_type: str) -> bool:
+    return "html" in content_type.lower() or text.lstrip()[:15].lower().startswith(("<!doctype", "<html"))
+
+
+def html_title(text: str) -> str | None:
+    """The ``<title>`` of an HTML page (else its first ``<h1>``), whitespace folded; None if neither."""
+    for tag in ("title", "h1"):
+        match = re.search(rf"<{tag}[^>]*>(.*?)</{tag}>", text, re.IGNORECASE | re.DOTALL)
+        if match:
+            words = " ".join(re.sub(r"<[^>]+>", " ", match.group(1)).split())
+            if words:
+                return _short(words)
+    return None
 
 
 def _short(text: str) -> str:

@@ -1,5 +1,5 @@
-"""Client-side rate limiters: one per client (threads), or one per tenant shared through a file
-(processes)."""
+"""Client-side request budgets: one per client (threads), or one per tenant shared through a file
+(processes). Either learns the rate the server really allows (:mod:`.adaptive`)."""
 
 from __future__ import annotations
 
@@ -12,40 +12,82 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from typing import NamedTuple
 
-SLOT = struct.Struct("<d")  # the shared file holds one float: the wall-clock time of the next free slot
-CLOCK_JUMP_SECONDS = 3600.0  # a slot further ahead than this was written before the clock went back
+from .adaptive import NEVER, SETTLE_SECONDS, LearnedRate, RecentAnswers
+
+# The shared file: the next free slot, then the learned rate's w_max and last drop (wall-clock times).
+# A file of an older release holds the slot only; it is read as a budget that learned nothing yet.
+STATE = struct.Struct("<ddd")
+SLOT_ONLY = struct.Struct("<d")
+CLOCK_JUMP_SECONDS = 3600.0  # a time further ahead than this was written before the clock went back
+
+
+class Slot(NamedTuple):
+    """A request's turn: when it may start (budget clock) and how long the caller waited for it."""
+
+    at: float
+    waited: float
+
+
+class BudgetState:
+    """The next free slot and the learned rate, advanced by the rules every budget shares."""
+
+    def __init__(self, rate: float | None) -> None:
+        if rate is not None and rate <= 0:
+            raise ValueError(f"rate_limit must be positive or None, got {rate!r}")
+        self.ceiling = rate
+        self.next_slot = 0.0
+        self.learned = LearnedRate(w_max=rate or 0.0)
+
+    def rate(self, now: float) -> float | None:
+        return None if self.ceiling is None else self.learned.rate(now, self.ceiling)
+
+    def take(self, now: float) -> float:
+        """The slot of the next request, moving the next free one an interval on."""
+        slot = max(now, self.next_slot)
+        rate = self.rate(now)
+        self.next_slot = slot + (0.0 if rate is None else 1.0 / rate)
+        return slot
+
+    def throttled(self, now: float, sent_at: float, *, accepted: float) -> bool:
+        """A dense 429 for a request sent at ``sent_at``: drop the rate once per drop (the requests
+        already in flight when it dropped do not drop it again). True when it dropped."""
+        if self.ceiling is None or sent_at < self.learned.last_drop + SETTLE_SECONDS:
+            return False
+        self.learned.drop(now, self.ceiling, accepted=accepted)
+        return True
 
 
 class RateLimiter:
-    """Minimal-interval limiter: requests start at least ``1/rate`` seconds apart, across threads.
-
-    ``rate=None`` disables the spacing; :meth:`hold` (used after a 429) still pauses everyone.
-    """
+    """This client's own budget: requests start at least ``1/rate`` seconds apart, across threads, at the
+    learned rate. ``rate=None`` disables spacing and learning."""
 
     def __init__(self, rate: float | None, stop: threading.Event | None = None) -> None:
-        if rate is not None and rate <= 0:
-            raise ValueError(f"rate_limit must be positive or None, got {rate!r}")
-        self._interval = 0.0 if rate is None else 1.0 / rate
-        self._next = 0.0  # monotonic time of the next free slot
+        self._state = BudgetState(rate)
+        self._filter = RecentAnswers()
         self._lock = threading.Lock()
         self._stop = stop or threading.Event()
 
-    def acquire(self, stop: threading.Event | None = None) -> float:
-        """Block until this thread may send a request; return the seconds waited."""
+    @property
+    def rate(self) -> float | None:
+        """Requests per second the budget allows now."""
+        with self._lock:
+            return self._state.rate(time.monotonic())
+
+    def acquire(self, stop: threading.Event | None = None) -> Slot:
+        """Block until this thread may send a request."""
         with self._lock:
             now = time.monotonic()
-            slot = max(now, self._next)
-            self._next = slot + self._interval
-        wait = slot - now
-        if wait > 0:
-            sleep_unless(wait, self._stop, stop)
-        return max(wait, 0.0)
+            slot = self._state.take(now)
+        return _wait_for(slot, now, self._stop, stop)
 
-    def hold(self, seconds: float) -> None:
-        """Make every thread wait ``seconds`` from now before its next request (server said 429)."""
+    def answered(self, slot: Slot, *, throttled: bool) -> bool:
+        """Learn from one answer (``throttled``: a 429); True when the rate dropped."""
+        if not self._filter.dense(throttled):
+            return False
         with self._lock:
-            self._next = max(self._next, time.monotonic() + seconds)
+            return self._state.throttled(time.monotonic(), slot.at, accepted=self._filter.accepted_rate())
 
     def close(self) -> None:
         """Nothing to release (the same interface as :class:`SharedRateLimiter`)."""
@@ -54,16 +96,15 @@ class RateLimiter:
 class SharedRateLimiter:
     """The :class:`RateLimiter` of every process of one machine that uses the same ``path``.
 
-    The next free slot lives in a small file, read and advanced under an exclusive ``flock``: the
-    requests of all threads, steps and runs for one API and tenant start at least ``1/rate`` apart
-    together. The file holds a time only, no secret. Wall-clock time is used because it is the one
-    clock processes share.
+    The next free slot and the learned rate live in a small file, read and advanced under an exclusive
+    ``flock``: the requests of all threads, steps and runs for one API and tenant share one budget,
+    and a new run starts at the rate the others learned. The file holds times and a rate, no secret.
+    Wall-clock time is used because it is the one clock processes share.
     """
 
     def __init__(self, rate: float | None, path: str, stop: threading.Event | None = None) -> None:
-        if rate is not None and rate <= 0:
-            raise ValueError(f"rate_limit must be positive or None, got {rate!r}")
-        self._interval = 0.0 if rate is None else 1.0 / rate
+        self._state = BudgetState(rate)
+        self._filter = RecentAnswers()
         self.path = path
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
@@ -73,23 +114,30 @@ class SharedRateLimiter:
         self._lock = threading.Lock()  # flock excludes processes; this excludes this process's threads
         self._stop = stop or threading.Event()
 
-    def acquire(self, stop: threading.Event | None = None) -> float:
-        """Block until this thread may send a request; return the seconds waited."""
+    @property
+    def rate(self) -> float | None:
+        """Requests per second the budget allows now (as every process sharing the file sees it)."""
+        with self._locked() as now:
+            return self._state.rate(time.time()) if now is None else self._state.rate(now)
+
+    def acquire(self, stop: threading.Event | None = None) -> Slot:
+        """Block until this thread may send a request."""
         with self._locked() as now:
             if now is None:  # closed: the caller finds its client closed and stops
-                return 0.0
-            slot = max(now, self._read(now))
-            self._write(slot + self._interval)
-        wait = slot - now
-        if wait > 0:
-            sleep_unless(wait, self._stop, stop)
-        return max(wait, 0.0)
+                return Slot(0.0, 0.0)
+            slot = self._state.take(now)
+            self._write()
+        return _wait_for(slot, now, self._stop, stop)
 
-    def hold(self, seconds: float) -> None:
-        """Make every thread of every process wait ``seconds`` from now (the server said 429)."""
+    def answered(self, slot: Slot, *, throttled: bool) -> bool:
+        """Learn from one answer (``throttled``: a 429); True when the shared rate dropped."""
+        if not self._filter.dense(throttled):
+            return False
         with self._locked() as now:
-            if now is not None:
-                self._write(max(self._read(now), now + seconds))
+            if now is None or not self._state.throttled(now, slot.at, accepted=self._filter.accepted_rate()):
+                return False
+            self._write()
+            return True
 
     def close(self) -> None:
         """Release the file descriptor. Safe to call twice."""
@@ -100,25 +148,43 @@ class SharedRateLimiter:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[float | None]:
-        """Hold this process's thread lock and the file's exclusive flock; yield the time inside (None once
-        closed)."""
+        """Hold this process's thread lock and the file's exclusive flock, with the file's state read;
+        yield the time inside (None once closed)."""
         with self._lock:
             if self._fd < 0:
                 yield None
                 return
             fcntl.flock(self._fd, fcntl.LOCK_EX)
             try:
-                yield time.time()
+                now = time.time()
+                self._read(now)
+                yield now
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
 
-    def _read(self, now: float) -> float:
-        raw = os.pread(self._fd, SLOT.size, 0)
-        slot = SLOT.unpack(raw)[0] if len(raw) == SLOT.size else 0.0
-        return slot if slot <= now + CLOCK_JUMP_SECONDS else now
+    def _read(self, now: float) -> None:
+        raw = os.pread(self._fd, STATE.size, 0)
+        if len(raw) == STATE.size:
+            slot, w_max, last_drop = STATE.unpack(raw)
+        elif len(raw) >= SLOT_ONLY.size:
+            (slot,), w_max, last_drop = SLOT_ONLY.unpack(raw[: SLOT_ONLY.size]), 0.0, NEVER
+        else:
+            slot, w_max, last_drop = 0.0, 0.0, NEVER
+        jumped = now + CLOCK_JUMP_SECONDS
+        self._state.next_slot = slot if slot <= jumped else now
+        learned = last_drop != NEVER and last_drop <= jumped and w_max > 0
+        self._state.learned = LearnedRate(w_max, last_drop) if learned else LearnedRate(w_max=0.0)
 
-    def _write(self, slot: float) -> None:
-        os.pwrite(self._fd, SLOT.pack(slot), 0)
+    def _write(self) -> None:
+        learned = self._state.learned
+        os.pwrite(self._fd, STATE.pack(self._state.next_slot, learned.w_max, learned.last_drop), 0)
+
+
+def _wait_for(slot: float, now: float, *stops: threading.Event | None) -> Slot:
+    wait = slot - now
+    if wait > 0:
+        sleep_unless(wait, *stops)
+    return Slot(slot, max(wait, 0.0))
 
 
 def rate_limit_folder(duckdb_path: str) -> str:

@@ -1,4 +1,5 @@
-"""Retry policy (exponential backoff with full jitter) and thread-safe request counters."""
+"""Retry policy: which budget a transient problem spends (errors, throttling, maintenance), how long
+to wait, and thread-safe request counters."""
 
 from __future__ import annotations
 
@@ -11,21 +12,31 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from ..backoff import Backoff
 from .errors import ClientClosed, RetriesExhausted
 from .ratelimit import sleep_unless
 
 log = logging.getLogger("crm_pipeline.servicetitan")
 T = TypeVar("T")
+MAINTENANCE_BACKOFF_BASE, MAINTENANCE_BACKOFF_CAP = 2.0, 60.0  # seconds: a window lasts minutes
+THROTTLE, MAINTENANCE, ERROR = "throttle", "maintenance", "error"
 
 
 class Retry(Exception):
-    """Internal signal raised by one attempt: the problem is transient, try again."""
+    """Internal signal raised by one attempt: the problem is transient, try again.
 
-    def __init__(self, problem: str, *, status: int | None = None, retry_after: float | None = None):
+    ``kind`` says which budget the wait comes out of: ``throttle`` (429: the server asks to wait),
+    ``maintenance`` (409 during a maintenance window) or ``error`` (5xx, timeouts, cut bodies: attempts
+    are counted). ``wait`` is the server's own word on how long to wait, when it gave one."""
+
+    def __init__(
+        self, problem: str, *, status: int | None = None, wait: float | None = None, kind: str = ERROR
+    ):
         super().__init__(problem)
         self.problem = problem
         self.status = status
-        self.retry_after = retry_after
+        self.wait = wait
+        self.kind = kind
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -42,6 +53,18 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def seconds_in_title(title: str | None) -> float | None:
+    """The wait a 429's problem title gives ("... Try again in 2 seconds.": the word before last)."""
+    words = (title or "").split()
+    if len(words) < 2:
+        return None
+    try:
+        seconds = float(words[-2])
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds < 86400 else None
 
 
 class Stats:
@@ -80,87 +103,123 @@ class Stats:
 
 
 @dataclass
+class _Tally:
+    """One logical request's retries so far, per budget."""
+
+    started: float
+    attempts: int = 0
+    retries: dict = field(default_factory=lambda: {THROTTLE: 0, MAINTENANCE: 0, ERROR: 0})
+    since: dict = field(default_factory=dict)  # kind -> when its first retry began
+
+
+@dataclass
 class RetryPolicy:
-    """How often and how long to retry; :meth:`run` drives one logical request."""
+    """How often and how long to retry; :meth:`run` drives one logical request.
+
+    Errors get ``max_attempts`` tries within ``max_retry_seconds``; throttling (429) waits as the server
+    says for up to ``max_throttle_seconds`` and uses no attempt; a maintenance window (409) is waited
+    out with backoff for up to ``max_maintenance_seconds``."""
 
     max_attempts: int = 8
     max_retry_seconds: float = 300.0
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
+    max_throttle_seconds: float = 600.0
+    max_maintenance_seconds: float = 1800.0
     stats: Stats = field(default_factory=Stats)
     closed: threading.Event = field(default_factory=threading.Event)
     rng: random.Random = field(default_factory=random.Random)
+    rate_now: Callable[[], float | None] = lambda: None  # the budget's rate, for the give-up message
+    on_maintenance: Callable[[bool], None] = lambda in_window: None  # told when a window begins and ends
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1, got {self.max_attempts}")
+        self._backoff = Backoff(self.backoff_base, self.backoff_cap, self.rng)
+        self._maintenance_backoff = Backoff(MAINTENANCE_BACKOFF_BASE, MAINTENANCE_BACKOFF_CAP, self.rng)
 
     def backoff(self, retry_number: int) -> float:
         """Full jitter: uniform(0, min(cap, base * 2**retry_number)), retry_number from 0."""
-        return self.rng.uniform(0.0, min(self.backoff_cap, self.backoff_base * 2**retry_number))
+        return self._backoff.delay(retry_number)
 
-    def run(
-        self,
-        what: str,
-        attempt: Callable[[], T],
-        *,
-        stop: threading.Event | None = None,
-        on_throttle: Callable[[float], None] | None = None,
-    ) -> T:
-        """Call ``attempt`` until it returns; retry on :class:`Retry` within the budget.
+    def run(self, what: str, attempt: Callable[[], T], *, stop: threading.Event | None = None) -> T:
+        """Call ``attempt`` until it returns; retry on :class:`Retry` within the budget of its kind.
 
         ``what`` names the request in logs and errors (e.g. ``GET /crm/v2/...``); ``stop`` aborts
-        waiting (raises :class:`ClientClosed`); ``on_throttle(seconds)`` is told about 429 waits.
-        """
-        started = time.monotonic()
-        attempts = 0
-        while True:
-            if self.closed.is_set() or (stop is not None and stop.is_set()):
-                raise ClientClosed(f"{what}: the client was closed or the walk was stopped")
-            attempts += 1
-            try:
-                return attempt()
-            except Retry as r:
-                last = r
-            elapsed = time.monotonic() - started
-            if attempts >= self.max_attempts:
-                self._give_up(
-                    what, attempts, elapsed, last=last, why=f"max_attempts={self.max_attempts} reached"
-                )
-            wait = self.backoff(attempts - 1)
-            if last.retry_after is not None:
-                wait = max(wait, last.retry_after)
-            if elapsed + wait > self.max_retry_seconds:
-                self._give_up(
-                    what,
-                    attempts,
-                    elapsed,
-                    last=last,
-                    why=f"waiting {wait:.1f} s more would exceed "
-                    f"max_retry_seconds={self.max_retry_seconds:g}",
-                )
-            self.stats.add("retries")
-            if last.status == 429:
-                self.stats.throttled(wait)
-                if on_throttle is not None:
-                    on_throttle(wait)
-            log.info("%s: %s; retry %d in %.2f s", what, last.problem, attempts, wait)
-            if sleep_unless(wait, self.closed, stop):
-                raise ClientClosed(f"{what}: the client was closed or the walk was stopped")
+        waiting (raises :class:`ClientClosed`)."""
+        tally = _Tally(started=time.monotonic())
+        in_maintenance = False
+        try:
+            while True:
+                if self.closed.is_set() or (stop is not None and stop.is_set()):
+                    raise ClientClosed(f"{what}: the client was closed or the walk was stopped")
+                tally.attempts += 1
+                try:
+                    return attempt()
+                except Retry as r:
+                    last = r
+                if last.kind == MAINTENANCE and not in_maintenance:
+                    in_maintenance = True
+                    self.on_maintenance(True)
+                wait = self._wait(what, last, tally)
+                self.stats.add("retries")
+                level = logging.DEBUG if last.kind == MAINTENANCE else logging.INFO
+                log.log(level, "%s: %s; retry %d in %.2f s", what, last.problem, tally.attempts, wait)
+                if sleep_unless(wait, self.closed, stop):
+                    raise ClientClosed(f"{what}: the client was closed or the walk was stopped")
+        finally:
+            if in_maintenance:
+                self.on_maintenance(False)
+
+    def _wait(self, what: str, last: Retry, tally: _Tally) -> float:
+        """How long to wait before the next attempt; gives up when the budget of ``last.kind`` is spent."""
+        now = time.monotonic()
+        since = tally.since.setdefault(last.kind, now)
+        retry_number = tally.retries[last.kind]
+        tally.retries[last.kind] += 1
+        if last.kind == ERROR:
+            wait = max(self.backoff(retry_number), last.wait or 0.0)
+            if retry_number + 1 >= self.max_attempts:
+                self._give_up(what, tally, last=last, why=f"max_attempts={self.max_attempts} reached")
+            if now - since + wait > self.max_retry_seconds:
+                why = f"waiting {wait:.1f} s more would exceed max_retry_seconds={self.max_retry_seconds:g}"
+                self._give_up(what, tally, last=last, why=why)
+            return wait
+        if last.kind == THROTTLE:
+            wait, limit, name = last.wait or 0.0, self.max_throttle_seconds, "max_throttle_seconds"
+            self.stats.throttled(wait)
+        else:
+            wait = max(self._maintenance_backoff.delay(retry_number), 1.0)
+            limit, name = self.max_maintenance_seconds, "max_maintenance_seconds"
+        if now - since + wait > limit:
+            self._give_up(what, tally, last=last, why=self._waited(last.kind, now - since, limit, name))
+        return wait
+
+    def _waited(self, kind: str, waited: float, limit: float, name: str) -> str:
+        if kind == MAINTENANCE:
+            return f"the API stayed in maintenance for {waited:.0f} s, longer than {name}={limit:g}"
+        rate = self.rate_now()
+        at = f" at a budget of {rate:.1f} requests/s" if rate is not None else ""
+        return f"throttled (HTTP 429) for {waited:.0f} s{at}, longer than {name}={limit:g}"
 
     @staticmethod
-    def _give_up(what: str, attempts: int, elapsed: float, *, last: Retry, why: str) -> None:
-        hint = (
-            "The API may be down or throttling this app: try again later, or allow more with max_attempts / "
-            "max_retry_seconds."
-        )
-        if "ConnectError" in last.problem:  # nothing answered at that address
+    def _give_up(what: str, tally: _Tally, *, last: Retry, why: str) -> None:
+        hint = "The API may be down: try again later, or allow more with max_attempts / max_retry_seconds."
+        if last.kind == THROTTLE:
+            hint = (
+                "Another deployment or tool may share this app's budget on the tenant: run fewer at once, "
+                "or allow a longer wait with max_throttle_seconds."
+            )
+        elif last.kind == MAINTENANCE:
+            hint = "Run again once ServiceTitan's maintenance window is over."
+        elif "ConnectError" in last.problem:  # nothing answered at that address
             setting = "SERVICETITAN_AUTH_URL" if "/connect/token" in what else "SERVICETITAN_API_URL"
             hint = f"Nothing answered: check {setting} (and the network, proxy or firewall)."
+        elapsed = time.monotonic() - tally.started
         raise RetriesExhausted(
-            f"{what} failed after {attempts} attempt(s) over {elapsed:.1f} s ({why}); "
+            f"{what} failed after {tally.attempts} attempt(s) over {elapsed:.1f} s ({why}); "
             f"last problem: {last.problem}. {hint}",
             path=what,
-            attempts=attempts,
+            attempts=tally.attempts,
             last_problem=last.problem,
         ) from None

@@ -46,3 +46,14 @@ def scope_for_path(path: str) -> Scope:
     resource = segments[0] if segments else "unknown"
     label = " ".join(word.capitalize() for word in resource.split("-"))
     return Scope(f"tn.crm.{resource.replace('-', '')}:r", f"CRM → {label} (Read)")
+
+
+# Endpoints of different scopes that tell a refused app key from a missing scope after a 403 (one small
+# page each): an app that reads CRM data is most likely granted at least one of them.
+PROBE_PATHS = ("customers", "locations", "leads", "bookings")
+
+
+def probe_paths_for(refused: str) -> list[str]:
+    """The probe endpoints outside the scope of the ``refused`` path."""
+    scope = scope_for_path(refused).name
+    return [path for path in PROBE_PATHS if scope_for_path(path).name != scope]

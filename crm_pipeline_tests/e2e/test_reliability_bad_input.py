@@ -25,6 +25,7 @@ from crm_pipeline.defs.resources import CrmDuckDB, ServiceTitanResource
 from crm_pipeline.defs.servicetitan.export_assets import build_export_assets
 from crm_pipeline.ingest import sync_export
 from crm_pipeline.servicetitan import errors
+from crm_pipeline.servicetitan.scopes import probe_paths_for
 from crm_pipeline.settings import Settings
 from crm_pipeline.storage import StreamPosition, ensure_raw_table, read_position, store_position
 from crm_pipeline_tests.cli_runs import materialize_command
@@ -70,12 +71,21 @@ def test_a_wrong_client_secret_fails_the_dagster_cli_in_seconds_saying_it_was_re
         assert secret not in output and secret.encode() not in stored
 
 
+PROBES = len(probe_paths_for("export/customers"))
+
+
 @pytest.mark.parametrize(
     ("change", "error", "setting", "requests"),
     [
         ({"client_id": "cid.wrong"}, errors.CredentialsRejected, "SERVICETITAN_CLIENT_ID", 0),
         ({"client_secret": WRONG}, errors.CredentialsRejected, "SERVICETITAN_CLIENT_SECRET", 0),
-        ({"app_key": "ak1.wrong"}, errors.AppKeyRejected, "SERVICETITAN_APP_KEY", 1),
+        # a 403 before any 200: small requests to endpoints of other scopes tell a wrong key from a scope
+        (
+            {"app_key": "ak1.wrong"},
+            errors.AppKeyRejected,
+            "SERVICETITAN_APP_KEY",
+            1 + len(probe_paths_for("export/customers")),
+        ),
         ({"tenant_id": "999999"}, errors.NotFound, "SERVICETITAN_TENANT_ID", 1),
     ],
 )

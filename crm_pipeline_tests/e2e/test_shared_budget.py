@@ -15,8 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from crm_pipeline.servicetitan import ServiceTitanClient, errors
+from crm_pipeline.servicetitan.adaptive import LearnedRate
 from crm_pipeline.servicetitan.auth import forget_shared_tokens
-from crm_pipeline.servicetitan.ratelimit import rate_limit_folder
+from crm_pipeline.servicetitan.ratelimit import STATE, rate_limit_folder
 from crm_pipeline.settings import Settings
 from crm_pipeline_tests.sandbox import Sandbox
 
@@ -115,31 +116,36 @@ def test_processes_of_one_tenant_share_one_rate_limit(sb, tmp_path):
     )
     assert len(files) == 1 and stat.S_IMODE(os.stat(os.path.join(shared, files[0])).st_mode) == 0o600
     assert not any(s in files[0] for s in (sb.client_id, sb.client_secret, sb.app_key, sb.tenant_id))
-    assert os.path.getsize(os.path.join(shared, files[0])) == 8  # a time, nothing else
+    assert os.path.getsize(os.path.join(shared, files[0])) == STATE.size  # times and a rate, nothing else
     # without the shared folder each process keeps its own budget: together they exceed the server's limit
     sb.rate_limit = SERVER_RATE
     requests, limited, elapsed = hammer_from_processes(sb, None)
     assert limited >= 0.01 * requests and requests > CLIENT_RATE * elapsed + 2
 
 
-def test_a_429_holds_every_client_of_the_tenant(sb, tmp_path):
+def test_the_rate_one_client_learns_from_429s_is_every_client_s_of_the_tenant(sb, tmp_path):
     shared = str(tmp_path / "limits")
     settings = Settings.from_env(sb.env())
-    with (
-        ServiceTitanClient(settings, rate_limit=CLIENT_RATE, rate_limit_dir=shared, **FAST) as first,
-        ServiceTitanClient(settings, rate_limit=CLIENT_RATE, rate_limit_dir=shared, **FAST) as second,
-        ThreadPoolExecutor(1) as pool,
-    ):
-        sb.faults.add("429", count=1, path_contains="export/customers", retry_after=1)
-        answered = pool.submit(first.get_json, "export/customers")  # 429, Retry-After: 1, then served
-        while not any(e.status == 429 for e in sb.request_log):
-            time.sleep(0.01)
+    with ServiceTitanClient(settings, rate_limit=CLIENT_RATE, rate_limit_dir=shared, **FAST) as first:
+        sb.faults.add("429", count=1, path_contains="export/customers", retry_after=0)
+        first.get_json("export/customers")  # one 429 among good answers: a blip, the rate stays
+        assert first.stats["by_status"] == {429: 1, 200: 1} and first.rate == CLIENT_RATE
+        sb.faults.add("429", count=3, path_contains="export/customers", retry_after=0)
+        first.get_json("export/customers")  # 429s in a row: the budget is spent, the rate drops
+        assert first.stats["by_status"] == {429: 4, 200: 2}
+    (path,) = [os.path.join(shared, name) for name in os.listdir(shared)]
+    with open(path, "rb") as file:  # the learned rate is in the shared file: the limit's estimate and when
+        _, w_max, last_drop = STATE.unpack(file.read())
+    assert w_max < CLIENT_RATE and time.time() - 60 < last_drop <= time.time()
+    with ServiceTitanClient(settings, rate_limit=CLIENT_RATE, rate_limit_dir=shared, **FAST) as later:
+        rate = later.rate  # a later run starts where the others left the rate: on its curve back up
+        assert rate == pytest.approx(LearnedRate(w_max, last_drop).rate(time.time(), CLIENT_RATE), rel=0.2)
         began = time.monotonic()
-        second.get_json("customers")  # another client, with a file descriptor of its own, waits too
-        waited = time.monotonic() - began
-        answered.result()
-    assert first.stats["by_status"] == {429: 1, 200: 1} and second.stats["by_status"] == {200: 1}
-    assert 0.7 <= waited <= 1.5 and second.stats["throttled_seconds"] >= 0.7
+        for _ in range(4):
+            later.get_json("customers")
+        assert time.monotonic() - began >= 3 / CLIENT_RATE  # spaced by the budget (no faster than 20/s)
+    with ServiceTitanClient(settings, rate_limit=CLIENT_RATE, **FAST) as own:  # no shared file: its own
+        assert own.rate == CLIENT_RATE
 
 
 def test_clients_of_one_tenant_in_one_process_share_one_token(sb):

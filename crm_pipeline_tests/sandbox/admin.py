@@ -7,7 +7,8 @@
   ("feed" may be any export feed path, list path or store name for change/add/delete)
 - POST /_sandbox/faults   {"rates": {"429": 0.05}, "seed": 1} | {"add": {"kind": "500", "count": 2, ...}}
                           | {"clear": true}                   -> {"ok": true}
-- POST /_sandbox/settings {"page_size": 50, "rate_limit": 20, "token_ttl": 15} -> current settings
+- POST /_sandbox/settings {"page_size": 50, "rate_limit": 20, "token_ttl": 15, "retry_after_header": false,
+  "maintenance_seconds": 60} -> current settings (maintenance_seconds: a window from now, every request 409)
 - POST /_sandbox/deny     {"path": "leads(/.*)?", "status": 403} | {"clear": true} -> {"ok": true}
                           (a scope the app lacks: 403, or a gateway's 404, on every path matching the regex)
 - POST /_sandbox/expire-tokens                                  -> {"ok": true}
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from .responses import Request, Response, json_response, problem
 
-SETTINGS = ("page_size", "rate_limit", "token_ttl")
+SETTINGS = ("page_size", "rate_limit", "token_ttl", "retry_after_header", "maintenance_seconds")
 
 
 def _settings(app) -> dict:
@@ -64,7 +65,13 @@ def _faults(app, req: Request, body: dict) -> Response:
 
 
 def _update_settings(app, req: Request, body: dict) -> Response:
-    casts = {"page_size": int, "token_ttl": float, "rate_limit": lambda v: None if v is None else float(v)}
+    casts = {
+        "page_size": int,
+        "token_ttl": float,
+        "rate_limit": lambda v: None if v is None else float(v),
+        "retry_after_header": bool,
+        "maintenance_seconds": float,
+    }
     for name in SETTINGS:
         if name in body:
             setattr(app, name, casts[name](body[name]))

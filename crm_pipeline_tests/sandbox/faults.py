@@ -7,11 +7,12 @@ import threading
 import time
 from dataclasses import dataclass
 
-# "429"/"500"/"502"/"503"/"504": that status; "reset": socket closed without an answer;
+# "429"/"500"/"502"/"503"/"504": that status; "409": a maintenance window's answer;
+# "reset": socket closed without an answer;
 # "truncate": 200 with the full Content-Length but half the body, then the connection closed;
 # "badjson": 200 with a cut-short body and a matching Content-Length; "slow": delay, then normal.
-KINDS = ("429", "500", "502", "503", "504", "reset", "truncate", "badjson", "slow")
-BEFORE_ANSWER = {"429", "500", "502", "503", "504", "reset"}  # replace the normal answer
+KINDS = ("429", "409", "500", "502", "503", "504", "reset", "truncate", "badjson", "slow")
+BEFORE_ANSWER = {"429", "409", "500", "502", "503", "504", "reset"}  # replace the normal answer
 ON_BODY = {"truncate", "badjson"}  # mangle the normal answer
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -70,6 +71,8 @@ class Sandbox:
         self.faults, self.tokens, self.limiter = Faults(), Tokens(), RateLimiter(rate_limit)
         self.token_salt = hashlib.sha256(f"{self.tenant_id}:{seed}".encode()).hexdigest()[:12]
         self.denied: list[tuple[re.Pattern, int]] = []  # (path pattern, status) of scopes the app lacks
+        self.retry_after_header = True  # False: 429s carry their wait only in the problem's title
+        self._maintenance_until = 0.0  # monotonic time a maintenance window ends
         self._log: list[LoggedRequest] = []
         self._log_lock = threading.Lock()
         self._token_requests = 0
@@ -122,6 +125,18 @@ class Sandbox:
     @rate_limit.setter
     def rate_limit(self, value: float | None) -> None:
         self.limiter.rate = value
+
+    @property
+    def maintenance_seconds(self) -> float:
+        """Seconds left of the maintenance window (every API request answers 409 meanwhile)."""
+        return max(0.0, self._maintenance_until - time.monotonic())
+
+    @maintenance_seconds.setter
+    def maintenance_seconds(self, value: float) -> None:
+        self._maintenance_until = time.monotonic() + float(value)
+
+    def in_maintenance(self) -> bool:
+        return time.monotonic() < self._maintenance_until
 
     # -- data -------------------------------------------------------------------------------------
     def records(self, feed: str) -> list[dict]:

@@ -56,15 +56,24 @@ def route_api(app, req: Request, tenant: str, rest: str) -> Response:
     return problem(404, "Not Found", {"path": [f"No endpoint at {req.path}."]})
 
 
-def fault_response(fault: Fault) -> Response:
-    """The answer that replaces the normal one for a 429/5xx fault."""
+def throttled(app, seconds: int) -> Response:
+    """A 429 as the API sends it: the wait in the title's word before last, and in `Retry-After` unless
+    the sandbox is told to leave that header out (`retry_after_header`), as some of the API's answers do."""
+    headers = {"Retry-After": str(seconds)} if app.retry_after_header else {}
+    return problem(429, f"Rate limit is exceeded. Try again in {seconds} seconds.", headers=headers)
+
+
+def maintenance() -> Response:
+    """The API's answer during a maintenance window."""
+    return problem(409, "The service is suspended for maintenance. Please try again later.")
+
+
+def fault_response(app, fault: Fault) -> Response:
+    """The answer that replaces the normal one for a 429/409/5xx fault."""
     if fault.kind == "429":
-        return problem(
-            429,
-            "Too Many Requests",
-            {"": ["Rate limit is exceeded. Try again later."]},
-            {"Retry-After": str(fault.retry_after)},
-        )
+        return throttled(app, fault.retry_after)
+    if fault.kind == "409":
+        return maintenance()
     if fault.kind == "500":
         return problem(500, "Internal Server Error")
     return gateway_error(int(fault.kind))
@@ -72,18 +81,15 @@ def fault_response(fault: Fault) -> Response:
 
 def serve_api(app, req: Request, tenant: str, rest: str) -> tuple[Response | None, str | None]:
     """Answer an API request as the real gateway would; (None, "reset") means drop the connection."""
+    if app.in_maintenance():
+        return maintenance(), "maintenance"
     fault = app.faults.draw(req.path)
     if fault is not None and fault.kind == "slow":
         time.sleep(fault.delay)
     elif fault is not None and fault.kind in BEFORE_ANSWER:
-        return (None if fault.kind == "reset" else fault_response(fault)), fault.kind
+        return (None if fault.kind == "reset" else fault_response(app, fault)), fault.kind
     if not app.limiter.allow():
-        return problem(
-            429,
-            "Too Many Requests",
-            {"": ["Rate limit is exceeded. Try again in 1 seconds."]},
-            {"Retry-After": "1"},
-        ), "rate_limit"
+        return throttled(app, 1), "rate_limit"
     return route_api(app, req, tenant, rest), (fault.kind if fault else None)
 
 
