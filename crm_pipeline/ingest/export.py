@@ -11,7 +11,7 @@ from functools import partial
 import duckdb
 
 from crm_pipeline.catalog import Endpoint
-from crm_pipeline.ingest.result import ProgressCallback, SyncResult
+from crm_pipeline.ingest.result import ApiUsage, ProgressCallback, SyncResult
 from crm_pipeline.ingest.stage import prepared
 from crm_pipeline.ingest.store import Store, as_store
 from crm_pipeline.servicetitan import ServiceTitanClient
@@ -45,7 +45,7 @@ def sync_export(
         ensure_raw_table(conn, endpoint)
         stored = read_position(conn, tenant_id, endpoint.path)
     result = SyncResult(stream=endpoint.path, started_from=stored.position if stored else start)
-    began, requests_before = time.monotonic(), client.stats["requests"]
+    began, stats_before = time.monotonic(), client.stats
 
     def walk(stop):
         return client.export_pages(
@@ -69,7 +69,7 @@ def sync_export(
         finally:
             pages.close()
     result.seconds = time.monotonic() - began
-    result.requests = client.stats["requests"] - requests_before
+    result.api = ApiUsage.between(stats_before, client.stats, rate=client.rate)
     return result
 
 

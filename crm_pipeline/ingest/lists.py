@@ -24,7 +24,7 @@ from crm_pipeline.catalog import Endpoint
 from crm_pipeline.ingest.fanout import FanOutOptions, sync_children
 from crm_pipeline.ingest.job import StreamJob
 from crm_pipeline.ingest.keys import no_keys, page_keys
-from crm_pipeline.ingest.result import ProgressCallback, SyncResult
+from crm_pipeline.ingest.result import ApiUsage, ProgressCallback, SyncResult
 from crm_pipeline.ingest.store import Store, as_store
 from crm_pipeline.servicetitan import ListPage, ServiceTitanClient
 from crm_pipeline.storage import (
@@ -63,7 +63,7 @@ def sync_list(
     with job.store.lease() as conn:
         ensure_raw_table(conn, endpoint)
         stored = read_position(conn, tenant_id, endpoint.path)
-    began, requests_before = time.monotonic(), client.stats["requests"]
+    began, stats_before = time.monotonic(), client.stats
     state = json.loads(stored.position) if stored and stored.position else {}
     result = SyncResult(stream=endpoint.path, started_from=state.get("watermark"))
     if endpoint.parent is not None:
@@ -76,7 +76,7 @@ def sync_list(
         )
         result.has_more = False
     result.seconds = time.monotonic() - began
-    result.requests = client.stats["requests"] - requests_before
+    result.api = ApiUsage.between(stats_before, client.stats, rate=client.rate)
     return result
 
 

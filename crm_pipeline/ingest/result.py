@@ -9,6 +9,25 @@ from crm_pipeline.page_types import ValidatedPage
 
 
 @dataclass
+class ApiUsage:
+    """What the stream's requests met, counted on its client while the stream ran: how many, how many
+    answered 429, the seconds spent waiting on the tenant's budget or a 429, and the requests/s the
+    budget had settled at when the stream ended (None: no rate limit)."""
+
+    requests: int = 0
+    requests_429: int = 0
+    throttled_seconds: float = 0.0
+    settled_rate: float | None = None
+
+    @classmethod
+    def between(cls, before: dict, after: dict, *, rate: float | None) -> ApiUsage:
+        """The usage from two snapshots of a client's ``stats`` and its ``rate`` at the end."""
+        throttles = after["by_status"].get(429, 0) - before["by_status"].get(429, 0)
+        waited = after["throttled_seconds"] - before["throttled_seconds"]
+        return cls(after["requests"] - before["requests"], throttles, round(waited, 3), rate)
+
+
+@dataclass
 class SyncResult:
     """What one run of one stream did; becomes the materialization's metadata."""
 
@@ -24,7 +43,7 @@ class SyncResult:
     new_fields: set[str] = field(default_factory=set)
     deleted: int = 0  # list endpoints: rows a whole walk no longer found, stamped _deleted_at
     total_count: int | None = None  # list endpoints: the API's totalCount on the walk's first page
-    requests: int = 0
+    api: ApiUsage = field(default_factory=ApiUsage)
     whole_walk: bool | None = None  # list endpoints: the run walked everything (and marked deletions)
     parents_planned: int | None = None  # parent-scoped endpoints: parents of the walk, and done so far
     parents_done: int | None = None
@@ -33,6 +52,10 @@ class SyncResult:
     rotation: dict | None = (
         None  # the rotation through unchanged parents: how far it is (see ingest.rotation)
     )
+
+    @property
+    def requests(self) -> int:
+        return self.api.requests
 
     @property
     def records_per_second(self) -> float:

@@ -44,6 +44,20 @@ def test_a_403_after_other_endpoints_loaded_names_the_endpoint_and_the_scope(san
     assert "SERVICETITAN_APP_KEY" not in message
 
 
+def test_a_403_as_the_first_answer_is_judged_from_the_tenant_not_from_the_answers_before(sandbox, settings):
+    sandbox.deny(r"leads/\d+/notes")
+    lead = sandbox.records("leads")[0]["id"]
+    with make_client(settings) as client:  # nothing answered yet: endpoints of other scopes are asked
+        with pytest.raises(errors.ScopeMissing) as info:
+            client.get_json(f"leads/{lead}/notes")
+    assert "tn.crm.leads:r" in str(info.value) and "SERVICETITAN_APP_KEY" not in str(info.value)
+    sandbox.deny(r"(customers|locations|leads|bookings)")  # no endpoint of any other scope answers either
+    with make_client(settings) as client:
+        with pytest.raises(errors.AppKeyRejected) as info:
+            client.get_json(f"leads/{lead}/notes")
+    assert "SERVICETITAN_APP_KEY" in str(info.value) and "tn.crm.leads:r" in str(info.value)
+
+
 def test_a_wrong_app_key_fails_the_first_request_as_an_app_key_error(sandbox, settings):
     sandbox.deny(r"leads/\d+/notes")
     with make_client(dataclasses.replace(settings, app_key="ak1.wrong")) as client:
@@ -74,10 +88,11 @@ def test_a_denied_endpoint_fails_its_asset_with_the_scope_and_the_others_load(
     )
     assert not result.success
     text = failure_texts(result)
-    # this step's first request was the 403 (nothing to tell a wrong key from a missing scope yet): the
-    # message names both; the scope and the endpoint in any case
+    # the 403 may be the first answer this step's client sees: the key is judged from the tenant (other
+    # scopes answer), not from the order of answers, so the message blames the scope, not the key
     assert re.search(r"GET /crm/v2/tenant/\d+/leads/\d+/notes answered HTTP 403", text)
     assert "tn.crm.leads:r (CRM → Leads (Read))" in text
+    assert "the app key works on other endpoints" in text and "no endpoint accepts the app key" not in text
     loaded = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert {"raw_list/customers", "raw_list/leads"} <= loaded and "raw_list/leads_notes" not in loaded
 

@@ -51,11 +51,23 @@ def run_metadata(result: SyncResult, row_count: int) -> dict:
         "seconds": round(result.seconds, 3),
         "records_per_second": round(result.records_per_second, 1),
         "new_fields": MetadataValue.text(", ".join(sorted(result.new_fields))),
-        "requests": result.requests,
+        **_api_metadata(result),
         "deleted": result.deleted,
         "api_total_count": result.total_count if result.total_count is not None else -1,
         **({} if result.whole_walk is None else {"whole_walk": result.whole_walk}),
         **_walk_metadata(result),
+    }
+
+
+def _api_metadata(result: SyncResult) -> dict:
+    """The requests and what the tenant's budget made of them (a settled rate far below the configured
+    one means the server, or another user of the app, takes part of the budget: README)."""
+    api = result.api
+    return {
+        "requests": api.requests,
+        "requests_429": api.requests_429,
+        "throttled_seconds": round(api.throttled_seconds, 1),
+        **({} if api.settled_rate is None else {"settled_rate_per_second": round(api.settled_rate, 1)}),
     }
 
 
