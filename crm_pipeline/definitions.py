@@ -7,17 +7,26 @@ folder (pyproject.toml, [tool.dg.project] defs_module) as any `dg` project does:
 ServiceTitanComponent's defs.yaml, whose attributes left out fall back to the environment.
 """
 
+import importlib
 from pathlib import Path
 
 import dagster as dg
+from dagster._utils.warnings import suppress_dagster_warnings
+from dagster.components.core.component_tree import ComponentTree
 
 from crm_pipeline.settings import SettingsError
 
 
+DEFS_MODULE = "crm_pipeline.defs.servicetitan_crm"  # as [tool.dg.project] defs_module says
+
+
 @dg.definitions
+@suppress_dagster_warnings  # Dagster's own beta notes on code references, as load_from_defs_folder does
 def defs() -> dg.Definitions:
     try:
-        return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+        # The tree of the defs folder itself, not found through pyproject.toml: an installed wheel has none.
+        folder = importlib.import_module(DEFS_MODULE)
+        return ComponentTree(defs_module=folder, project_root=Path(__file__).parent.parent).build_defs()
     except Exception as error:
         # A bad setting is the user's to fix: its own message, not the component tree's wrapping.
         if isinstance(error.__cause__, SettingsError):
