@@ -16,7 +16,6 @@ from dagster.components.core.component_tree import ComponentTree
 
 from crm_pipeline.settings import SettingsError
 
-
 DEFS_MODULE = "crm_pipeline.defs.servicetitan_crm"  # as [tool.dg.project] defs_module says
 
 
