@@ -8,24 +8,30 @@ ServiceTitanComponent's defs.yaml, whose attributes left out fall back to the en
 """
 
 import importlib
+import warnings
 from pathlib import Path
 
 import dagster as dg
-from dagster._utils.warnings import suppress_dagster_warnings
-from dagster.components.core.component_tree import ComponentTree
 
 from crm_pipeline.settings import SettingsError
 
 DEFS_MODULE = "crm_pipeline.defs.servicetitan_crm"  # as [tool.dg.project] defs_module says
 
 
+# Dagster's own notes on its beta, preview and superseded APIs, silenced while loading as load_from_defs_folder does.
+DAGSTER_NOTES = (dg.BetaWarning, dg.PreviewWarning, dg.SupersessionWarning)
+
+
 @dg.definitions
-@suppress_dagster_warnings  # Dagster's own beta notes on code references, as load_from_defs_folder does
 def defs() -> dg.Definitions:
     try:
         # The tree of the defs folder itself, not found through pyproject.toml: an installed wheel has none.
         folder = importlib.import_module(DEFS_MODULE)
-        return ComponentTree(defs_module=folder, project_root=Path(__file__).parent.parent).build_defs()
+        tree = dg.ComponentTree(defs_module=folder, project_root=Path(__file__).parent.parent)
+        with warnings.catch_warnings():
+            for note in DAGSTER_NOTES:
+                warnings.simplefilter("ignore", note)
+            return tree.build_defs()
     except Exception as error:
         # A bad setting is the user's to fix: its own message, not the component tree's wrapping.
         if isinstance(error.__cause__, SettingsError):
