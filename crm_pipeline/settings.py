@@ -34,6 +34,19 @@ def _per_tenant(env: dict[str, str], tenant: str) -> dict[str, str]:
     return {**env, **own, "SERVICETITAN_TENANT_ID": tenant}
 
 
+BUDGET_POSTGRES_VAR = "CRM_BUDGET_POSTGRES"
+_LAKE_ON_POSTGRES = "ducklake:postgres:"
+
+
+def budget_postgres(env: dict[str, str]) -> str | None:
+    """CRM_BUDGET_POSTGRES, else the catalog of a DuckLake on PostgreSQL: the database where every
+    machine shares the tenants' request budgets (None: each machine's own file)."""
+    if env.get(BUDGET_POSTGRES_VAR):
+        return env[BUDGET_POSTGRES_VAR]
+    path = env.get("CRM_DUCKDB_PATH") or ""
+    return path[len(_LAKE_ON_POSTGRES) :] or None if path.startswith(_LAKE_ON_POSTGRES) else None
+
+
 class SettingsError(ValueError):
     """A setting is missing or unusable; the message names it and says how to fix it."""
 
@@ -58,6 +71,8 @@ class Settings:
     api_url: str = DEFAULT_API_URL
     auth_url: str = DEFAULT_AUTH_URL
     duckdb_path: str = DEFAULT_DUCKDB_PATH
+    # Where the tenant's request budget is shared by every machine (a libpq string; may hold a password).
+    budget_postgres: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "api_url", _check_url("SERVICETITAN_API_URL", self.api_url))
@@ -91,6 +106,7 @@ class Settings:
             api_url=env.get("SERVICETITAN_API_URL") or DEFAULT_API_URL,
             auth_url=env.get("SERVICETITAN_AUTH_URL") or DEFAULT_AUTH_URL,
             duckdb_path=env.get("CRM_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH,
+            budget_postgres=budget_postgres(env),
         )
 
 

@@ -54,8 +54,9 @@ class ServiceTitanResource(ConfigurableResource):
 
     @contextmanager
     def client(self, tenant: str | None = None) -> Iterator[ServiceTitanClient]:
-        """A client whose requests share the tenant's rate limit with every other process on this machine
-        (a file beside the DuckDB file) and whose token every client of this process shares."""
+        """A client whose requests share the tenant's rate limit with every other process: of every machine
+        when the settings name a PostgreSQL (CRM_BUDGET_POSTGRES, a lake's catalog), else of this one (a file
+        beside the DuckDB file); and whose token every client of this process shares."""
         settings = self.settings(tenant)
         with ServiceTitanClient(
             settings,
@@ -64,6 +65,7 @@ class ServiceTitanResource(ConfigurableResource):
             max_maintenance_seconds=self.max_maintenance_seconds,
             share_token=True,
             rate_limit_dir=rate_limit_folder(settings.duckdb_path),
+            rate_limit_postgres=settings.budget_postgres,
         ) as client:
             yield client
 

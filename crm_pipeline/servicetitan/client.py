@@ -19,7 +19,7 @@ from .auth import TokenManager, shared_token_cache
 from .errors import ClientClosed, describe_body
 from .maintenance import MAINTENANCE_NOTICE
 from .paging import ExportPage, ListPage
-from .ratelimit import RateLimiter, SharedRateLimiter, Slot, shared_limit_path
+from .ratelimit import Slot, open_budget
 from .refusals import Refusal, refusal_error
 from .retry import MAX_MAINTENANCE_SECONDS, MAX_THROTTLE_SECONDS, Retry, RetryPolicy, Stats
 from .scopes import probe_paths_for
@@ -40,8 +40,10 @@ class ServiceTitanClient:
 
     ``rate_limit_dir``: a folder where every client of this API and tenant on this machine (all
     threads, steps and runs) shares one ``rate_limit`` budget through a small file; None: this
-    client's own budget. ``share_token``: reuse this process's access token for these credentials
-    and tenant (one token for every client in the process) instead of fetching one for this client.
+    client's own budget. ``rate_limit_postgres``: a libpq connection string; the budget then lives in
+    that database, shared by the clients of every machine (before ``rate_limit_dir``).
+    ``share_token``: reuse this process's access token for these credentials and tenant (one token for
+    every client in the process) instead of fetching one for this client.
     """
 
     def __init__(
@@ -58,6 +60,7 @@ class ServiceTitanClient:
         read_timeout: float = 130.0,
         connect_timeout: float = 10.0,
         rate_limit_dir: str | None = None,
+        rate_limit_postgres: str | None = None,
         share_token: bool = False,
     ) -> None:
         self.settings = settings
@@ -65,11 +68,14 @@ class ServiceTitanClient:
         self._base_url = f"{settings.api_url}{self.base_path}"
         self._closed = threading.Event()
         self._stats = Stats()
-        if rate_limit_dir is None:
-            self._limiter: RateLimiter | SharedRateLimiter = RateLimiter(rate_limit, stop=self._closed)
-        else:
-            path = shared_limit_path(rate_limit_dir, settings.api_url, settings.tenant_id)
-            self._limiter = SharedRateLimiter(rate_limit, path, stop=self._closed)
+        self._limiter = open_budget(
+            rate_limit,
+            api_url=settings.api_url,
+            tenant_id=settings.tenant_id,
+            folder=rate_limit_dir,
+            postgres=rate_limit_postgres,
+            stop=self._closed,
+        )
         tenant_key = f"{settings.api_url} tenant {settings.tenant_id}"
         self._policy = RetryPolicy(
             max_attempts=max_attempts,

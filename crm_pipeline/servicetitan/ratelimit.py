@@ -30,7 +30,7 @@ class Slot(NamedTuple):
     waited: float
 
 
-def _check(rate: float | None) -> float | None:
+def check_rate(rate: float | None) -> float | None:
     if rate is not None and rate <= 0:
         raise ValueError(f"rate_limit must be positive or None, got {rate!r}")
     return rate
@@ -41,7 +41,7 @@ class RateLimiter:
     rate learned from the server's 429s. ``rate=None`` disables spacing and learning."""
 
     def __init__(self, rate: float | None, stop: threading.Event | None = None) -> None:
-        self.ceiling = _check(rate)
+        self.ceiling = check_rate(rate)
         self._state = BudgetState()
         self._lock = threading.Lock()
         self._stop = stop or threading.Event()
@@ -57,7 +57,7 @@ class RateLimiter:
         with self._lock:
             now = time.monotonic()
             slot = self._state.take(now, self.ceiling)
-        return _wait_for(slot, now, self._stop, stop)
+        return wait_for_slot(slot, now, self._stop, stop)
 
     def answered(self, slot: Slot, *, throttled: bool) -> bool:
         """Learn from one answer (``throttled``: a 429); True when the rate dropped."""
@@ -79,7 +79,7 @@ class SharedRateLimiter:
     """
 
     def __init__(self, rate: float | None, path: str, stop: threading.Event | None = None) -> None:
-        self.ceiling = _check(rate)
+        self.ceiling = check_rate(rate)
         self._state = BudgetState()
         self.path = path
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -103,7 +103,7 @@ class SharedRateLimiter:
                 return Slot(0.0, 0.0)
             slot = self._state.take(now, self.ceiling)
             self._write()
-        return _wait_for(slot, now, self._stop, stop)
+        return wait_for_slot(slot, now, self._stop, stop)
 
     def answered(self, slot: Slot, *, throttled: bool) -> bool:
         """Learn from one answer (``throttled``: a 429); True when the shared rate dropped."""
@@ -163,7 +163,7 @@ def _read(fd: int, now: float) -> BudgetState:
     return state
 
 
-def _wait_for(slot: float, now: float, *stops: threading.Event | None) -> Slot:
+def wait_for_slot(slot: float, now: float, *stops: threading.Event | None) -> Slot:
     wait = slot - now
     if wait > 0:
         sleep_unless(wait, *stops)
@@ -178,11 +178,35 @@ def rate_limit_folder(duckdb_path: str) -> str:
     return os.path.join(base, ".servicetitan-ratelimit")
 
 
+def budget_key(api_url: str, tenant_id: str) -> str:
+    """The name of the budget of ``tenant_id`` at ``api_url`` (a hash: no id in file or table names)."""
+    return hashlib.sha256(f"{api_url.rstrip('/')}\n{tenant_id}".encode()).hexdigest()[:32]
+
+
 def shared_limit_path(folder: str, api_url: str, tenant_id: str) -> str:
-    """The file in ``folder`` shared by every client of ``tenant_id`` at ``api_url`` (named by a hash)."""
+    """The file in ``folder`` shared by every client of ``tenant_id`` at ``api_url``."""
     os.makedirs(folder, mode=0o700, exist_ok=True)
-    digest = hashlib.sha256(f"{api_url.rstrip('/')}\n{tenant_id}".encode()).hexdigest()[:32]
-    return os.path.join(folder, f"ratelimit-{digest}")
+    return os.path.join(folder, f"ratelimit-{budget_key(api_url, tenant_id)}")
+
+
+def open_budget(
+    rate: float | None,
+    *,
+    api_url: str,
+    tenant_id: str,
+    folder: str | None = None,
+    postgres: str | None = None,
+    stop: threading.Event | None = None,
+):
+    """A client's budget: in the PostgreSQL database ``postgres`` names (every machine), else in a file of
+    ``folder`` (this machine), else its own."""
+    if postgres:
+        from .pgbudget import PostgresRateLimiter  # psycopg2 only where a deployment has PostgreSQL
+
+        return PostgresRateLimiter(rate, dsn=postgres, key=budget_key(api_url, tenant_id), stop=stop)
+    if folder:
+        return SharedRateLimiter(rate, shared_limit_path(folder, api_url, tenant_id), stop=stop)
+    return RateLimiter(rate, stop=stop)
 
 
 def sleep_unless(seconds: float, *events: threading.Event | None) -> bool:
