@@ -14,7 +14,8 @@ For each N it starts the sandbox in its own process and measures:
             default older one that the analysts' DuckDB CLI reads: default/latest;
   lake      with --lake-server (a libpq string of a PostgreSQL server, e.g. `"$(bash scripts/postgres.sh)"`):
             project and tail again into a DuckLake whose catalog is a new database on that server;
-and once, the parent-scoped collections against a sandbox rate limit (requests/s versus the limit).
+and once per server limit (60/s, the documented one, and 20/s), the parent-scoped collections against
+the sandbox limiting at it, the client at its default budget (scripts/bench_budget.py).
 """
 
 from __future__ import annotations
@@ -35,27 +36,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crm_pipeline.catalog import endpoint  # noqa: E402
+from bench_budget import bench_parents, report, start_sandbox  # noqa: E402
+
 from crm_pipeline.servicetitan import ServiceTitanClient  # noqa: E402
 from crm_pipeline.settings import Settings  # noqa: E402
-
-
-def start_sandbox(
-    customers: int, page_size: int, rate_limit: float | None = None
-) -> tuple[subprocess.Popen, dict]:
-    command = [sys.executable, "-m", "crm_pipeline_tests.sandbox", "--port", "0"]
-    command += ["--customers", str(customers), "--page-size", str(page_size)]
-    command += ["--rate-limit", str(rate_limit)] if rate_limit else []
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
-    env = {}
-    while len(env) < 6:
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the sandbox did not start")
-        match = re.match(r"export (\w+)=(.*)", line.strip())
-        if match:
-            env[match[1]] = match[2].strip("'")
-    return proc, env
 
 
 def floor(settings: Settings) -> int:
@@ -230,30 +214,6 @@ def variant_seconds(env: dict, work: Path, home: Path, rounds: int = 2) -> dict[
     return best
 
 
-def bench_parents(customers: int, limit: float) -> dict:
-    from crm_pipeline.ingest import sync_list
-
-    proc, env = start_sandbox(customers, 5000, rate_limit=limit)
-    try:
-        settings = Settings.from_env(env)
-        conn = duckdb.connect()
-        with ServiceTitanClient(settings, rate_limit=limit) as client:
-            sync_list(client, conn, endpoint("raw_list.customers"), tenant_id=settings.tenant_id)
-            result = sync_list(
-                client, conn, endpoint("raw_list.customers_notes"), tenant_id=settings.tenant_id, full=True
-            )
-    finally:
-        proc.terminate()
-        proc.wait()
-    rate = result.requests / result.seconds
-    return {
-        "parents_requests": result.requests,
-        "requests_per_s": rate,
-        "limit": limit,
-        "share": rate / limit,
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -263,7 +223,9 @@ def main() -> None:
     parser.add_argument(
         "--parents", type=int, default=2000, help="customers for the parent-scoped measure (0: skip)"
     )
-    parser.add_argument("--rate-limit", type=float, default=60.0)
+    parser.add_argument(
+        "--rate-limits", type=float, nargs="+", default=[60.0, 20.0], help="server limits of the parent leg"
+    )
     parser.add_argument("--lake-server", help="libpq string of a PostgreSQL server: adds the DuckLake leg")
     args = parser.parse_args()
     for n in args.sizes:
@@ -284,13 +246,8 @@ def main() -> None:
                 f"100 changes {r['lake_tail_s']:.2f} s",
                 flush=True,
             )
-    if args.parents:
-        p = bench_parents(args.parents, args.rate_limit)
-        print(
-            f"parent-scoped: {p['parents_requests']} requests at {p['requests_per_s']:.1f}/s "
-            f"= {100 * p['share']:.0f}% of the {p['limit']:g}/s limit",
-            flush=True,
-        )
+    for limit in args.rate_limits if args.parents else []:
+        print(report(bench_parents(args.parents if limit >= 60 else args.parents // 3, limit)), flush=True)
     print(json.dumps({"machine": f"{os.cpu_count()} cores", "python": sys.version.split()[0]}))
 
 

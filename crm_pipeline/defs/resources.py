@@ -14,6 +14,7 @@ from pydantic import Field, PrivateAttr
 from crm_pipeline.ingest import SharedFileStore
 from crm_pipeline.servicetitan import ServiceTitanClient
 from crm_pipeline.servicetitan.ratelimit import rate_limit_folder
+from crm_pipeline.servicetitan.retry import MAX_MAINTENANCE_SECONDS, MAX_THROTTLE_SECONDS
 from crm_pipeline.settings import DEFAULT_DUCKDB_PATH, Settings
 from crm_pipeline.storage.lake import DATA_PATH_SETTING, LAKE_PREFIX, connect_lake, is_lake_path, lake_cursor
 from crm_pipeline.storage.locking import (
@@ -42,7 +43,15 @@ class ServiceTitanResource(ConfigurableResource):
     """Opens a ServiceTitan client; credentials and URLs come from the SERVICETITAN_* variables at run
     time."""
 
-    rate_limit: float = 60.0
+    rate_limit: float = Field(default=60.0, description="The tenant's budget's ceiling, requests/s.")
+    max_throttle_seconds: float = Field(
+        default=MAX_THROTTLE_SECONDS,
+        description="How long one request may be throttled (429s) before it gives up.",
+    )
+    max_maintenance_seconds: float = Field(
+        default=MAX_MAINTENANCE_SECONDS,
+        description="How long one request waits out a maintenance window (409s).",
+    )
 
     def settings(self, tenant: str | None = None) -> Settings:
         """The settings of the environment; of one of SERVICETITAN_TENANTS when `tenant` is given."""
@@ -56,6 +65,8 @@ class ServiceTitanResource(ConfigurableResource):
         with ServiceTitanClient(
             settings,
             rate_limit=self.rate_limit,
+            max_throttle_seconds=self.max_throttle_seconds,
+            max_maintenance_seconds=self.max_maintenance_seconds,
             share_token=True,
             rate_limit_dir=rate_limit_folder(settings.duckdb_path),
         ) as client:

@@ -1,79 +1,129 @@
 """The request rate a tenant's budget learns from the server's 429s.
 
 The rule is CUBIC, as the AWS SDKs' adaptive retry mode applies it to a client's send rate: a dense
-run of 429s sets ``w_max`` to the rate in use (or the rate the server accepted lately, if lower) and
-drops the rate to ``beta * w_max``; while answers
-are good the rate climbs back along a cubic curve, quickly far below ``w_max``, flat near it (where
-the server's limit most likely is), then probing above it, up to the configured ceiling. The whole
-state is two floats (``w_max`` and when the last drop happened), so processes can share it.
+run of 429s sets ``w_max`` to the rate in use (or, when requests were waiting for the budget, to the
+rate the server accepted lately if lower: the 429s come late to say the rate was too high) and drops
+the rate to ``BETA * w_max``; while answers
+are good the rate climbs back along a cubic curve, quickly far below ``w_max``, flat near it (where the
+server's limit most likely is), then probing above it, up to the configured ceiling. Above ``w_max`` it
+climbs no faster than PROBE (a share of ``w_max`` per second) and no further than GROWTH times the rate
+really sent lately: a server's limit is usually a token bucket whose burst hides an overshoot for
+seconds, so a fast climb there would meet the 429s only when it is far above the limit; and a budget
+left idle does not grow into a burst when work comes back.
 
-A single 429 among good answers does not lower the rate: gateways and other clients of the same app
-cause isolated ones, and treating each as a sign of the limit would sink the rate far below it. Two
-within the last few answers mean the budget is spent.
+A 429 here and there among good answers does not lower the rate: gateways and other clients of the same
+app cause isolated ones, and treating each as a sign of the limit would sink the rate far below it.
+Three within the time of a few requests, or a sixth of the answers lately, mean the budget is spent.
+
+The whole state is a handful of floats in one clock, so processes can share it (ratelimit.py).
 """
 
 from __future__ import annotations
 
-import collections
 import math
-import threading
-import time
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields
 
-BETA = 0.8  # the share of the rate kept after a drop
-SCALE = 0.1  # CUBIC's C: how fast the rate climbs back (requests/s per s**3)
+BETA = 0.8  # the share of w_max the rate keeps after a drop
+SCALE = 0.05  # CUBIC's C: how fast the rate climbs back (requests/s per s**3)
 FLOOR = 0.5  # requests/s: the rate never drops below this
-NEVER = -math.inf  # `last_drop` of a budget that never met a dense run of 429s
-RECENT_ANSWERS = 10  # how many of the last answers a 429 is judged among
-DENSE_429S = 2  # 429s among those that mean the limit was reached
-MEASURE_SECONDS = 2.0  # the server's accepted rate is measured over this
+NEVER = -math.inf
+DENSE_REQUESTS = 6  # three 429s within the time of this many requests are a dense run
+DENSE_SHARE = 0.15  # so are DENSE_COUNT or more making this share of the answers lately (a steady trickle)
+DENSE_COUNT = 4
 SETTLE_SECONDS = 1.0  # one drop per this: the 429s of its aftermath (retries, requests in flight) don't count
+WINDOW_SECONDS = 2.0  # good answers are counted in windows of this (a sliding window made of the last two)
+GROWTH = 1.5
+PROBE = 0.03  # above w_max the rate climbs at most this share of w_max per second (see the module's doc)
+MARGIN = 0.95  # the plateau sits this far below the accepted rate, so the server's burst allowance refills
 
 
 @dataclass
-class LearnedRate:
-    """The shared part of a budget: the rate before the last drop and when it happened (budget clock)."""
+class BudgetState:
+    """A tenant's budget at one moment: the next free slot, the learned rate (``w_max`` and the last
+    drop), the last two 429s, and the good answers of this window and the one before (all in one clock)."""
 
-    w_max: float
+    next_slot: float = 0.0
+    w_max: float = 0.0
     last_drop: float = NEVER
+    window_start: float = 0.0
+    accepted_now: float = 0.0
+    accepted_before: float = 0.0
+    throttled_now: float = 0.0
+    throttled_before: float = 0.0
+    last_429: float = NEVER
+    prev_429: float = NEVER
+    last_wait: float = NEVER  # the last time a request had to wait for its slot (the budget was binding)
+    counting_since: float = NEVER  # the first answer counted (the windows hold less before a full one)
 
-    def rate(self, now: float, ceiling: float) -> float:
+    @classmethod
+    def size(cls) -> int:
+        return len(fields(cls))
+
+    def values(self) -> tuple[float, ...]:
+        return astuple(self)
+
+    def rate(self, now: float, ceiling: float | None) -> float | None:
         """The rate in use at ``now``: on the cubic curve since the last drop, within [FLOOR, ceiling]."""
-        if self.last_drop == NEVER or now < self.last_drop:
+        if ceiling is None:
+            return None
+        if self.last_drop == NEVER or now < self.last_drop or self.w_max <= 0:
             return ceiling
         k = (self.w_max * (1 - BETA) / SCALE) ** (1 / 3)
         cubic = SCALE * (now - self.last_drop - k) ** 3 + self.w_max
+        if cubic > self.w_max:
+            probe = self.w_max * (1 + PROBE * (now - self.last_drop - k))
+            cubic = min(cubic, probe, max(self.w_max, GROWTH * self._sent_rate(now)))
         return min(ceiling, max(FLOOR, cubic))
 
-    def drop(self, now: float, ceiling: float, *, accepted: float) -> None:
-        """A dense run of 429s at ``now``: the limit is taken to be the rate in use or, when lower, the
-        rate the server ``accepted`` lately (the 429s came late to say the rate in use was too high)."""
-        self.w_max = max(FLOOR / BETA, min(self.rate(now, ceiling), accepted))
+    def take(self, now: float, ceiling: float | None) -> float:
+        """The slot of the next request, moving the next free one an interval on."""
+        slot = max(now, self.next_slot)
+        if slot > now:
+            self.last_wait = now
+        rate = self.rate(now, ceiling)
+        self.next_slot = slot + (0.0 if rate is None else 1.0 / rate)
+        return slot
+
+    def answered(self, now: float, *, sent_at: float, throttled: bool, ceiling: float | None) -> bool:
+        """Learn from one answer to a request sent at ``sent_at``; True when the rate dropped."""
+        self._roll(now)
+        if not throttled:
+            self.accepted_now += 1
+            return False
+        self.throttled_now += 1
+        rate = self.rate(now, ceiling)
+        accepted = self._lately(now, self.accepted_before, self.accepted_now)
+        throttles = self._lately(now, self.throttled_before, self.throttled_now)
+        close = rate is not None and now - self.prev_429 < DENSE_REQUESTS / rate
+        steady = throttles >= DENSE_COUNT and throttles >= DENSE_SHARE * (accepted + throttles)
+        self.prev_429, self.last_429 = self.last_429, now
+        if rate is None or not (close or steady) or sent_at < self.last_drop + SETTLE_SECONDS:
+            return False
+        span = min(WINDOW_SECONDS, max(now - self.counting_since, WINDOW_SECONDS / 8))
+        binding = now - self.last_wait < WINDOW_SECONDS  # else fewer were asked than the server allows
+        self.w_max = max(FLOOR / BETA, min(rate, MARGIN * accepted / span) if binding else rate)
         self.last_drop = now
+        return True
 
+    def _sent_rate(self, now: float) -> float:
+        """Answers per second lately, good or 429 (what was really sent)."""
+        answers = self._lately(
+            now, self.accepted_before + self.throttled_before, self.accepted_now + self.throttled_now
+        )
+        return answers / min(WINDOW_SECONDS, max(now - self.counting_since, WINDOW_SECONDS / 8))
 
-class RecentAnswers:
-    """This process's last answers: whether a 429 is one of a dense run, and the rate of good answers."""
+    def _lately(self, now: float, before: float, current: float) -> float:
+        """Answers of a kind in the last WINDOW_SECONDS: the current window and the older one's rest."""
+        elapsed = min(max(now - self.window_start, 0.0), WINDOW_SECONDS) / WINDOW_SECONDS
+        return before * (1 - elapsed) + current
 
-    def __init__(self) -> None:
-        self._recent: collections.deque[bool] = collections.deque(maxlen=RECENT_ANSWERS)
-        self._accepted: collections.deque[float] = collections.deque()
-        self._began = time.monotonic()
-        self._lock = threading.Lock()
-
-    def dense(self, throttled: bool) -> bool:
-        """Record one answer; True when it is a 429 and the recent answers hold enough of them."""
-        now = time.monotonic()
-        with self._lock:
-            self._recent.append(throttled)
-            if not throttled:
-                self._accepted.append(now)
-            while self._accepted and self._accepted[0] < now - MEASURE_SECONDS:
-                self._accepted.popleft()
-            return throttled and sum(self._recent) >= DENSE_429S
-
-    def accepted_rate(self) -> float:
-        """Good answers per second over the last MEASURE_SECONDS (since the first answer, if sooner)."""
-        with self._lock:
-            span = min(MEASURE_SECONDS, max(time.monotonic() - self._began, 0.25))
-            return len(self._accepted) / span
+    def _roll(self, now: float) -> None:
+        if self.counting_since == NEVER or self.counting_since > now:
+            self.counting_since = self.window_start = now
+        if now < self.window_start + WINDOW_SECONDS:
+            return
+        recent = now < self.window_start + 2 * WINDOW_SECONDS
+        self.accepted_before = self.accepted_now if recent else 0.0
+        self.throttled_before = self.throttled_now if recent else 0.0
+        self.accepted_now = self.throttled_now = 0.0
+        self.window_start = now

@@ -21,7 +21,7 @@ from .maintenance import MAINTENANCE_NOTICE
 from .paging import ExportPage, ListPage
 from .ratelimit import RateLimiter, SharedRateLimiter, Slot, shared_limit_path
 from .refusals import Refusal, refusal_error
-from .retry import Retry, RetryPolicy, Stats
+from .retry import MAX_MAINTENANCE_SECONDS, MAX_THROTTLE_SECONDS, Retry, RetryPolicy, Stats
 from .scopes import probe_paths_for
 
 log = logging.getLogger("crm_pipeline.servicetitan")
@@ -53,8 +53,8 @@ class ServiceTitanClient:
         max_retry_seconds: float = 300.0,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
-        max_throttle_seconds: float = 600.0,
-        max_maintenance_seconds: float = 1800.0,
+        max_throttle_seconds: float = MAX_THROTTLE_SECONDS,
+        max_maintenance_seconds: float = MAX_MAINTENANCE_SECONDS,
         read_timeout: float = 130.0,
         connect_timeout: float = 10.0,
         rate_limit_dir: str | None = None,

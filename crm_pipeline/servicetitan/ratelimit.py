@@ -14,11 +14,11 @@ import time
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from .adaptive import NEVER, SETTLE_SECONDS, LearnedRate, RecentAnswers
+from .adaptive import BudgetState
 
-# The shared file: the next free slot, then the learned rate's w_max and last drop (wall-clock times).
-# A file of an older release holds the slot only; it is read as a budget that learned nothing yet.
-STATE = struct.Struct("<ddd")
+# The shared file: BudgetState's floats in order (wall-clock times). A file of an older release holds
+# the next slot only; it is read as a budget that has learned nothing yet.
+STATE = struct.Struct(f"<{BudgetState.size()}d")
 SLOT_ONLY = struct.Struct("<d")
 CLOCK_JUMP_SECONDS = 3600.0  # a time further ahead than this was written before the clock went back
 
@@ -30,42 +30,19 @@ class Slot(NamedTuple):
     waited: float
 
 
-class BudgetState:
-    """The next free slot and the learned rate, advanced by the rules every budget shares."""
-
-    def __init__(self, rate: float | None) -> None:
-        if rate is not None and rate <= 0:
-            raise ValueError(f"rate_limit must be positive or None, got {rate!r}")
-        self.ceiling = rate
-        self.next_slot = 0.0
-        self.learned = LearnedRate(w_max=rate or 0.0)
-
-    def rate(self, now: float) -> float | None:
-        return None if self.ceiling is None else self.learned.rate(now, self.ceiling)
-
-    def take(self, now: float) -> float:
-        """The slot of the next request, moving the next free one an interval on."""
-        slot = max(now, self.next_slot)
-        rate = self.rate(now)
-        self.next_slot = slot + (0.0 if rate is None else 1.0 / rate)
-        return slot
-
-    def throttled(self, now: float, sent_at: float, *, accepted: float) -> bool:
-        """A dense 429 for a request sent at ``sent_at``: drop the rate once per drop (the requests
-        already in flight when it dropped do not drop it again). True when it dropped."""
-        if self.ceiling is None or sent_at < self.learned.last_drop + SETTLE_SECONDS:
-            return False
-        self.learned.drop(now, self.ceiling, accepted=accepted)
-        return True
+def _check(rate: float | None) -> float | None:
+    if rate is not None and rate <= 0:
+        raise ValueError(f"rate_limit must be positive or None, got {rate!r}")
+    return rate
 
 
 class RateLimiter:
-    """This client's own budget: requests start at least ``1/rate`` seconds apart, across threads, at the
-    learned rate. ``rate=None`` disables spacing and learning."""
+    """This client's own budget: requests start at least ``1/rate`` seconds apart across threads, at the
+    rate learned from the server's 429s. ``rate=None`` disables spacing and learning."""
 
     def __init__(self, rate: float | None, stop: threading.Event | None = None) -> None:
-        self._state = BudgetState(rate)
-        self._filter = RecentAnswers()
+        self.ceiling = _check(rate)
+        self._state = BudgetState()
         self._lock = threading.Lock()
         self._stop = stop or threading.Event()
 
@@ -73,38 +50,37 @@ class RateLimiter:
     def rate(self) -> float | None:
         """Requests per second the budget allows now."""
         with self._lock:
-            return self._state.rate(time.monotonic())
+            return self._state.rate(time.monotonic(), self.ceiling)
 
     def acquire(self, stop: threading.Event | None = None) -> Slot:
         """Block until this thread may send a request."""
         with self._lock:
             now = time.monotonic()
-            slot = self._state.take(now)
+            slot = self._state.take(now, self.ceiling)
         return _wait_for(slot, now, self._stop, stop)
 
     def answered(self, slot: Slot, *, throttled: bool) -> bool:
         """Learn from one answer (``throttled``: a 429); True when the rate dropped."""
-        if not self._filter.dense(throttled):
-            return False
         with self._lock:
-            return self._state.throttled(time.monotonic(), slot.at, accepted=self._filter.accepted_rate())
+            now = time.monotonic()
+            return self._state.answered(now, sent_at=slot.at, throttled=throttled, ceiling=self.ceiling)
 
     def close(self) -> None:
         """Nothing to release (the same interface as :class:`SharedRateLimiter`)."""
 
 
 class SharedRateLimiter:
-    """The :class:`RateLimiter` of every process of one machine that uses the same ``path``.
+    """The :class:`RateLimiter` of every client of every process of one machine that uses ``path``.
 
-    The next free slot and the learned rate live in a small file, read and advanced under an exclusive
-    ``flock``: the requests of all threads, steps and runs for one API and tenant share one budget,
-    and a new run starts at the rate the others learned. The file holds times and a rate, no secret.
-    Wall-clock time is used because it is the one clock processes share.
+    The budget's state lives in a small file, read and advanced under an exclusive ``flock``: the
+    requests of all threads, steps and runs for one API and tenant share one budget, learn its rate
+    together, and a new run starts at the rate the others learned. The file holds times and counts, no
+    secret. Wall-clock time is used because it is the one clock processes share.
     """
 
     def __init__(self, rate: float | None, path: str, stop: threading.Event | None = None) -> None:
-        self._state = BudgetState(rate)
-        self._filter = RecentAnswers()
+        self.ceiling = _check(rate)
+        self._state = BudgetState()
         self.path = path
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
@@ -118,26 +94,25 @@ class SharedRateLimiter:
     def rate(self) -> float | None:
         """Requests per second the budget allows now (as every process sharing the file sees it)."""
         with self._locked() as now:
-            return self._state.rate(time.time()) if now is None else self._state.rate(now)
+            return self._state.rate(time.time() if now is None else now, self.ceiling)
 
     def acquire(self, stop: threading.Event | None = None) -> Slot:
         """Block until this thread may send a request."""
         with self._locked() as now:
             if now is None:  # closed: the caller finds its client closed and stops
                 return Slot(0.0, 0.0)
-            slot = self._state.take(now)
+            slot = self._state.take(now, self.ceiling)
             self._write()
         return _wait_for(slot, now, self._stop, stop)
 
     def answered(self, slot: Slot, *, throttled: bool) -> bool:
         """Learn from one answer (``throttled``: a 429); True when the shared rate dropped."""
-        if not self._filter.dense(throttled):
-            return False
         with self._locked() as now:
-            if now is None or not self._state.throttled(now, slot.at, accepted=self._filter.accepted_rate()):
+            if now is None:
                 return False
+            dropped = self._state.answered(now, sent_at=slot.at, throttled=throttled, ceiling=self.ceiling)
             self._write()
-            return True
+            return dropped
 
     def close(self) -> None:
         """Release the file descriptor. Safe to call twice."""
@@ -157,27 +132,35 @@ class SharedRateLimiter:
             fcntl.flock(self._fd, fcntl.LOCK_EX)
             try:
                 now = time.time()
-                self._read(now)
+                self._state = _read(self._fd, now)
                 yield now
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
 
-    def _read(self, now: float) -> None:
-        raw = os.pread(self._fd, STATE.size, 0)
-        if len(raw) == STATE.size:
-            slot, w_max, last_drop = STATE.unpack(raw)
-        elif len(raw) >= SLOT_ONLY.size:
-            (slot,), w_max, last_drop = SLOT_ONLY.unpack(raw[: SLOT_ONLY.size]), 0.0, NEVER
-        else:
-            slot, w_max, last_drop = 0.0, 0.0, NEVER
-        jumped = now + CLOCK_JUMP_SECONDS
-        self._state.next_slot = slot if slot <= jumped else now
-        learned = last_drop != NEVER and last_drop <= jumped and w_max > 0
-        self._state.learned = LearnedRate(w_max, last_drop) if learned else LearnedRate(w_max=0.0)
-
     def _write(self) -> None:
-        learned = self._state.learned
-        os.pwrite(self._fd, STATE.pack(self._state.next_slot, learned.w_max, learned.last_drop), 0)
+        os.pwrite(self._fd, STATE.pack(*self._state.values()), 0)
+
+
+def _read(fd: int, now: float) -> BudgetState:
+    """The file's state; times written before the clock went back are dropped."""
+    raw = os.pread(fd, STATE.size, 0)
+    if len(raw) == STATE.size:
+        state = BudgetState(*STATE.unpack(raw))
+    elif len(raw) >= SLOT_ONLY.size:
+        state = BudgetState(next_slot=SLOT_ONLY.unpack(raw[: SLOT_ONLY.size])[0])
+    else:
+        state = BudgetState()
+    ahead = now + CLOCK_JUMP_SECONDS
+    if state.next_slot > ahead:
+        state.next_slot = now
+    if (
+        state.last_drop > ahead
+        or state.last_429 > ahead
+        or state.window_start > ahead
+        or state.counting_since > ahead
+    ):
+        state = BudgetState(next_slot=state.next_slot)
+    return state
 
 
 def _wait_for(slot: float, now: float, *stops: threading.Event | None) -> Slot:

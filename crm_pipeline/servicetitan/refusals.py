@@ -49,8 +49,9 @@ def refusal_error(
         if key_works():
             return ScopeMissing.for_path(head, **kw)
         return AppKeyRejected(
-            f"{head}: no endpoint accepts the app key; check SERVICETITAN_APP_KEY (the app must be installed "
-            f"on tenant {tenant}). If other endpoints load, {scope_hint(what)}.",
+            f"{head}: the app key was refused here and by endpoints of other scopes; check "
+            f"SERVICETITAN_APP_KEY (the app must be installed on tenant {tenant}). "
+            f"If other endpoints load, {scope_hint(what)}.",
             **kw,
         )
     if status == 404:

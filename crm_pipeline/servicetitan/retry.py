@@ -112,6 +112,10 @@ class _Tally:
     since: dict = field(default_factory=dict)  # kind -> when its first retry began
 
 
+MAX_THROTTLE_SECONDS = 600.0  # a request throttled longer gives up: minutes, as a run can afford
+MAX_MAINTENANCE_SECONDS = 1800.0  # maintenance windows last minutes; a longer one is an outage
+
+
 @dataclass
 class RetryPolicy:
     """How often and how long to retry; :meth:`run` drives one logical request.
@@ -124,8 +128,8 @@ class RetryPolicy:
     max_retry_seconds: float = 300.0
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
-    max_throttle_seconds: float = 600.0
-    max_maintenance_seconds: float = 1800.0
+    max_throttle_seconds: float = MAX_THROTTLE_SECONDS
+    max_maintenance_seconds: float = MAX_MAINTENANCE_SECONDS
     stats: Stats = field(default_factory=Stats)
     closed: threading.Event = field(default_factory=threading.Event)
     rng: random.Random = field(default_factory=random.Random)

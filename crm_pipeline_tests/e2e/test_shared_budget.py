@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from crm_pipeline.servicetitan import ServiceTitanClient, errors
-from crm_pipeline.servicetitan.adaptive import LearnedRate
+from crm_pipeline.servicetitan.adaptive import BudgetState
 from crm_pipeline.servicetitan.auth import forget_shared_tokens
 from crm_pipeline.servicetitan.ratelimit import STATE, rate_limit_folder
 from crm_pipeline.settings import Settings
@@ -135,11 +135,11 @@ def test_the_rate_one_client_learns_from_429s_is_every_client_s_of_the_tenant(sb
         assert first.stats["by_status"] == {429: 4, 200: 2}
     (path,) = [os.path.join(shared, name) for name in os.listdir(shared)]
     with open(path, "rb") as file:  # the learned rate is in the shared file: the limit's estimate and when
-        _, w_max, last_drop = STATE.unpack(file.read())
-    assert w_max < CLIENT_RATE and time.time() - 60 < last_drop <= time.time()
+        state = BudgetState(*STATE.unpack(file.read()))
+    assert state.w_max < CLIENT_RATE and time.time() - 60 < state.last_drop <= time.time()
     with ServiceTitanClient(settings, rate_limit=CLIENT_RATE, rate_limit_dir=shared, **FAST) as later:
         rate = later.rate  # a later run starts where the others left the rate: on its curve back up
-        assert rate == pytest.approx(LearnedRate(w_max, last_drop).rate(time.time(), CLIENT_RATE), rel=0.2)
+        assert rate == pytest.approx(state.rate(time.time(), CLIENT_RATE), rel=0.2)
         began = time.monotonic()
         for _ in range(4):
             later.get_json("customers")

@@ -34,6 +34,7 @@ class LoggedRequest:
     query: dict[str, str] = field(default_factory=dict)
     status: int | None = None
     fault: str | None = None
+    at: float = 0.0  # time.monotonic() when the answer was sent
 
 
 class Sandbox:
@@ -230,7 +231,8 @@ class Sandbox:
         return self._token_requests
 
     def _log_request(self, req: Request, status: int | None, fault: str | None) -> None:
-        entry = LoggedRequest(req.method, req.path, {k: v[0] for k, v in req.query.items()}, status, fault)
+        query = {k: v[0] for k, v in req.query.items()}
+        entry = LoggedRequest(req.method, req.path, query, status, fault, time.monotonic())
         with self._log_lock:
             self._log.append(entry)
 
