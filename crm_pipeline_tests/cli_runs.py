@@ -1,4 +1,4 @@
-"""Runs of the real `dagster` CLI in their own process groups, against a sandbox, with DAGSTER_HOME in a temp
+"""Runs of the real `dg` CLI in their own process groups, against a sandbox, with DAGSTER_HOME in a temp
 folder: started, waited for, or killed with SIGKILL (the walk, the kill and the side-by-side tests)."""
 
 from __future__ import annotations
@@ -32,10 +32,9 @@ def prepare_home(env: dict) -> None:
 
 
 def materialize_command(selection: str, *extra: str) -> list[str]:
-    """`dagster asset materialize` of `selection` in the code location, as a user runs it (more arguments
-    after it: a partition, run config)."""
-    module = ["-m", "dagster", "asset", "materialize", "-m", "crm_pipeline.definitions"]
-    return [sys.executable, *module, "--select", selection, *extra]
+    """`dg launch --assets` of `selection` in the project folder, as a user runs it (more arguments after
+    it: a partition, run config); dg of the test's own environment."""
+    return [str(Path(sys.executable).parent / "dg"), "launch", "--assets", selection, *extra]
 
 
 def start(selection: str, env: dict, log: Path, *, full_walk: bool | None = None) -> subprocess.Popen:
