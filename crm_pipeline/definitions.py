@@ -18,7 +18,8 @@ from crm_pipeline.settings import SettingsError
 DEFS_MODULE = "crm_pipeline.defs.servicetitan_crm"  # as [tool.dg.project] defs_module says
 
 
-# Dagster's own notes on its beta, preview and superseded APIs, silenced while loading as load_from_defs_folder does.
+# Dagster's own notes on its beta, preview and superseded APIs: silenced while loading, as
+# load_from_defs_folder does.
 DAGSTER_NOTES = (dg.BetaWarning, dg.PreviewWarning, dg.SupersessionWarning)
 
 

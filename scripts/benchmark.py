@@ -6,7 +6,7 @@
 For each N it starts the sandbox in its own process and measures:
   floor     fetch every page of export/customers and parse it, nothing else;
   baseline  each page handed to DuckDB's read_json and INSERTed, no validation;
-  project   `dagster asset materialize --select raw_export/customers` (the step's duration as Dagster
+  project   `dg launch --assets raw_export/customers` (the step's duration as Dagster
             records it, and the command's peak RSS);
   tail      the same command after 100 changed records;
   history   `project` with CRM_HISTORY=off against on (each into a new file, twice, the faster kept): on/off;
@@ -98,8 +98,8 @@ def project(
         "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
         "print('MAXRSS', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)"
     )
-    command = [sys.executable, "-c", wrapper, sys.executable, "-m", "dagster", "asset", "materialize"]
-    command += ["-m", "crm_pipeline.definitions", "--select", "raw_export/customers"]
+    dg = str(Path(sys.executable).parent / "dg")  # the project's own code location, as a user launches it
+    command = [sys.executable, "-c", wrapper, dg, "launch", "--assets", "raw_export/customers"]
     run_env = {
         **os.environ,
         **env,

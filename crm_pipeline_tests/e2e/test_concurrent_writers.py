@@ -1,5 +1,5 @@
 """Several writers on one DuckDB file: the resource waits for the lock, analysts read a published copy,
-and two `dagster asset materialize` runs started at the same moment both succeed and leave exact tables."""
+and two `dg launch` runs started at the same moment both succeed and leave exact tables."""
 
 from __future__ import annotations
 

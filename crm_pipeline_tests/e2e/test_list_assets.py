@@ -1,4 +1,4 @@
-"""The list assets through Dagster: one per list endpoint of the catalog, and `dagster asset materialize`
+"""The list assets through Dagster: one per list endpoint of the catalog, and `dg launch`
 as a user runs it."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Runs killed with SIGKILL, with real processes: the `dagster` CLI as a user (or the daemon) runs it.
 
-The sandbox runs in the test process; `dagster asset materialize` runs in its own session and
+The sandbox runs in the test process; `dg launch` runs in its own session and
 is killed with its whole process group (the step subprocess included) at random moments after its
 first requests, three times in a row, then a fourth run goes to the end. After every kill:
 - the DuckDB file opens read-write at once (no stale lock) and the raw table holds exactly the

@@ -119,7 +119,7 @@ def sb():
 
 
 def materialize_revoking_tokens(sb: Sandbox, env: dict) -> subprocess.CompletedProcess:
-    """`dagster asset materialize` of the first feed, its tokens revoked mid-run."""
+    """`dg launch` of the first feed, its tokens revoked mid-run."""
     command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "crm_pipeline.definitions"]
     command += ["--select", "raw_export/customers"]
     stop = threading.Event()
