@@ -13,7 +13,7 @@ from crm_pipeline.settings import Settings
 from crm_pipeline_tests.sandbox import Sandbox
 
 # The lake fixture (a DuckLake on the PostgreSQL of CRM_TEST_POSTGRES) lives with its helpers.
-pytest_plugins = ("crm_pipeline_tests.lake_helpers",)
+pytest_plugins = ("crm_pipeline_tests.lake_helpers", "crm_pipeline_tests.object_store")
 
 SMALL = {"customers": 120}
 

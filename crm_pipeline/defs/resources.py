@@ -25,7 +25,12 @@ from crm_pipeline.storage.locking import (
 )
 from crm_pipeline.storage.privacy import secure_database
 from crm_pipeline.storage.sharing import Setup, SharedFile, is_shareable
-from crm_pipeline.storage.tuning import RAW_TABLE_MEMORY_LIMIT, WRITER_CONFIG, tune_for_raw_tables
+from crm_pipeline.storage.tuning import (
+    RAW_TABLE_MEMORY_LIMIT,
+    WRITER_CONFIG,
+    tune_for_lake_raw_tables,
+    tune_for_raw_tables,
+)
 
 _SECURED: set[str] = set()  # the files this process made private already
 
@@ -132,13 +137,19 @@ class CrmDuckDB(DuckDBResource):
     @contextmanager
     def raw_table_connection(self):
         """A connection for a raw table's load or checks: memory capped, one thread (tune_for_raw_tables)."""
-        with self.shared_file().lease(raw_table_setup(self.raw_table_memory_limit)) as conn:
+        with self.shared_file().lease(self._raw_table_setup()) as conn:
             yield conn
 
     def raw_table_store(self, tables: int = 1) -> SharedFileStore:
         """Where raw tables load (`tables` of them at once): the shared file, leased for each commit with
         the raw-table settings."""
-        return SharedFileStore(self.shared_file(), raw_table_setup(self.raw_table_memory_limit, tables))
+        return SharedFileStore(self.shared_file(), self._raw_table_setup(tables))
+
+    def _raw_table_setup(self, tables: int = 1) -> Setup:
+        """The raw-table settings of this storage: a file's memory cap is not for a lake (storage.tuning)."""
+        if is_lake_path(self.database):
+            return tune_for_lake_raw_tables
+        return raw_table_setup(self.raw_table_memory_limit, tables)
 
     def publish_readonly_copy(self) -> str | None:
         """Copy the file to `readonly_copy` now (holding the lease, so the copy is consistent)."""

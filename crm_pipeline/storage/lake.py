@@ -25,6 +25,7 @@ CONNECT_TIMEOUT_SECONDS = 10  # libpq's connect_timeout, unless the connection s
 _EXTENSIONS = {
     "ducklake": "duckdb_extension_ducklake",
     "postgres_scanner": "duckdb_extension_postgres_scanner",
+    "httpfs": "duckdb_extension_httpfs",  # loaded only for data on object storage (s3://)
 }
 _PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 _URI_PASSWORD = re.compile(r"(://[^:/@\s]+:)([^@\s]+)(@)")
@@ -100,8 +101,11 @@ def connect_lake(
         Path(data_path).mkdir(parents=True, exist_ok=True)
     conn = duckdb.connect(config={**(config or {}), "autoinstall_known_extensions": False})
     try:
-        for name in _EXTENSIONS:
+        for name in ("ducklake", "postgres_scanner"):
             conn.execute(f"LOAD '{extension_file(name)}'")
+        if data_path.startswith("s3://"):
+            object_store_secret(conn, os.environ)
+            _probe_object_store(conn, data_path)
         conn.execute(f"ATTACH '{_literal(target)}' AS {CATALOG} (DATA_PATH '{_literal(data_path)}')")
         conn.execute(f"USE {CATALOG}")
         conn.execute("SET ducklake_max_retry_count = 100")  # writers at once: DuckLake's own commit retries
@@ -110,8 +114,56 @@ def connect_lake(
         raise LakeUnavailable(
             f"{PATH_SETTING}: cannot attach the DuckLake {redact(database)}: {redact(str(error))}"
         ) from None  # the original error repeats the connection string, password and all
+    except LakeUnavailable:
+        conn.close()
+        raise
     _lakes.add(conn)
     return conn
+
+
+# The standard AWS variables and the DuckDB secret option each one sets.
+_AWS_SETTINGS = {
+    "AWS_ACCESS_KEY_ID": "KEY_ID",
+    "AWS_SECRET_ACCESS_KEY": "SECRET",
+    "AWS_SESSION_TOKEN": "SESSION_TOKEN",
+    "AWS_REGION": "REGION",
+}
+
+
+def object_store_secret(conn: duckdb.DuckDBPyConnection, env) -> None:
+    """Load httpfs and create the connection's (temporary, in-memory) S3 secret from the AWS variables;
+    AWS_ENDPOINT_URL names a store that is not AWS (an http:// one without TLS, path-style URLs)."""
+    conn.execute(f"LOAD '{extension_file('httpfs')}'")
+    options, values = [], []
+    for variable, option in _AWS_SETTINGS.items():
+        if env.get(variable):
+            options.append(f"{option} ?")
+            values.append(env[variable])
+    endpoint = env.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        scheme, _, host = endpoint.rstrip("/").partition("://")
+        options += ["ENDPOINT ?", "URL_STYLE 'path'", f"USE_SSL {'false' if scheme == 'http' else 'true'}"]
+        values.append(host or scheme)
+    # Values as parameters would be simplest, but CREATE SECRET takes only literals: quoted here, and the
+    # statement never reaches a message (connect_lake reports errors without it).
+    statement = "CREATE OR REPLACE SECRET crm_lake_s3 (TYPE s3" + "".join(f", {o}" for o in options) + ")"
+    for value in values:
+        statement = statement.replace("?", f"'{_literal(value)}'", 1)
+    conn.execute(statement)
+
+
+def _probe_object_store(conn: duckdb.DuckDBPyConnection, data_path: str) -> None:
+    """List the data path once: a wrong bucket or refused credentials fail here, at the start, naming the
+    settings (DuckLake's ATTACH does not touch the store; the first write would fail mid-run)."""
+    try:
+        conn.execute("SELECT count(*) FROM glob(?)", [data_path.rstrip("/") + "/*"]).fetchone()
+    except duckdb.Error as error:
+        reason = " ".join(redact(str(error)).splitlines()[:3])
+        raise LakeUnavailable(
+            f"{DATA_PATH_SETTING}={data_path}: the object store refused it ({reason}); check the bucket, "
+            "and the credentials of AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, "
+            "AWS_REGION and AWS_ENDPOINT_URL"
+        ) from None
 
 
 def _literal(text: str) -> str:

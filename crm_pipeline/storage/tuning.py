@@ -43,3 +43,11 @@ def tune_for_raw_tables(
     conn.execute(f"SET memory_limit = '{float(size.group(1)) * max(tables, 1):g}{size.group(2)}'")
     conn.execute("SET threads = 1")
     conn.execute(f"SET checkpoint_threshold = '{CHECKPOINT_BACKSTOP}'")
+
+
+def tune_for_lake_raw_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    """The raw-table settings for a DuckLake connection: one thread (as for a file), no memory cap. The
+    connection is an in-memory database that lives for the process, holding the catalog, the extensions'
+    state and the SQL models' work: a cap sized for one table cannot be set on it (DuckDB refuses to
+    lower the limit below what it holds), and the lake's writes go to Parquet files, not to a cache."""
+    conn.execute("SET threads = 1")
