@@ -4,6 +4,7 @@ through a file as the Dagster resource shares it. Also a leg of `scripts/benchma
 
     .venv/bin/python scripts/bench_budget.py                  # server limits of 60/s and 20/s
     .venv/bin/python scripts/bench_budget.py --limits 30 --seconds 60
+    .venv/bin/python scripts/bench_budget.py --postgres "$(bash scripts/postgres.sh)"   # also shared in PG
 
 Each leg walks the notes of as many customers as the limit allows in about `--seconds`; its share is the
 requests the server accepted (all but its 429s) per second of the walk, over the server's limit.
@@ -50,15 +51,18 @@ def start_sandbox(
     return proc, env
 
 
-def bench_parents(customers: int, limit: float) -> dict:
-    """The notes of ``customers`` customers from a sandbox limiting at ``limit`` requests/s."""
+def bench_parents(customers: int, limit: float, postgres: str | None = None) -> dict:
+    """The notes of ``customers`` customers from a sandbox limiting at ``limit`` requests/s; the budget in
+    the PostgreSQL database ``postgres`` names (as every machine shares it) instead of a file."""
     proc, env = start_sandbox(customers, 5000, rate_limit=limit)
     try:
         settings = Settings.from_env(env)
         conn = duckdb.connect()
         with (
             tempfile.TemporaryDirectory() as shared,
-            ServiceTitanClient(settings, rate_limit=CEILING, rate_limit_dir=shared) as client,
+            ServiceTitanClient(
+                settings, rate_limit=CEILING, rate_limit_dir=shared, rate_limit_postgres=postgres
+            ) as client,
         ):
             sync_list(client, conn, endpoint("raw_list.customers"), tenant_id=settings.tenant_id)
             result = sync_list(
@@ -75,12 +79,14 @@ def bench_parents(customers: int, limit: float) -> dict:
         "settled_rate": result.api.settled_rate,
         "limit": limit,
         "share": accepted / limit,
+        "budget": "in PostgreSQL" if postgres else "in a file",
     }
 
 
 def report(p: dict) -> str:
     return (
-        f"parent-scoped at a server limit of {p['limit']:g}/s (client ceiling {CEILING:g}/s): "
+        f"parent-scoped at a server limit of {p['limit']:g}/s (client ceiling {CEILING:g}/s, budget "
+        f"{p.get('budget', 'in a file')}): "
         f"{p['parents_requests']} requests, {p['requests_429']} answered 429, {p['accepted_per_s']:.1f}/s "
         f"accepted = {100 * p['share']:.0f}% of the limit, budget settled at {p['settled_rate']:.1f}/s"
     )
@@ -92,9 +98,11 @@ def main() -> None:
     )
     parser.add_argument("--limits", type=float, nargs="+", default=[CEILING, 20.0])
     parser.add_argument("--seconds", type=float, default=30.0, help="about how long each leg walks")
+    parser.add_argument("--postgres", help="libpq string: each leg again with the budget in that database")
     args = parser.parse_args()
-    for limit in args.limits:
-        print(report(bench_parents(int(limit * args.seconds), limit)), flush=True)
+    for postgres in [None, args.postgres] if args.postgres else [None]:
+        for limit in args.limits:
+            print(report(bench_parents(int(limit * args.seconds), limit, postgres)), flush=True)
 
 
 if __name__ == "__main__":

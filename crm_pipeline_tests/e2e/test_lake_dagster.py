@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from contextlib import closing
 from datetime import timedelta
@@ -16,6 +15,7 @@ from crm_pipeline.ingest import sync_export
 from crm_pipeline.settings import Settings
 from crm_pipeline.storage.cursors import reset_position
 from crm_pipeline.storage.maintenance import lake_files, maintain_lake
+from crm_pipeline_tests.cli_runs import materialize_command
 from crm_pipeline_tests.conftest import make_client
 from crm_pipeline_tests.lake_helpers import ROOT, admin_connection, assert_exact
 
@@ -61,15 +61,7 @@ def test_a_dagster_instance_on_postgres_runs_the_assets_into_the_lake(sandbox, l
     env = {**os.environ, **sandbox.env(), **lake.env(), "DAGSTER_HOME": str(home), "CRM_AUTOMATION": "off"}
     try:
         done = subprocess.run(
-            [
-                str(Path(sys.executable).parent / "dagster"),
-                "asset",
-                "materialize",
-                "-m",
-                "crm_pipeline.definitions",
-                "--select",
-                "raw_export/customers,ducklake_maintenance",
-            ],
+            materialize_command('key:"raw_export/customers" or key:ducklake_maintenance'),
             cwd=ROOT,
             env=env,
             capture_output=True,

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS
+from crm_pipeline_tests.cli_runs import materialize_command
 from crm_pipeline_tests.lake_helpers import ROOT, assert_exact
 
 
@@ -17,13 +16,7 @@ def test_one_run_loads_checks_models_and_maintains_the_lake(sandbox, lake, tmp_p
     home.mkdir()
     env = {**os.environ, **sandbox.env(), **lake.env(), "DAGSTER_HOME": str(home), "CRM_AUTOMATION": "off"}
     done = subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "--select", "*"]
-        + ["-m", "crm_pipeline.definitions"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
+        materialize_command("*"), cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
     )
     # Every step succeeded, asset checks and SQL models included (a failed check step fails the run).
     assert done.returncode == 0, done.stderr[-6000:]
