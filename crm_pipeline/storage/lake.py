@@ -134,21 +134,19 @@ def object_store_secret(conn: duckdb.DuckDBPyConnection, env) -> None:
     """Load httpfs and create the connection's (temporary, in-memory) S3 secret from the AWS variables;
     AWS_ENDPOINT_URL names a store that is not AWS (an http:// one without TLS, path-style URLs)."""
     conn.execute(f"LOAD '{extension_file('httpfs')}'")
-    options, values = [], []
-    for variable, option in _AWS_SETTINGS.items():
-        if env.get(variable):
-            options.append(f"{option} ?")
-            values.append(env[variable])
+    options = [
+        f"{option} '{_literal(env[variable])}'"
+        for variable, option in _AWS_SETTINGS.items()
+        if env.get(variable)
+    ]
     endpoint = env.get("AWS_ENDPOINT_URL")
     if endpoint:
         scheme, _, host = endpoint.rstrip("/").partition("://")
-        options += ["ENDPOINT ?", "URL_STYLE 'path'", f"USE_SSL {'false' if scheme == 'http' else 'true'}"]
-        values.append(host or scheme)
-    # Values as parameters would be simplest, but CREATE SECRET takes only literals: quoted here, and the
-    # statement never reaches a message (connect_lake reports errors without it).
+        options += [f"ENDPOINT '{_literal(host or scheme)}'", "URL_STYLE 'path'"]
+        options.append(f"USE_SSL {'false' if scheme == 'http' else 'true'}")
+    # CREATE SECRET takes literals only (no parameters): quoted here; the statement never reaches a
+    # message (connect_lake reports errors without it).
     statement = "CREATE OR REPLACE SECRET crm_lake_s3 (TYPE s3" + "".join(f", {o}" for o in options) + ")"
-    for value in values:
-        statement = statement.replace("?", f"'{_literal(value)}'", 1)
     conn.execute(statement)
 
 
