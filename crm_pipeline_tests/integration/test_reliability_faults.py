@@ -81,7 +81,8 @@ def assert_feeds_landed(sb, settings: Settings, results: list) -> None:
 def test_the_issue_fault_mix_lands_every_export_feed_exactly(tmp_path):
     """5 % 429, 3 % 500, 2 % cut-off bodies, 1 % answers slower than the read timeout, a server limit
     of 20 requests/s under the client's 60, and tokens that live 15 s: every feed lands exactly."""
-    with Sandbox(seed=21, sizes={"customers": 96}, page_size=5, token_ttl=15, rate_limit=20) as sb:
+    # about 450 requests: even at the full 20/s the server allows, the run outlives a 15 s token
+    with Sandbox(seed=21, sizes={"customers": 192}, page_size=5, token_ttl=15, rate_limit=20) as sb:
         settings = Settings.from_env({**sb.env(), "CRM_DUCKDB_PATH": str(tmp_path / "crm.duckdb")})
         sb.faults.set_rates(ISSUE_RATES, seed=1, retry_after=1, delay=2.5)
         # each kind met at least once, whatever the dice say
