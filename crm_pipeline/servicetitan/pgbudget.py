@@ -60,6 +60,8 @@ class PostgresRateLimiter:
 
     def acquire(self, stop: threading.Event | None = None) -> Slot:
         """Block until this thread may send a request."""
+        if self.ceiling is None:  # no limit: nothing to share, no round trip
+            return Slot(time.time(), 0.0)
         with self._lock:
             if self._conn is None:
                 return Slot(0.0, 0.0)
@@ -74,6 +76,8 @@ class PostgresRateLimiter:
 
     def answered(self, slot: Slot, *, throttled: bool) -> bool:
         """Learn from one answer; a 429 is reported at once. True when the shared rate dropped."""
+        if self.ceiling is None:
+            return False
         with self._lock:
             if self._conn is None:
                 return False
