@@ -35,7 +35,7 @@ def _per_tenant(env: dict[str, str], tenant: str) -> dict[str, str]:
 
 
 BUDGET_POSTGRES_VAR = "CRM_BUDGET_POSTGRES"
-_LAKE_ON_POSTGRES = "ducklake:postgres:"
+LAKE_ON_POSTGRES = "ducklake:postgres:"
 
 
 def budget_postgres(env: dict[str, str]) -> str | None:
@@ -44,7 +44,7 @@ def budget_postgres(env: dict[str, str]) -> str | None:
     if env.get(BUDGET_POSTGRES_VAR):
         return env[BUDGET_POSTGRES_VAR]
     path = env.get("CRM_DUCKDB_PATH") or ""
-    return path[len(_LAKE_ON_POSTGRES) :] or None if path.startswith(_LAKE_ON_POSTGRES) else None
+    return path[len(LAKE_ON_POSTGRES) :] or None if path.startswith(LAKE_ON_POSTGRES) else None
 
 
 class SettingsError(ValueError):

@@ -107,6 +107,8 @@ class SharedRateLimiter:
 
     def answered(self, slot: Slot, *, throttled: bool) -> bool:
         """Learn from one answer (``throttled``: a 429); True when the shared rate dropped."""
+        if self.ceiling is None:  # no limit: nothing to learn, no file round trip per answer
+            return False
         with self._locked() as now:
             if now is None:
                 return False

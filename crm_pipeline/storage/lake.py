@@ -17,6 +17,8 @@ from pathlib import Path
 
 import duckdb
 
+from crm_pipeline.settings import LAKE_ON_POSTGRES
+
 LAKE_PREFIX = "ducklake:"
 PATH_SETTING = "CRM_DUCKDB_PATH"
 DATA_PATH_SETTING = "CRM_DUCKLAKE_DATA_PATH"
@@ -92,7 +94,7 @@ def connect_lake(
         raise LakeUnavailable(
             f"{PATH_SETTING} names a DuckLake: set {DATA_PATH_SETTING} to its data folder or bucket"
         )
-    if not database.startswith(f"{LAKE_PREFIX}postgres:"):
+    if not database.startswith(LAKE_ON_POSTGRES):
         raise LakeUnavailable(
             f"{PATH_SETTING}: only ducklake:postgres:<connection string> is supported as a lake"
         )
