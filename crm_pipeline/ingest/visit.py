@@ -6,9 +6,10 @@ stamped and the walk's progress."""
 from __future__ import annotations
 
 import json
+import queue
 import time
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -55,6 +56,8 @@ class Visit:
         the file (another process has its turn): the next batch just grows meanwhile."""
         deadline = None if options.budget_seconds is None else time.monotonic() + options.budget_seconds
         parents, inflight, committing = self._pending(), {}, None
+        # each future lands here when answered: O(1) per answer, where wait() over all is O(inflight)
+        done: queue.SimpleQueue[Future] = queue.SimpleQueue()
         last_commit, exhausted = time.monotonic(), False
         pool = ThreadPoolExecutor(options.workers, "crm-children")
         with pool, ThreadPoolExecutor(1, "crm-commit") as commits:
@@ -65,27 +68,40 @@ class Visit:
                         parent = next(parents, None)
                         exhausted = parent is None
                         if parent is not None:
-                            inflight[pool.submit(self._children, parent)] = parent
-                    busy = (
-                        [committing] if committing is not None and not inflight else []
-                    )  # else: no busy loop
-                    finished, _ = wait(
-                        list(inflight) or busy, timeout=COMMIT_SECONDS, return_when=FIRST_COMPLETED
-                    )
-                    self.batch += [
-                        (inflight.pop(future), future.result()) for future in finished if future in inflight
-                    ]
+                            future = pool.submit(self._children, parent)
+                            inflight[future] = parent
+                            future.add_done_callback(done.put)
+                    if inflight:
+                        self.batch += self._answered(inflight, done)
+                    elif committing is not None:  # nothing in flight: wait for the commit, no busy loop
+                        wait([committing], timeout=COMMIT_SECONDS)
                     due = time.monotonic() - last_commit >= COMMIT_SECONDS or not inflight
                     if self.batch and due and (committing is None or committing.done()):
                         self._reported(committing, on_page)
                         committing, self.batch = commits.submit(self._commit, self.batch), []
                         last_commit = time.monotonic()
-                    if not inflight and not self.batch:
+                    # every parent of the plan taken and committed, or the budget spent (all in flight may
+                    # have answered at once: then the loop takes more)
+                    if not inflight and not self.batch and (exhausted or not in_budget):
                         self._reported(committing, on_page)
-                        return exhausted  # every parent of the plan taken and committed, or the budget spent
+                        return exhausted
             finally:
                 for future in inflight:
                     future.cancel()
+
+    @staticmethod
+    def _answered(inflight: dict, done: queue.SimpleQueue) -> list[tuple[dict, list]]:
+        """The parents answered within COMMIT_SECONDS (at least one, unless none answers by then), with
+        their children; an error of one is raised here."""
+        try:
+            finished = [done.get(timeout=COMMIT_SECONDS)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                finished.append(done.get_nowait())
+            except queue.Empty:
+                return [(inflight.pop(future), future.result()) for future in finished]
 
     def _reported(self, committing, on_page: ProgressCallback | None) -> None:
         """Wait for the commit in progress (its error is raised here), then report progress."""
