@@ -1,6 +1,7 @@
 """The incremental cost of change history at a large history, a leg of `scripts/benchmark.py`.
 
-Two files loaded alike; into one, `versions` older versions of its customers are written directly
+Two files loaded alike; into one, older versions of its customers are written directly, up to a history of
+`versions`
 (each stored record again, its `modifiedOn` some days earlier: what years of changes leave behind).
 Then, `rounds` times, the sandbox changes 100 customers and the same `raw_export/customers` run
 updates each file, alternating: the fastest run of each is kept, and their ratio is the cost that the
@@ -22,17 +23,18 @@ FEED = "export/customers"
 
 
 def seed_versions(database: Path, versions: int) -> int:
-    """Write `versions` older versions of the file's customers into their superseded history; returns
-    how many versions the history then holds."""
+    """Write older versions of the file's customers into their superseded history, until the history
+    (with the current versions) holds `versions`; returns how many it holds."""
     ep = endpoint(FEED)
     past = superseded_table(ep)
     with duckdb.connect(str(database)) as conn:
         rows = conn.execute(f"SELECT count(*) FROM {ep.qualified_table}").fetchone()[0]
-        rounds = -(-versions // max(rows, 1))
+        older = max(versions - rows, 0)
+        rounds = -(-older // max(rows, 1))
         conn.execute(
-            f"INSERT INTO {past} BY NAME SELECT * "
-            f'REPLACE ("modifiedOn" - to_days(k::INTEGER) AS "modifiedOn") '
-            f"FROM {ep.qualified_table}, range(1, {rounds + 1}) AS t(k) LIMIT {versions}"
+            f"INSERT INTO {past} BY NAME SELECT c.* "
+            f'REPLACE (c."modifiedOn" - to_days(t.k::INTEGER) AS "modifiedOn") '
+            f"FROM {ep.qualified_table} AS c, range(1, {rounds + 1}) AS t(k) LIMIT {older}"
         )
         conn.execute("CHECKPOINT")
         return conn.execute("SELECT count(*) FROM raw_history.customers").fetchone()[0]
