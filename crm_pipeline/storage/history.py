@@ -25,7 +25,6 @@ import duckdb
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.page_types import DELETED_AT_COLUMN, SYNCED_AT_COLUMN, TENANT_COLUMN
 from crm_pipeline.settings import history_enabled
-from crm_pipeline.storage.backend import backend_of
 from crm_pipeline.storage.ddl import (
     STATE_SCHEMA,
     UNKNOWN_FIELD_DOC,
@@ -40,6 +39,7 @@ HISTORY_SCHEMA = "raw_history"
 VERSION_COLUMN = "modifiedOn"
 SUPERSEDED_SUFFIX = "_superseded"
 HISTORY_OFF = f"{STATE_SCHEMA}.history_off"  # when CRM_HISTORY was off, per history
+SENT_BACK = f"{STATE_SCHEMA}.history_sent_back"  # records the API sent an older version of after a newer
 
 
 def has_history(endpoint: Endpoint) -> bool:
@@ -95,12 +95,11 @@ def ensure_history_table(
 def _create_superseded(
     conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, raw_types: dict[str, str]
 ) -> None:
-    """The superseded table, keyed where the backend has keys: a version moved there again (after the API
-    sent an older one back) is left out by its index, without reading the table."""
+    """The superseded table. No key index: looking a version up in it would have to load its index whole,
+    which a large history's does not fit in a load's memory limit; see keep_superseded."""
     key = history_key(endpoint)
     cols = [f"{quote(n)} {t}{' NOT NULL' if n in key else ''}" for n, t in raw_types.items()]
-    primary = f", PRIMARY KEY ({_columns(key)})" if backend_of(conn).key_constraints else ""
-    conn.execute(f"CREATE TABLE IF NOT EXISTS {superseded_table(endpoint)} ({', '.join(cols)}{primary})")
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {superseded_table(endpoint)} ({', '.join(cols)})")
 
 
 def _columns(names) -> str:
@@ -144,6 +143,10 @@ def _ensure_off_periods(conn: duckdb.DuckDBPyConnection, history: str, *, enable
         f"CREATE TABLE IF NOT EXISTS {HISTORY_OFF} "
         "(history VARCHAR NOT NULL, off_from TIMESTAMPTZ NOT NULL, off_to TIMESTAMPTZ)"
     )
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {SENT_BACK} "
+        "(history VARCHAR NOT NULL, tenant_id VARCHAR NOT NULL, record VARCHAR NOT NULL)"
+    )
     open_periods = conn.execute(
         f"SELECT count(*) FROM {HISTORY_OFF} WHERE history = ? AND off_to IS NULL", [history]
     ).fetchone()[0]
@@ -183,29 +186,47 @@ def keep_superseded(
     conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, *, sent: list[str], page_view: str
 ) -> int:
     """Before a page replaces rows (in the caller's transaction): copy the stored versions it replaces by
-    another version into the superseded table. The raw table's rows of the page's keys are read (a join
-    that hashes the page); the history is not read: a version kept there already (sent again after a
-    later one) is left out by the superseded table's key (on a DuckLake, which has none, by a lookup),
-    and one that is current again is left out of the view by the raw table's row. Returns how many
-    versions were copied."""
+    another version into the superseded table; returns how many. Reads the raw table's rows of the
+    page's keys (a join that hashes the page), not the history.
+
+    A version copied there is not there yet, unless the API once sent a record's older version after a
+    newer one (then the newer may be current again later): such a record is noted (SENT_BACK) when it
+    happens, and only its versions are looked up in the history before they are copied. A version that
+    is current again is left out of the view by the raw table's row."""
     if not has_history(endpoint):
         return 0
+    history, past = history_table(endpoint), superseded_table(endpoint)
     version = f"p.c{sent.index(VERSION_COLUMN)}" if VERSION_COLUMN in sent else "NULL"
     on = " AND ".join(f"r.{quote(k)} = p.c{sent.index(k)}" for k in endpoint.key)
-    past = superseded_table(endpoint)
-    columns = column_names(conn, past)
-    keyed = backend_of(conn).key_constraints
-    same = _same_version(endpoint, "h", "r")
-    kept_already = "" if keyed else f" AND NOT EXISTS (SELECT 1 FROM {past} AS h WHERE {same})"
-    return conn.execute(
-        f"INSERT {'OR IGNORE ' if keyed else ''}INTO {past} ({_columns(columns)}) "
-        f"SELECT {', '.join(f'r.{quote(c)}' for c in columns)} "
+    replaced = (
         f"FROM {endpoint.qualified_table} AS r JOIN {page_view} AS p ON {on} "
         f"WHERE r.{TENANT_COLUMN} = ? AND r.{quote(VERSION_COLUMN)} IS NOT NULL "
-        f"AND r.{quote(VERSION_COLUMN)} IS DISTINCT FROM {version} AND {_kept(history_table(endpoint), 'r')}"
-        f"{kept_already}",
-        [tenant_id],
+        f"AND r.{quote(VERSION_COLUMN)} IS DISTINCT FROM {version} AND {_kept(history, 'r')}"
+    )
+    record = f"CAST(json_array({', '.join(f'r.{quote(k)}' for k in endpoint.key)}) AS VARCHAR)"
+    noted = f"SELECT record FROM {SENT_BACK} WHERE history = {sql_literal(history)} AND tenant_id = ?"
+    copy = (
+        f"INSERT INTO {past} SELECT {', '.join(f'r.{quote(c)}' for c in column_names(conn, past))} {replaced}"
+    )
+    any_noted = conn.execute(
+        f"SELECT count(*) > 0 FROM {SENT_BACK} WHERE history = ? AND tenant_id = ?", [history, tenant_id]
     ).fetchone()[0]
+    if not any_noted:
+        moved = conn.execute(copy, [tenant_id]).fetchone()[0]
+    else:
+        moved = conn.execute(f"{copy} AND {record} NOT IN ({noted})", [tenant_id, tenant_id]).fetchone()[0]
+        moved += conn.execute(
+            f"{copy} AND {record} IN ({noted}) AND NOT EXISTS "
+            f"(SELECT 1 FROM {past} AS h WHERE {_same_version(endpoint, 'h', 'r')})",
+            [tenant_id, tenant_id],
+        ).fetchone()[0]
+    if moved:  # the records whose new version is not later than the stored one: sent back
+        conn.execute(
+            f"INSERT INTO {SENT_BACK} SELECT DISTINCT {sql_literal(history)}, ?, {record} {replaced} "
+            f"AND NOT (({version} > r.{quote(VERSION_COLUMN)}) IS TRUE) AND {record} NOT IN ({noted})",
+            [tenant_id, tenant_id, tenant_id],
+        )
+    return moved
 
 
 def _same_version(endpoint: Endpoint, a: str, b: str) -> str:
