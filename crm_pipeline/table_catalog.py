@@ -93,8 +93,10 @@ def _history_section(facts: dict | None) -> list[str]:
         "",
         "Every version of a record that a load received, one row per key and `modifiedOn`, with the same "
         "columns (and comments) as its raw table except `_deleted_at`; `_synced_at` is when the version was "
-        "first stored. Written in the page's transaction; a version delivered again is stored once; "
-        "`CRM_HISTORY=off` writes none. History begins with the first load.",
+        "last stored. Each is a view: the raw table's current versions and `<table>_superseded`, the "
+        "versions the raw table no longer holds (a page moves the ones it replaces there, in its "
+        "transaction). A version delivered again is kept once; `CRM_HISTORY=off` adds none (what was "
+        "kept stays). History begins with the first load.",
         "",
         "```sql",
         "-- Versions of one lead, oldest first",

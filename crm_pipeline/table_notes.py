@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.ingest import DEFAULT_OVERLAP, PAGE_SIZE
+from crm_pipeline.storage.history import HISTORY_OFF, SENT_BACK
 from crm_pipeline.storage.tables import (
     CURSORS,
     DELETED_AT_COLUMN,
@@ -33,6 +34,18 @@ STATE_TABLES = {  # relation -> (what it holds, key, freshness column)
         "the stream and the run id. Never in a raw table.",
         "none (one row per rejected record)",
         "quarantined_at",
+    ),
+    HISTORY_OFF: (
+        "When `CRM_HISTORY` was off, per history (`off_to` NULL while it still is): the raw rows stored "
+        "meanwhile (by `_synced_at`) are not versions of the history.",
+        "none (one row per period)",
+        "off_from",
+    ),
+    SENT_BACK: (
+        "Records (their key as a JSON array) that the API sent an older version of after a newer one, per "
+        "history and tenant: only their versions are looked up before one is kept as superseded.",
+        "none (one row per record)",
+        None,
     ),
 }
 EXAMPLES = {  # table family -> (caption, query); a test runs every one of them

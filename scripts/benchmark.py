@@ -1,15 +1,19 @@
 """Benchmark: the project against a floor and a baseline, on the same sandbox data, in one run.
 
-    .venv/bin/python scripts/benchmark.py                 # N = 100,000 and 300,000 customers
-    .venv/bin/python scripts/benchmark.py --sizes 1000000
+    .venv/bin/python scripts/benchmark.py                 # N = 300,000 customers
+    .venv/bin/python scripts/benchmark.py --sizes 100000 1000000
 
 For each N it starts the sandbox in its own process and measures:
-  floor     fetch every page of export/customers and parse it, nothing else;
-  baseline  each page handed to DuckDB's read_json and INSERTed, no validation;
-  project   `dg launch --assets raw_export/customers` (the step's duration as Dagster
+  floor     fetch every page of export/customers and parse it, nothing else (scripts/bench_loaders.py);
+  baseline  the fastest simple loader: each page into DuckDB by `read_json` with the columns and their
+            types given, unnested and inserted, all in one transaction, no validation (bench_loaders.py);
+  project   `dg launch --assets raw_export/customers` with the defaults (the step's duration as Dagster
             records it, and the command's peak RSS);
   tail      the same command after 100 changed records;
-  history   `project` with CRM_HISTORY=off against on (each into a new file, twice, the faster kept): on/off;
+  history   `project` with CRM_HISTORY=off against on (each into a new file, twice, the faster kept): on/off,
+            and on against the baseline;
+  large history  an incremental run (100 changes) into one of those files after `--versions` older
+            versions were written into its history, against one into the other (scripts/bench_history.py);
   storage   `project` in the newest storage format (CRM_DUCKDB_STORAGE_VERSION=latest) against the
             default older one that the analysts' DuckDB CLI reads: default/latest;
   lake      with --lake-server (a libpq string of a PostgreSQL server, e.g. `"$(bash scripts/postgres.sh)"`):
@@ -30,62 +34,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import duckdb
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench_budget import bench_parents, report, start_sandbox  # noqa: E402
+from bench_history import large_history_tails, seed_versions  # noqa: E402
+from bench_loaders import baseline, floor  # noqa: E402
 
-from crm_pipeline.servicetitan import ServiceTitanClient  # noqa: E402
 from crm_pipeline.settings import Settings  # noqa: E402
-
-
-def floor(settings: Settings) -> int:
-    with ServiceTitanClient(settings, rate_limit=None) as client:
-        return sum(len(p.data) for p in client.export_pages("export/customers"))
-
-
-_HAS_MORE = re.compile(rb'"hasMore"\s*:\s*(true|false)')
-_CONTINUE_FROM = re.compile(rb'"continueFrom"\s*:\s*"([^"\\]*)"')
-
-
-def baseline(settings: Settings, workdir: Path) -> int:
-    """The minimal hand-written loader, made as fast as we could: page bytes -> one read_json -> INSERT.
-
-    One DuckDB parse per page (nested objects kept as JSON, `maximum_depth=3`, which is also what the
-    project stores); the two envelope fields are read from the bytes, not by a second parse."""
-    token = httpx.post(
-        settings.auth_url,
-        data={
-            "grant_type": "client_credentials",
-            "client_id": settings.client_id,
-            "client_secret": settings.client_secret,
-        },
-    ).json()["access_token"]
-    headers = {"Authorization": f"Bearer {token}", "ST-App-Key": settings.app_key}
-    url = f"{settings.api_url}/crm/v2/tenant/{settings.tenant_id}/export/customers"
-    conn = duckdb.connect(str(workdir / "baseline.duckdb"))
-    page_file, params, created = workdir / "page.json", {}, False
-    rel = (
-        f"SELECT unnest(data, max_depth := 2) FROM read_json('{page_file}', maximum_object_size = 1e9, "
-        "maximum_depth = 3)"
-    )
-    with httpx.Client(headers=headers, timeout=130) as http:
-        while True:
-            body = http.get(url, params=params).content
-            page_file.write_bytes(body)
-            conn.execute(
-                f"INSERT INTO customers BY NAME {rel}" if created else f"CREATE TABLE customers AS {rel}"
-            )
-            created = True
-            more, cont = _HAS_MORE.search(body), _CONTINUE_FROM.search(body)
-            if more is None or more[1] == b"false":
-                total = conn.execute("SELECT count(*) FROM customers").fetchone()[0]
-                conn.close()
-                return total
-            params = {"from": cont[1].decode()}
 
 
 def project(
@@ -150,6 +108,19 @@ def lake_storage(server: str, workdir: Path) -> dict:
     }
 
 
+def bench_large_history(env: dict, settings: Settings, *, work: Path, home: Path, versions: int) -> dict:
+    """An incremental run into a file whose history holds `versions` versions against one into a file
+    loaded alike with a small history (scripts/bench_history.py); the files of `variant_seconds`."""
+    small, large = "history_on_0.duckdb", "history_on_1.duckdb"
+    held = seed_versions(work / large, versions)
+
+    def run(database: str) -> float:
+        return project(env, work, home, database=database)[0]
+
+    small_s, large_s = large_history_tails(run, settings.api_url, small=small, large=large)
+    return {"history_versions": held, "tail_small_history_s": small_s, "tail_large_history_s": large_s}
+
+
 def bench_lake(env: dict, settings: Settings, server: str, work: Path, home: Path) -> dict:
     storage = lake_storage(server, work)
     lake_s, lake_mb = project(env, work, home, storage=storage)
@@ -158,7 +129,7 @@ def bench_lake(env: dict, settings: Settings, server: str, work: Path, home: Pat
     return {"lake_s": lake_s, "lake_peak_rss_mb": lake_mb, "lake_tail_s": lake_tail_s}
 
 
-def bench_size(n: int, page_size: int, lake_server: str | None = None) -> dict:
+def bench_size(n: int, page_size: int, lake_server: str | None = None, versions: int = 1_000_000) -> dict:
     proc, env = start_sandbox(n, page_size)
     try:
         settings = Settings.from_env(env)
@@ -172,6 +143,7 @@ def bench_size(n: int, page_size: int, lake_server: str | None = None) -> dict:
             httpx.post(f"{settings.api_url}/_sandbox/change", json={"feed": "export/customers", "n": 100})
             tail_s, _ = project(env, work, home)
             variants = variant_seconds(env, work, home)
+            history = bench_large_history(env, settings, work=work, home=home, versions=versions)
             lake = bench_lake(env, settings, server=lake_server, work=work, home=home) if lake_server else {}
     finally:
         proc.terminate()
@@ -189,7 +161,11 @@ def bench_size(n: int, page_size: int, lake_server: str | None = None) -> dict:
         "peak_rss_mb": peak_mb,
         "tail_s": tail_s,
         **lake,
+        "history_on_s": variants["history on"],
+        "history_off_s": variants["history off"],
         "history_on_vs_off": variants["history on"] / variants["history off"],
+        "history_on_vs_baseline": variants["history on"] / base_s,
+        **history,
         "default_vs_latest_storage": variants["history on"] / variants["latest storage"],
     }
 
@@ -218,7 +194,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[300_000])
+    parser.add_argument(
+        "--versions", type=int, default=1_000_000, help="versions in the large history of the incremental leg"
+    )
     parser.add_argument("--page-size", type=int, default=5000)
     parser.add_argument(
         "--parents", type=int, default=2000, help="customers for the parent-scoped measure (0: skip)"
@@ -229,14 +208,21 @@ def main() -> None:
     parser.add_argument("--lake-server", help="libpq string of a PostgreSQL server: adds the DuckLake leg")
     args = parser.parse_args()
     for n in args.sizes:
-        r = bench_size(n, args.page_size, args.lake_server)
+        r = bench_size(n, args.page_size, args.lake_server, versions=args.versions)
         print(
             f"N={r['n']:>9,}  floor {r['floor_rps']:>9,.0f} rec/s | "
             f"baseline {r['baseline_rps']:>9,.0f} rec/s | project {r['project_rps']:>9,.0f} rec/s | "
             f"project/baseline {r['project_vs_baseline']:.2f} | project/floor {r['project_vs_floor']:.2f} | "
             f"peak RSS {r['peak_rss_mb']:.0f} MB | 100 changes {r['tail_s']:.2f} s | "
-            f"history on/off {r['history_on_vs_off']:.2f} | "
             f"storage default/latest {r['default_vs_latest_storage']:.2f}",
+            flush=True,
+        )
+        large = r["tail_large_history_s"]
+        print(
+            f"  history on {r['history_on_s']:.2f} s, off {r['history_off_s']:.2f} s: on/off "
+            f"{r['history_on_vs_off']:.2f}, on/baseline {r['history_on_vs_baseline']:.2f} | 100 changes: "
+            f"{r['tail_small_history_s']:.2f} s, at a history of {r['history_versions']:,} versions "
+            f"{large:.2f} s ({large / r['tail_small_history_s']:.2f}x)",
             flush=True,
         )
         if "lake_s" in r:

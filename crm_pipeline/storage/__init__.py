@@ -1,6 +1,7 @@
 """The DuckDB loader: raw tables, pipeline state, and the one-transaction-per-page commit.
 
-Its modules: `tables` (DDL), `cursors` (each stream's position), `layout` (a page as Arrow), `upsert` (rows
+Its modules: `tables` (DDL; `ddl` its SQL helpers), `history` (change history: a view of the raw table and
+the versions it replaced), `cursors` (each stream's position), `layout` (a page as Arrow), `upsert` (rows
 written by key, deletions stamped), `quarantine`, `transactions` and `commit` (a page with its position)."""
 
 from crm_pipeline.storage.commit import commit_page

@@ -1,4 +1,5 @@
-"""DDL of the raw tables and of the pipeline's own state (cursors, quarantine)."""
+"""DDL of the raw tables and of the pipeline's own state (cursors, quarantine); a raw table's history
+(storage.history) is made with it."""
 
 from __future__ import annotations
 
@@ -8,8 +9,16 @@ from crm_pipeline.catalog import Endpoint
 from crm_pipeline.page_types import DELETED_AT_COLUMN, SYNCED_AT_COLUMN, TENANT_COLUMN
 from crm_pipeline.schemas.declared import descriptions_of
 from crm_pipeline.storage.backend import backend_of, retrying
+from crm_pipeline.storage.ddl import (  # re-exported: the DDL helpers' old home
+    STATE_SCHEMA,
+    UNKNOWN_FIELD_DOC,
+    column_names,
+    describe_columns,
+    quote,
+    sql_literal,
+)
+from crm_pipeline.storage.history import ensure_history_table
 
-STATE_SCHEMA = "pipeline_state"
 CURSORS = f"{STATE_SCHEMA}.cursors"
 QUARANTINE = f"{STATE_SCHEMA}.quarantine"
 
@@ -22,11 +31,6 @@ PIPELINE_COLUMN_DOCS = {
         "When a full walk of the endpoint no longer found the record (NULL while the API returns it)."
     ),
 }
-UNKNOWN_FIELD_DOC = "A field the API sent that no declaration knows yet, kept as sent (JSON)."
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _key(conn: duckdb.DuckDBPyConnection, key_sql: str) -> str:
@@ -54,11 +58,6 @@ def _create_state_tables(conn: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def column_names(conn: duckdb.DuckDBPyConnection, qualified_table: str) -> list[str]:
-    """The table's column names, in order (from the binder: far cheaper than `duckdb_columns()`)."""
-    return [d[0] for d in conn.execute(f"SELECT * FROM {qualified_table} LIMIT 0").description]
-
-
 def column_descriptions(endpoint: Endpoint) -> dict[str, str]:
     """What each column of the endpoint's raw table means, in table order: the pipeline's columns, the
     parent ids a parent-scoped endpoint carries, and the API's fields as the OpenAPI description has them."""
@@ -79,26 +78,6 @@ def column_descriptions(endpoint: Endpoint) -> dict[str, str]:
     return docs
 
 
-def describe_columns(conn: duckdb.DuckDBPyConnection, qualified_table: str, docs: dict[str, str]) -> int:
-    """`COMMENT ON COLUMN` for each column of `docs` whose comment is missing or different (one catalog
-    read when nothing changed); a column the table lacks is left out. Returns how many were set."""
-    schema, table = qualified_table.split(".")
-    have = dict(
-        conn.execute(
-            "SELECT column_name, comment FROM duckdb_columns() WHERE schema_name = ? AND table_name = ?",
-            [schema, table],
-        ).fetchall()
-    )
-    stale = [name for name, text in docs.items() if text and name in have and have[name] != text]
-    for name in stale:
-        conn.execute(f"COMMENT ON COLUMN {qualified_table}.{quote(name)} IS {sql_literal(docs[name])}")
-    return len(stale)
-
-
-def sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def ensure_raw_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> None:
     """Create the raw table (and state tables, and its history table) if missing; add declared fields it
     lacks; describe its columns (`COMMENT ON COLUMN`) where their comment is missing or outdated."""
@@ -107,11 +86,6 @@ def ensure_raw_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> Non
 
 
 def _create_raw_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> None:
-    from crm_pipeline.storage.history import (
-        ensure_history_table,
-        history_table,
-    )  # history builds on this module
-
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {endpoint.schema_name}")
     key_sql = ", ".join(quote(c) for c in (TENANT_COLUMN, *endpoint.key))
     cols = [f"{TENANT_COLUMN} VARCHAR NOT NULL"]
@@ -128,8 +102,7 @@ def _create_raw_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> No
     add_columns(conn, endpoint, {n: t.duckdb for n, t in endpoint.fields.items()})
     docs = column_descriptions(endpoint)
     describe_columns(conn, endpoint.qualified_table, docs)
-    if ensure_history_table(conn, endpoint):
-        describe_columns(conn, history_table(endpoint), docs)
+    ensure_history_table(conn, endpoint, docs=docs)
 
 
 def add_columns(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, wanted: dict[str, str]) -> list[str]:

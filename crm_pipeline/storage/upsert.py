@@ -14,10 +14,10 @@ from crm_pipeline.page_types import (
     ValidatedPage,
 )
 from crm_pipeline.storage.backend import backend_of
-from crm_pipeline.storage.history import write_history
+from crm_pipeline.storage.history import ensure_history_table, keep_superseded
 from crm_pipeline.storage.layout import PAGE_VIEW, json_columns, page_table
 from crm_pipeline.storage.quarantine import quarantine
-from crm_pipeline.storage.tables import add_columns, column_names, quote
+from crm_pipeline.storage.tables import add_columns, column_descriptions, column_names, quote
 
 
 def write_rows(
@@ -55,6 +55,7 @@ def upsert_rows(
     have = {c.lower() for c in columns}
     if any(name.lower() not in have for name in page.extra_fields):
         add_columns(conn, endpoint, {name: "JSON" for name in page.extra_fields})
+        ensure_history_table(conn, endpoint, docs=column_descriptions(endpoint))  # the new columns too
         columns = column_names(conn, endpoint.qualified_table)
     skip = {c.lower() for c in frame.columns} | set(PIPELINE_COLUMNS)  # sent by the page, or the pipeline's
     rest = [c for c in columns if c.lower() not in skip]
@@ -64,6 +65,8 @@ def upsert_rows(
     table = page.table if page.table is not None else page_table(frame, json_columns(endpoint, page))
     conn.register(PAGE_VIEW, table)
     keyed = backend_of(conn).key_constraints
+    if replace or not keyed:  # rows may be replaced: their versions stay in the history
+        keep_superseded(conn, endpoint, tenant_id, sent=list(frame.columns), page_view=PAGE_VIEW)
     if not keyed:  # a lake: no index to replace by, so delete the page's keys first
         delete_keys(conn, endpoint, tenant_id, page_columns=list(frame.columns))
     conn.execute(
@@ -72,15 +75,6 @@ def upsert_rows(
         f"SELECT ?, {values}, now(){deleted[1]} FROM {PAGE_VIEW}",
         [tenant_id],
     )  # on an error the view stays registered until the transaction is rolled back (see transaction)
-    write_history(
-        conn,
-        endpoint,
-        tenant_id,
-        sent=list(frame.columns),
-        page_view=PAGE_VIEW,
-        extra_fields=page.extra_fields,
-        new_keys=keyed and not replace,
-    )  # a plain insert into a keyed table proved every id new
     conn.unregister(PAGE_VIEW)
     return len(frame)
 
