@@ -12,7 +12,6 @@ pending. A run stops taking new parents after its time budget; the walk then end
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 import duckdb
 
@@ -21,19 +20,11 @@ from crm_pipeline.ingest.job import StreamJob
 from crm_pipeline.ingest.result import ProgressCallback, SyncResult
 from crm_pipeline.ingest.rotation import rotation_extra, rotation_report
 from crm_pipeline.ingest.visit import Visit
+from crm_pipeline.ingest.walk_options import FanOutOptions
 from crm_pipeline.servicetitan import errors
 from crm_pipeline.servicetitan.errors import scope_hint
 from crm_pipeline.storage import StreamPosition, committed, store_position
 from crm_pipeline.storage import parents as plan
-
-
-@dataclass(frozen=True)
-class FanOutOptions:
-    workers: int = 16
-    budget_seconds: float | None = None  # stop taking new parents after this long (None: walk to the end)
-    rotation_hours: float | None = None  # visit every unchanged parent within this period (None: no rotation)
-    rotation_share: float = 0.25  # at most this share of the rate limit for the rotation's visits
-    rate_limit: float = 60.0
 
 
 class AllParentsNotFound(errors.ApiError):

@@ -39,10 +39,6 @@ def file_storage_number(path: str | Path) -> int | None:
     return int.from_bytes(header[4:], "little")
 
 
-def readable_by_last_releases(path: str | Path) -> bool:
-    return file_storage_number(path) in READABLE_BY_LAST_RELEASES
-
-
 def rewrite(path: str | Path, version: str | None = None) -> int:
     """Rewrite the file in `version`'s storage format (default CRM_DUCKDB_STORAGE_VERSION): every schema,
     table, view and comment copied into a new file, which then replaces it. Needs the file to itself

@@ -158,12 +158,15 @@ def children_scope(endpoint: Endpoint, keys_view: str) -> str:
     return f"({p1}, {p2}) IN (SELECT p1, p2 FROM {keys_view})"
 
 
-def unvisited_scope(endpoint: Endpoint, tenant_id: str, since: str) -> str:
-    """SQL condition: the child row's parent was not visited since `since` (a whole walk's start)."""
+def visited_since(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, since: str):
+    """The parents (columns p1, p2) visited since `since` (a whole walk's start), as an Arrow table."""
+    return conn.execute(
+        f"SELECT p1, p2 FROM {PARENTS} WHERE tenant_id = ? AND stream = ? AND visited_at >= ?::TIMESTAMPTZ",
+        [tenant_id, endpoint.path, since],
+    ).to_arrow_table()
+
+
+def unvisited_scope(endpoint: Endpoint, visited_view: str) -> str:
+    """SQL condition: the child row's parent is not in `visited_view` (columns p1, p2; see visited_since)."""
     p1, p2 = _as_text([child for _, _, child in _param_columns(endpoint)])
-    quoted = since.replace("'", "''")
-    return (
-        f"({p1}, {p2}) NOT IN (SELECT p1, p2 FROM {PARENTS} "
-        f"WHERE tenant_id = '{tenant_id.replace(chr(39), '')}' AND stream = '{endpoint.path}' "
-        f"AND visited_at >= '{quoted}'::TIMESTAMPTZ)"
-    )
+    return f"({p1}, {p2}) NOT IN (SELECT p1, p2 FROM {visited_view})"

@@ -118,10 +118,6 @@ class SharedFile:
         with self._mutex:
             self._close(handover=False)
 
-    @property
-    def is_open(self) -> bool:
-        return self._conn is not None
-
     def _open(self) -> None:
         if self._gave_up_at is not None and self._want is not None:
             self._want.wait_until_free(TURN_SECONDS - (time.monotonic() - self._gave_up_at))
