@@ -12,6 +12,7 @@ from crm_pipeline.defs.servicetitan.automation import automation_definitions
 from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
 from crm_pipeline.defs.servicetitan.export_assets import build_export_assets
 from crm_pipeline.defs.servicetitan.list_assets import build_list_assets
+from crm_pipeline.defs.servicetitan.walk_settings import WalkSettings
 from crm_pipeline.defs.sql_models import build_sql_model_assets, build_sql_model_checks
 from crm_pipeline.settings import tenant_ids
 from crm_pipeline.sql_models import load_project
@@ -26,7 +27,9 @@ def build_definitions(env: Mapping[str, str]) -> Definitions:
     core = Definitions(
         assets=[
             build_export_assets(tenants=tenants, automation=automation),
-            build_list_assets(tenants=tenants, automation=automation),
+            build_list_assets(
+                tenants=tenants, automation=automation, walk=lambda: WalkSettings.from_env(env)
+            ),
             *build_sql_model_assets(models),
         ],
         asset_checks=build_sql_model_checks(models),

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from crm_pipeline.storage.privacy import private_file, private_folder
+from crm_pipeline.storage.privacy import Access, private_file, private_folder
 
 DEFAULT_LOCK_TIMEOUT = 1800.0  # seconds: a long first load of another run may hold the file this long
 
@@ -133,19 +133,19 @@ def readonly_copy_path(database: str) -> str:
     return str(path.with_name(f"{path.stem}_readonly{path.suffix or '.duckdb'}"))
 
 
-def publish_copy(conn: duckdb.DuckDBPyConnection, database: str, target: str) -> str:
-    """Checkpoint `conn`'s file and copy it to `target`, replaced atomically.
+def publish_copy(conn: duckdb.DuckDBPyConnection, database: str, target: str, *, access: Access) -> str:
+    """Checkpoint `conn`'s file and copy it to `target`, replaced atomically, readable as `access` says.
 
     Call it holding the file's only writable connection, so that nothing changes during the copy.
     Sessions already open on the old copy keep reading it; new ones see the new copy.
     """
     conn.execute("CHECKPOINT")  # everything into the main file: the WAL is empty afterwards
     target_path = Path(target)
-    private_folder(target_path.parent)
+    private_folder(target_path.parent, access)
     partial = target_path.with_name(f".{target_path.name}.{os.getpid()}.partial")
     try:
         shutil.copyfile(database, partial)
-        private_file(partial)  # the copy holds the same records: same access as the file
+        private_file(partial, access)  # the copy holds the same records: same access as the file
         os.replace(partial, target_path)
     finally:
         partial.unlink(missing_ok=True)
