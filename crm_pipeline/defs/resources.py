@@ -12,7 +12,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
 from crm_pipeline.ingest import SharedFileStore
-from crm_pipeline.servicetitan import ServiceTitanClient
+from crm_pipeline.servicetitan import ClientOptions, ServiceTitanClient
 from crm_pipeline.servicetitan.ratelimit import rate_limit_folder
 from crm_pipeline.servicetitan.retry import MAX_MAINTENANCE_SECONDS, MAX_THROTTLE_SECONDS
 from crm_pipeline.settings import DEFAULT_DUCKDB_PATH, Settings, duckdb_storage_version, is_off
@@ -70,15 +70,15 @@ class ServiceTitanResource(ConfigurableResource):
         when the settings name a PostgreSQL (CRM_BUDGET_POSTGRES, a lake's catalog), else of this one (a file
         beside the DuckDB file); and whose token every client of this process shares."""
         settings = self.settings(tenant)
-        with ServiceTitanClient(
-            settings,
+        options = ClientOptions(
             rate_limit=self.rate_limit,
             max_throttle_seconds=self.max_throttle_seconds,
             max_maintenance_seconds=self.max_maintenance_seconds,
             share_token=True,
             rate_limit_dir=rate_limit_folder(settings.duckdb_path),
             rate_limit_postgres=settings.budget_postgres,
-        ) as client:
+        )
+        with ServiceTitanClient(settings, options) as client:
             yield client
 
 
