@@ -1,4 +1,7 @@
-"""Dagster resources: the ServiceTitan client and the DuckDB file, both configured from the environment."""
+"""Dagster resources: the ServiceTitan client and the DuckDB file, both configured from the environment.
+
+With the location wiring (defs/location.py) this is where the Dagster layer reads the environment: at run
+time here, at load there; what is read goes down as values."""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ from dagster import ConfigurableResource, InitResourceContext, get_dagster_logge
 from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
+from crm_pipeline.defs.servicetitan.automation_settings import export_interval
+from crm_pipeline.defs.servicetitan.walk_settings import WalkSettings
 from crm_pipeline.ingest import SharedFileStore
 from crm_pipeline.servicetitan import ClientOptions, ServiceTitanClient
 from crm_pipeline.servicetitan.ratelimit import rate_limit_folder
@@ -180,6 +185,18 @@ class CrmDuckDB(DuckDBResource):
             self.shared_file().close()  # the run is over: the file goes back at once
         if published:
             get_dagster_logger().info(f"read-only copy published: {published}")
+
+
+def export_interval_now() -> int:
+    """CRM_EXPORT_INTERVAL_SECONDS as the environment has it now: for an export sensor built without the
+    code location's value (a test's)."""
+    return export_interval(os.environ)
+
+
+def walk_settings_now() -> WalkSettings:
+    """The parent walks' settings as the environment has them at a run's start: for list assets built
+    without the code location's (a test's)."""
+    return WalkSettings.from_env(os.environ)
 
 
 def data_access() -> Access:

@@ -10,8 +10,7 @@ from dagster import AssetExecutionContext, AssetsDefinition, Config, multi_asset
 from pydantic import Field
 
 from crm_pipeline.catalog import LIST_ENDPOINTS, Endpoint
-from crm_pipeline.defs.environment import walk_settings_now
-from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB, ServiceTitanResource
+from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB, ServiceTitanResource, walk_settings_now
 from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
 from crm_pipeline.defs.servicetitan.runs import materialize_endpoints, raw_specs, selected
 from crm_pipeline.defs.servicetitan.walk_settings import WalkSettings

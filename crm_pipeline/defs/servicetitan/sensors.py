@@ -25,7 +25,7 @@ from dagster import (
 )
 
 from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS
-from crm_pipeline.defs.environment import export_interval_now
+from crm_pipeline.defs.resources import export_interval_now
 from crm_pipeline.defs.servicetitan.jobs import export_job, list_job, list_run_config, runs_in_progress
 
 SENSOR_NAME = "servicetitan_export_sensor"
