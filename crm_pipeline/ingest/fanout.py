@@ -15,7 +15,6 @@ import json
 
 import duckdb
 
-from crm_pipeline.catalog import Endpoint
 from crm_pipeline.ingest.job import StreamJob
 from crm_pipeline.ingest.result import ProgressCallback, SyncResult
 from crm_pipeline.ingest.rotation import rotation_extra, rotation_report
@@ -53,8 +52,7 @@ def sync_children(
         if walk is None:
             walk = _plan(
                 conn,
-                endpoint,
-                tenant_id,
+                job,
                 full=full,
                 state=state,
                 extra=rotation_extra(conn, endpoint, tenant_id, state=state, options=options),
@@ -81,23 +79,15 @@ def sync_children(
             result.rotation = rotation_report(conn, endpoint, tenant_id, options=options)
 
 
-def _plan(
-    conn: duckdb.DuckDBPyConnection,
-    endpoint: Endpoint,
-    tenant_id: str,
-    *,
-    full: bool,
-    state: dict,
-    extra: int,
-) -> dict:
+def _plan(conn: duckdb.DuckDBPyConnection, job: StreamJob, *, full: bool, state: dict, extra: int) -> dict:
+    """Plan a new walk of `job`'s endpoint (whole when `full` or never walked), with its position."""
+    endpoint, tenant_id = job.endpoint, job.tenant_id
     watermark = state.get("watermark")
     whole = full or watermark is None
     started = conn.execute("SELECT now()::VARCHAR").fetchone()[0]
 
     def work() -> dict:
-        planned = plan.plan_walk(
-            conn, endpoint, tenant_id, whole=whole, since=None if whole else watermark, extra=extra
-        )
+        planned = plan.plan_walk(conn, endpoint, tenant_id, since=None if whole else watermark, extra=extra)
         walk = {"started": started, "whole": whole, "planned": planned}
         store_position(
             conn,
