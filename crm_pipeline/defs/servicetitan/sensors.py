@@ -59,10 +59,9 @@ class ExportPlan:
         return json.dumps({"interval_seconds": self.interval, "feeds": self.feeds}, indent=1, sort_keys=True)
 
 
-def _decide(
-    state: dict, now: float, interval: int, *, loaded: float | None, has_more, requested: float | None
-):
-    """(due now?, why) for one feed that is not running."""
+def _decide(state: dict, now: float, interval: int, *, loaded: float | None, requested: float | None):
+    """(due now?, why) for one feed that is not running (whether its last load had more: `state`)."""
+    has_more = state["has_more"]
     if loaded is None:
         if requested is None or now - requested >= interval:
             return True, "never loaded: run now"
@@ -113,12 +112,7 @@ def plan_export_runs(
                 due, why = False, f"running in run {running[key]}: not started twice"
             else:
                 due, why = _decide(
-                    state,
-                    now,
-                    interval,
-                    loaded=event.timestamp if event else None,
-                    has_more=state["has_more"],
-                    requested=requested,
+                    state, now, interval, loaded=event.timestamp if event else None, requested=requested
                 )
             if due:
                 plan.due.setdefault(tenant, []).append(key)
