@@ -22,6 +22,7 @@ DEFAULT_FULL_WALK_SCHEDULE = "0 3 * * 0"  # whole walks that mark deletions: Sun
 DEFAULT_TIMEZONE = "UTC"
 _TICKS = 60  # the ticks of a cron whose gaps cron_gap compares
 _TICK_FORMAT = "%Y-%m-%d %H:%M"
+_LONGEST_SPAN = timedelta(days=366 * 250)  # 60 ticks of the rarest cron (29 February) take 240 years
 
 
 def cron_setting(env: Mapping[str, str], name: str, default: str) -> str:
@@ -35,7 +36,7 @@ def cron_setting(env: Mapping[str, str], name: str, default: str) -> str:
 
 
 def export_interval(env: Mapping[str, str]) -> int:
-    """CRM_EXPORT_INTERVAL_SECONDS (the export sensor reads it at each tick: a change needs no restart)."""
+    """CRM_EXPORT_INTERVAL_SECONDS: how long a caught-up export feed waits for its next run."""
     return seconds(env, "CRM_EXPORT_INTERVAL_SECONDS", DEFAULT_EXPORT_INTERVAL)
 
 
@@ -54,7 +55,7 @@ def cron_gap(cron: str, timezone: str = DEFAULT_TIMEZONE) -> timedelta:
     """The longest time between two of the next 60 ticks of `cron` (1 h for hourly)."""
     span = timedelta(hours=1)
     ticks = _ticks_within(cron, timezone, span)
-    while len(ticks) < _TICKS and span < timedelta(days=366 * 250):  # a yearly cron: 60 years ahead
+    while len(ticks) < _TICKS and span < _LONGEST_SPAN:
         span *= 4
         ticks = _ticks_within(cron, timezone, span)
     ticks = ticks[:_TICKS]
