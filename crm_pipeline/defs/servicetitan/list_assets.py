@@ -11,7 +11,6 @@ from pydantic import Field
 
 from crm_pipeline.catalog import LIST_ENDPOINTS, Endpoint
 from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB, ServiceTitanResource, walk_settings_now
-from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
 from crm_pipeline.defs.servicetitan.runs import materialize_endpoints, raw_specs, selected
 from crm_pipeline.defs.servicetitan.walk_settings import WalkSettings
 from crm_pipeline.ingest import sync_list
@@ -49,16 +48,11 @@ def _description(endpoint: Endpoint) -> str:
 
 
 def build_list_assets(
-    *,
-    tenants: Sequence[str] = (),
-    automation: AutomationSettings | None = None,
-    walk: Callable[[], WalkSettings] = walk_settings_now,
+    *, tenants: Sequence[str] = (), walk: Callable[[], WalkSettings] = walk_settings_now
 ) -> AssetsDefinition:
-    """The list endpoints' multi-asset: partitioned by `tenants` (none: one tenant), fresh by `automation`
-    (None: the defaults, as for an empty environment), its parent walks as `walk` says at a run's start."""
-    specs, partitions = raw_specs(
-        LIST_ENDPOINTS, group=LIST_GROUP, describe=_description, tenants=tenants, automation=automation
-    )
+    """The list endpoints' multi-asset: partitioned by `tenants` (none: one tenant), its parent walks as
+    `walk` says at a run's start."""
+    specs, partitions = raw_specs(LIST_ENDPOINTS, group=LIST_GROUP, describe=_description, tenants=tenants)
 
     @multi_asset(
         name=LIST_OP,
