@@ -15,6 +15,10 @@ A 429 here and there among good answers does not lower the rate: gateways and ot
 app cause isolated ones, and treating each as a sign of the limit would sink the rate far below it.
 Three within the time of a few requests, or a sixth of the answers lately, mean the budget is spent.
 
+At a drop the queue is taken anew: the slots granted to requests still waiting were spaced at the rate
+the 429s refused (with many threads, seconds of them), so those requests take new ones at the new rate
+(``dropped_since``, ratelimit.wait_for_turn). A drop's own 429s don't count towards the next one.
+
 The whole state is a handful of floats in one clock, so processes can share it (ratelimit.py).
 """
 
@@ -33,7 +37,8 @@ DENSE_COUNT = 4
 SETTLE_SECONDS = 1.0  # one drop per this: the 429s of its aftermath (retries, requests in flight) don't count
 WINDOW_SECONDS = 2.0  # good answers are counted in windows of this (a sliding window made of the last two)
 GROWTH = 1.5
-PROBE = 0.03  # above w_max the rate climbs at most this share of w_max per second (see the module's doc)
+PROBE = 0.02  # above w_max the rate climbs at most this share of w_max per second (see the module's doc)
+BINDING = 0.5  # the budget binds when what is sent is at least this share of its rate
 MARGIN = 0.95  # the plateau sits this far below the accepted rate, so the server's burst allowance refills
 
 
@@ -54,6 +59,8 @@ class BudgetState:
     prev_429: float = NEVER
     last_wait: float = NEVER  # the last time a request had to wait for its slot (the budget was binding)
     counting_since: float = NEVER  # the first answer counted (the windows hold less before a full one)
+    accepted_since: float = 0.0  # answers to the requests sent since the last drop, good and 429
+    throttled_since: float = 0.0
 
     @classmethod
     def size(cls) -> int:
@@ -87,6 +94,9 @@ class BudgetState:
     def answered(self, now: float, *, sent_at: float, throttled: bool, ceiling: float | None) -> bool:
         """Learn from one answer to a request sent at ``sent_at``; True when the rate dropped."""
         self._roll(now)
+        if sent_at >= self.last_drop:
+            self.accepted_since += not throttled
+            self.throttled_since += throttled
         if not throttled:
             self.accepted_now += 1
             return False
@@ -100,10 +110,32 @@ class BudgetState:
         if rate is None or not (close or steady) or sent_at < self.last_drop + SETTLE_SECONDS:
             return False
         span = min(WINDOW_SECONDS, max(now - self.counting_since, WINDOW_SECONDS / 8))
-        binding = now - self.last_wait < WINDOW_SECONDS  # else fewer were asked than the server allows
-        self.w_max = max(FLOOR / BETA, min(rate, MARGIN * accepted / span) if binding else rate)
+        estimate = min(rate, self._accepted_rate(rate, accepted / span)) if self._binding(now, rate) else rate
+        self.w_max = max(FLOOR / BETA, estimate)
+        self.throttled_now = self.throttled_before = 0.0  # these 429s made this drop: not the next one
+        self.accepted_since = self.throttled_since = 0.0
+        self.next_slot = min(self.next_slot, now)  # the queue was spaced at the old rate: it is taken anew
         self.last_drop = now
         return True
+
+    def dropped_since(self, granted: float) -> bool:
+        """Whether the rate dropped after a slot was granted at ``granted`` (its spacing is the old rate's:
+        a request that still waits for it takes a new one)."""
+        return self.last_drop > granted
+
+    def _binding(self, now: float, rate: float) -> bool:
+        """Whether the budget held requests back lately: one waited, and what was sent came near its rate
+        (else fewer were asked than it allows, and the good answers say how many were asked, not what the
+        server accepts: a run's first seconds, a machine short of CPU)."""
+        return now - self.last_wait < WINDOW_SECONDS and self._sent_rate(now) >= BINDING * rate
+
+    def _accepted_rate(self, rate: float, accepted_lately: float) -> float:
+        """The rate the server accepts, less MARGIN: the good answers lately, or, when fewer, ``rate`` times
+        the share of good answers since the last drop (the answers lately may hold a burst the server's
+        token bucket allowed on top of its rate, and the share does not)."""
+        answers = self.accepted_since + self.throttled_since
+        share = self.accepted_since / answers if answers >= DENSE_REQUESTS else 1.0
+        return MARGIN * min(accepted_lately, rate * share)
 
     def _sent_rate(self, now: float) -> float:
         """Answers per second lately, good or 429 (what was really sent)."""

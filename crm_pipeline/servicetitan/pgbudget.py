@@ -14,8 +14,8 @@ import collections
 import threading
 import time
 
-from .adaptive import BudgetState
-from .ratelimit import Slot, check_rate, wait_for_slot
+from .adaptive import NEVER, BudgetState
+from .ratelimit import Slot, check_rate, wait_for_turn
 
 LEASE_SECONDS = 0.1  # the slots one transaction takes: a few requests' worth at the documented 60/s
 STALE_SECONDS = 0.5  # a leased slot this far in the past is dropped: sending on it would be a burst
@@ -52,6 +52,7 @@ class PostgresRateLimiter:
         self._pending: list[tuple[float, float, bool]] = []  # answers not reported yet: (at, sent_at, 429)
         self._offset = 0.0  # the server's clock minus this machine's, as of the last transaction
         self._rate: float | None = self.ceiling
+        self._last_drop = NEVER  # the last drop of the shared rate this process has seen
 
     @property
     def rate(self) -> float | None:
@@ -62,17 +63,20 @@ class PostgresRateLimiter:
         """Block until this thread may send a request."""
         if self.ceiling is None:  # no limit: nothing to share, no round trip
             return Slot(time.time(), 0.0)
-        with self._lock:
-            if self._conn is None:
-                return Slot(0.0, 0.0)
-            now = self._now()
-            while self._lease and self._lease[0] < now - STALE_SECONDS:
-                self._lease.popleft()
-            if not self._lease:
-                self._transact(lease=True)
+
+        def grant() -> tuple[float, float] | None:
+            with self._lock:
+                if self._conn is None:
+                    return None
                 now = self._now()
-            slot = self._lease.popleft()
-        return wait_for_slot(slot, now, self._stop, stop)
+                while self._lease and self._lease[0] < now - STALE_SECONDS:
+                    self._lease.popleft()
+                if not self._lease:
+                    self._transact(lease=True)
+                    now = self._now()
+                return self._lease.popleft(), now
+
+        return wait_for_turn(grant, lambda granted: self._last_drop > granted, self._stop, stop)
 
     def answered(self, slot: Slot, *, throttled: bool) -> bool:
         """Learn from one answer; a 429 is reported at once. True when the shared rate dropped."""
@@ -109,11 +113,15 @@ class PostgresRateLimiter:
             )
             values, server_now = cur.fetchone()
             self._offset = float(server_now) - time.time()
-            state = BudgetState(*values)
+            # a row of another release's layout is read as a budget that has learned nothing yet
+            state = BudgetState(*values) if len(values) == BudgetState.size() else BudgetState(values[0])
             dropped = False
             for at, sent_at, throttled in self._pending:
                 dropped |= state.answered(at, sent_at=sent_at, throttled=throttled, ceiling=self.ceiling)
             self._pending.clear()
+            if state.last_drop > self._last_drop:  # the slots leased before are spaced at the old rate
+                self._last_drop = state.last_drop
+                self._lease.clear()
             now = self._now()
             if lease:
                 self._lease.append(state.take(now, self.ceiling))

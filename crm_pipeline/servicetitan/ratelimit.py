@@ -11,7 +11,7 @@ import struct
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from .adaptive import BudgetState
@@ -54,10 +54,17 @@ class RateLimiter:
 
     def acquire(self, stop: threading.Event | None = None) -> Slot:
         """Block until this thread may send a request."""
-        with self._lock:
-            now = time.monotonic()
-            slot = self._state.take(now, self.ceiling)
-        return wait_for_slot(slot, now, self._stop, stop)
+
+        def grant() -> tuple[float, float]:
+            with self._lock:
+                now = time.monotonic()
+                return self._state.take(now, self.ceiling), now
+
+        def respaced(granted: float) -> bool:
+            with self._lock:
+                return self._state.dropped_since(granted)
+
+        return wait_for_turn(grant, respaced, self._stop, stop)
 
     def answered(self, slot: Slot, *, throttled: bool) -> bool:
         """Learn from one answer (``throttled``: a 429); True when the rate dropped."""
@@ -98,12 +105,20 @@ class SharedRateLimiter:
 
     def acquire(self, stop: threading.Event | None = None) -> Slot:
         """Block until this thread may send a request."""
-        with self._locked() as now:
-            if now is None:  # closed: the caller finds its client closed and stops
-                return Slot(0.0, 0.0)
-            slot = self._state.take(now, self.ceiling)
-            self._write()
-        return wait_for_slot(slot, now, self._stop, stop)
+
+        def grant() -> tuple[float, float] | None:
+            with self._locked() as now:
+                if now is None:  # closed: the caller finds its client closed and stops
+                    return None
+                slot = self._state.take(now, self.ceiling)
+                self._write()
+                return slot, now
+
+        def respaced(granted: float) -> bool:
+            with self._locked() as now:
+                return now is not None and self._state.dropped_since(granted)
+
+        return wait_for_turn(grant, respaced, self._stop, stop)
 
     def answered(self, slot: Slot, *, throttled: bool) -> bool:
         """Learn from one answer (``throttled``: a 429); True when the shared rate dropped."""
@@ -163,6 +178,27 @@ def _read(fd: int, now: float) -> BudgetState:
     ):
         state = BudgetState(next_slot=state.next_slot)
     return state
+
+
+def wait_for_turn(
+    grant: Callable[[], tuple[float, float] | None],
+    respaced: Callable[[float], bool],
+    *stops: threading.Event | None,
+) -> Slot:
+    """Wait for the slot ``grant`` gives (with the time it was granted; None: closed). When the rate
+    dropped while the request waited (``respaced``), its slot was spaced at the old rate: take a new one,
+    so that the queue of waiting requests goes out at the new rate, not the one the 429s refused."""
+    waited = 0.0
+    while True:
+        granted = grant()
+        if granted is None:
+            return Slot(0.0, waited)
+        slot, now = granted
+        turn = wait_for_slot(slot, now, *stops)
+        waited += turn.waited
+        stopped = any(e is not None and e.is_set() for e in stops)
+        if not turn.waited or stopped or not respaced(now):
+            return Slot(turn.at, waited)
 
 
 def wait_for_slot(slot: float, now: float, *stops: threading.Event | None) -> Slot:
