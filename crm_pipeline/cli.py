@@ -10,10 +10,16 @@ from pathlib import Path
 import duckdb
 
 from crm_pipeline.catalog import endpoint
-from crm_pipeline.settings import DEFAULT_DUCKDB_PATH, Settings, SettingsError
+from crm_pipeline.settings import DEFAULT_DUCKDB_PATH, Settings, SettingsError, duckdb_storage_version
 from crm_pipeline.storage import ensure_state_tables, reset_position
 from crm_pipeline.storage.compat import storage_config
-from crm_pipeline.storage.lake import LakeUnavailable, connect_lake, is_lake_path
+from crm_pipeline.storage.lake import (
+    DATA_PATH_SETTING,
+    LakeUnavailable,
+    connect_lake,
+    is_lake_path,
+    object_store_settings,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,9 +61,15 @@ def cursors(settings: Settings, stream: str | None) -> int:
     """`reset-cursor` (`stream` given) or `cursors`: the stored positions in the file or lake of settings."""
     try:
         if is_lake_path(settings.duckdb_path):
-            conn = connect_lake(settings.duckdb_path)  # CRM_DUCKLAKE_DATA_PATH from the environment
+            conn = connect_lake(
+                settings.duckdb_path,
+                os.environ.get(DATA_PATH_SETTING),
+                object_store=object_store_settings(os.environ),
+            )
         else:
-            conn = duckdb.connect(settings.duckdb_path, config=storage_config())
+            conn = duckdb.connect(
+                settings.duckdb_path, config=storage_config(duckdb_storage_version(os.environ))
+            )
     except LakeUnavailable as exc:  # its message names the setting, the password hidden
         print(f"crm-pipeline: {exc}", file=sys.stderr)
         return 1
@@ -91,7 +103,7 @@ def rewrite_storage(database: str) -> int:
         print(f"crm-pipeline: no DuckDB file at {database}", file=sys.stderr)
         return 1
     try:
-        after = compat.rewrite(database)
+        after = compat.rewrite(database, duckdb_storage_version(os.environ))
     except duckdb.IOException as exc:  # a run or a session holds it
         print(
             f"crm-pipeline: cannot rewrite {database} ({exc}); stop the runs and sessions using it",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
@@ -49,6 +50,36 @@ def budget_postgres(env: dict[str, str]) -> str | None:
 
 class SettingsError(ValueError):
     """A setting is missing or unusable; the message names it and says how to fix it."""
+
+
+OFF_WORDS = ("off", "none")  # what switches off any setting that can be switched off
+
+
+def is_off(value: str | None) -> bool:
+    """Whether a setting's value switches it off (`off` or `none`, in any case)."""
+    return (value or "").strip().lower() in OFF_WORDS
+
+
+def switch(env: Mapping[str, str], name: str, *, default: bool = True) -> bool:
+    """An on/off setting: `on`, or an off word (is_off); unset or empty: `default`."""
+    value = (env.get(name) or "").strip().lower()
+    if not value:
+        return default
+    if value == "on" or is_off(value):
+        return value == "on"
+    raise SettingsError(f"{name}={value!r}: expected `on` or `off` (default `{'on' if default else 'off'}`).")
+
+
+def seconds(env: Mapping[str, str], name: str, default: int) -> int:
+    """A setting in whole seconds (a fraction is cut off); unset or empty: `default`."""
+    raw = env.get(name) or str(default)
+    try:
+        value = int(float(raw))
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise SettingsError(f"{name}={raw!r} is not a number of seconds (default {default}).")
+    return value
 
 
 def _check_url(name: str, url: str) -> str:
@@ -113,12 +144,9 @@ class Settings:
 HISTORY_VAR = "CRM_HISTORY"
 
 
-def history_enabled(env: dict[str, str] | None = None) -> bool:
+def history_enabled(env: Mapping[str, str] | None = None) -> bool:
     """CRM_HISTORY: `on` (default) keeps every delivered version in `raw_history`; `off` keeps none."""
-    value = ((os.environ if env is None else env).get(HISTORY_VAR) or "on").strip().lower()
-    if value not in ("on", "off"):
-        raise SettingsError(f"{HISTORY_VAR} must be `on` or `off`, not {value!r}")
-    return value == "on"
+    return switch(os.environ if env is None else env, HISTORY_VAR)
 
 
 STORAGE_VERSION_VAR = "CRM_DUCKDB_STORAGE_VERSION"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from crm_pipeline.storage.lake import connect_lake
+from crm_pipeline.storage.lake import connect_lake, object_store_settings
 from crm_pipeline_tests.compare import differences, served
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +36,7 @@ class Lake:
         return {"CRM_DUCKDB_PATH": self.path, "CRM_DUCKLAKE_DATA_PATH": self.data_path}
 
     def connect(self):
-        return connect_lake(self.path, self.data_path)
+        return connect_lake(self.path, self.data_path, object_store=object_store_settings(os.environ))
 
 
 def admin_connection(server: str, database: str = "postgres"):

@@ -15,7 +15,16 @@ from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS
 from crm_pipeline.ingest import sync_export, sync_list
 from crm_pipeline.servicetitan import ServiceTitanClient
 from crm_pipeline.settings import Settings
-from crm_pipeline.storage.lake import connect_lake
+from crm_pipeline.storage.lake import DATA_PATH_SETTING, connect_lake, object_store_settings
+
+
+def lake_of_environment():
+    """The lake of this process's CRM_DUCKDB_PATH, CRM_DUCKLAKE_DATA_PATH and AWS variables."""
+    return connect_lake(
+        os.environ["CRM_DUCKDB_PATH"],
+        os.environ.get(DATA_PATH_SETTING),
+        object_store=object_store_settings(os.environ),
+    )
 
 
 def print_page(result) -> None:
@@ -24,7 +33,7 @@ def print_page(result) -> None:
 
 def write(role: str) -> None:
     settings = Settings.from_env(os.environ)
-    conn = connect_lake(settings.duckdb_path)
+    conn = lake_of_environment()
     with ServiceTitanClient(settings) as client:
         for endpoint in EXPORT_FEEDS if role == "export" else LIST_ENDPOINTS:
             if role == "export":
@@ -36,7 +45,7 @@ def write(role: str) -> None:
 
 def read(seconds: float) -> None:
     """Count rows again and again; a failed query is printed as `error ...` (the test expects none)."""
-    conn = connect_lake(os.environ["CRM_DUCKDB_PATH"])
+    conn = lake_of_environment()
     deadline, queries = time.monotonic() + seconds, 0
     while time.monotonic() < deadline:
         try:

@@ -18,6 +18,13 @@ _SETTING_VARS = {
     "schedule_timezone": "CRM_SCHEDULE_TIMEZONE",
     "ducklake_maintenance_schedule": "CRM_DUCKLAKE_MAINTENANCE_SCHEDULE",
 }
+# Numbers of the parent walks: 0 switches the budget or the rotation off, as in the environment.
+_NUMBER_VARS = {
+    "export_interval_seconds": "CRM_EXPORT_INTERVAL_SECONDS",
+    "walk_budget_seconds": "CRM_WALK_BUDGET_SECONDS",
+    "rotation_hours": "CRM_ROTATION_HOURS",
+    "rotation_share": "CRM_ROTATION_SHARE",
+}
 
 # Written by `dg scaffold defs`: secrets stay in the environment, as templates, never as values.
 SCAFFOLD_ATTRIBUTES = {
@@ -46,6 +53,9 @@ class ServiceTitanComponent(dg.Component, dg.Model, dg.Resolvable):
     full_walk_schedule: str | None = None
     schedule_timezone: str | None = None
     ducklake_maintenance_schedule: str | None = None
+    walk_budget_seconds: float | None = None
+    rotation_hours: float | None = None
+    rotation_share: float | None = None
 
     def settings_env(self, env: Mapping[str, str]) -> dict[str, str]:
         """`env` with this component's attributes in place of the variables they stand for."""
@@ -58,8 +68,10 @@ class ServiceTitanComponent(dg.Component, dg.Model, dg.Resolvable):
             merged["SERVICETITAN_TENANTS"] = ",".join(self.tenants)
         if self.automation is not None:
             merged["CRM_AUTOMATION"] = "on" if self.automation else "off"
-        if self.export_interval_seconds is not None:
-            merged["CRM_EXPORT_INTERVAL_SECONDS"] = str(self.export_interval_seconds)
+        for attribute, var in _NUMBER_VARS.items():
+            number = getattr(self, attribute)
+            if number is not None:
+                merged[var] = f"{number:g}"
         return merged
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:

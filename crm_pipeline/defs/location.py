@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from dagster import Definitions, in_process_executor
+from dagster import AssetSelection, Definitions, in_process_executor
 
+from crm_pipeline.catalog import endpoint
 from crm_pipeline.defs.lake_maintenance import lake_maintenance_definitions
 from crm_pipeline.defs.resources import default_resources
 from crm_pipeline.defs.servicetitan.automation import automation_definitions
 from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
-from crm_pipeline.defs.servicetitan.export_assets import build_export_assets
-from crm_pipeline.defs.servicetitan.list_assets import build_list_assets
+from crm_pipeline.defs.servicetitan.export_assets import EXPORT_GROUP, build_export_assets
+from crm_pipeline.defs.servicetitan.freshness import freshness_policy
+from crm_pipeline.defs.servicetitan.list_assets import LIST_GROUP, build_list_assets
+from crm_pipeline.defs.servicetitan.walk_settings import WalkSettings
 from crm_pipeline.defs.sql_models import build_sql_model_assets, build_sql_model_checks
 from crm_pipeline.settings import tenant_ids
 from crm_pipeline.sql_models import load_project
@@ -25,8 +28,8 @@ def build_definitions(env: Mapping[str, str]) -> Definitions:
     models = load_project()
     core = Definitions(
         assets=[
-            build_export_assets(tenants=tenants, automation=automation),
-            build_list_assets(tenants=tenants, automation=automation),
+            build_export_assets(tenants=tenants),
+            build_list_assets(tenants=tenants, walk=lambda: WalkSettings.from_env(env)),
             *build_sql_model_assets(models),
         ],
         asset_checks=build_sql_model_checks(models),
@@ -35,6 +38,17 @@ def build_definitions(env: Mapping[str, str]) -> Definitions:
         # sharing one client per tenant (one token, one rate limit) and one handle on the DuckDB file.
         executor=in_process_executor,
     )
-    return Definitions.merge(
+    merged = Definitions.merge(
         core, automation_definitions(automation, tenants), lake_maintenance_definitions(env)
+    )
+    return with_freshness(merged, automation)
+
+
+def with_freshness(definitions: Definitions, automation: AutomationSettings) -> Definitions:
+    """Every raw asset of `definitions` fresh by the windows of `automation`: one policy, applied here."""
+    return definitions.map_resolved_asset_specs(
+        func=lambda spec: spec.replace_attributes(
+            freshness_policy=freshness_policy(endpoint(".".join(spec.key.path)), automation)
+        ),
+        selection=AssetSelection.groups(EXPORT_GROUP, LIST_GROUP),
     )

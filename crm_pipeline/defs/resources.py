@@ -1,4 +1,7 @@
-"""Dagster resources: the ServiceTitan client and the DuckDB file, both configured from the environment."""
+"""Dagster resources: the ServiceTitan client and the DuckDB file, both configured from the environment.
+
+With the location wiring (defs/location.py) this is where the Dagster layer reads the environment: at run
+time here, at load there; what is read goes down as values."""
 
 from __future__ import annotations
 
@@ -11,25 +14,34 @@ from dagster import ConfigurableResource, InitResourceContext, get_dagster_logge
 from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
+from crm_pipeline.defs.servicetitan.automation_settings import export_interval
+from crm_pipeline.defs.servicetitan.walk_settings import WalkSettings
 from crm_pipeline.ingest import SharedFileStore
-from crm_pipeline.servicetitan import ServiceTitanClient
+from crm_pipeline.servicetitan import ClientOptions, ServiceTitanClient
 from crm_pipeline.servicetitan.ratelimit import rate_limit_folder
 from crm_pipeline.servicetitan.retry import MAX_MAINTENANCE_SECONDS, MAX_THROTTLE_SECONDS
-from crm_pipeline.settings import DEFAULT_DUCKDB_PATH, Settings
-from crm_pipeline.storage.lake import DATA_PATH_SETTING, LAKE_PREFIX, connect_lake, is_lake_path, lake_cursor
+from crm_pipeline.settings import DEFAULT_DUCKDB_PATH, Settings, duckdb_storage_version, is_off
+from crm_pipeline.storage.lake import (
+    DATA_PATH_SETTING,
+    LAKE_PREFIX,
+    connect_lake,
+    is_lake_path,
+    lake_cursor,
+    object_store_settings,
+)
 from crm_pipeline.storage.locking import (
     DEFAULT_LOCK_TIMEOUT,
     DuckDBLockTimeout,
     publish_copy,
     readonly_copy_path,
 )
-from crm_pipeline.storage.privacy import secure_database
+from crm_pipeline.storage.privacy import Access, secure_database
 from crm_pipeline.storage.sharing import Setup, SharedFile, is_shareable
 from crm_pipeline.storage.tuning import (
     RAW_TABLE_MEMORY_LIMIT,
-    WRITER_CONFIG,
     tune_for_lake_raw_tables,
     tune_for_raw_tables,
+    writer_config,
 )
 
 _SECURED: set[str] = set()  # the files this process made private already
@@ -63,15 +75,15 @@ class ServiceTitanResource(ConfigurableResource):
         when the settings name a PostgreSQL (CRM_BUDGET_POSTGRES, a lake's catalog), else of this one (a file
         beside the DuckDB file); and whose token every client of this process shares."""
         settings = self.settings(tenant)
-        with ServiceTitanClient(
-            settings,
+        options = ClientOptions(
             rate_limit=self.rate_limit,
             max_throttle_seconds=self.max_throttle_seconds,
             max_maintenance_seconds=self.max_maintenance_seconds,
             share_token=True,
             rate_limit_dir=rate_limit_folder(settings.duckdb_path),
             rate_limit_postgres=settings.budget_postgres,
-        ) as client:
+        )
+        with ServiceTitanClient(settings, options) as client:
             yield client
 
 
@@ -106,9 +118,7 @@ class CrmDuckDB(DuckDBResource):
         """This process's handle on the file, shared by its steps and threads (its folder and files made
         private the first time)."""
         if is_shareable(self.database) and self.database not in _SECURED:
-            secure_database(
-                self.database
-            )  # folder created private, umask narrowed for the WAL, files tightened
+            secure_file(self.database)
             _SECURED.add(self.database)
         self._opened = True
         config = {"custom_user_agent": "dagster", **self.connection_config}
@@ -117,7 +127,12 @@ class CrmDuckDB(DuckDBResource):
             self.database
         ):  # a DuckLake: no file, no lock, no copy; writers at once (storage/lake.py)
             lake = {
-                "connect": lambda: connect_lake(self.database, self.lake_data_path, config),
+                "connect": lambda: connect_lake(
+                    self.database,
+                    self.lake_data_path or os.environ.get(DATA_PATH_SETTING),
+                    config,
+                    object_store=object_store_settings(os.environ),
+                ),
                 "cursor": lake_cursor,
             }
         return SharedFile.of(
@@ -156,7 +171,7 @@ class CrmDuckDB(DuckDBResource):
         if not self.readonly_copy or not is_shareable(self.database):
             return None
         with self.get_connection() as conn:
-            return publish_copy(conn, self.database, self.readonly_copy)
+            return publish_copy(conn, self.database, self.readonly_copy, access=data_access())
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         if not self._opened:
@@ -170,6 +185,30 @@ class CrmDuckDB(DuckDBResource):
             self.shared_file().close()  # the run is over: the file goes back at once
         if published:
             get_dagster_logger().info(f"read-only copy published: {published}")
+
+
+def export_interval_now() -> int:
+    """CRM_EXPORT_INTERVAL_SECONDS as the environment has it now: for an export sensor built without the
+    code location's value (a test's)."""
+    return export_interval(os.environ)
+
+
+def walk_settings_now() -> WalkSettings:
+    """The parent walks' settings as the environment has them at a run's start: for list assets built
+    without the code location's (a test's)."""
+    return WalkSettings.from_env(os.environ)
+
+
+def data_access() -> Access:
+    """Who may read the files holding records (CRM_DATA_GROUP), as the environment says when a run opens
+    or copies the file."""
+    return Access.from_env(os.environ)
+
+
+def secure_file(database: str) -> Access:
+    """Before `database` opens: its folder created private, the umask narrowed for the WAL, files and
+    $DAGSTER_HOME's records tightened (storage.privacy), as the environment says now."""
+    return secure_database(database, data_access(), dagster_home=os.environ.get("DAGSTER_HOME"))
 
 
 @functools.cache
@@ -188,8 +227,8 @@ def _duckdb_from_env(env: Mapping[str, str]) -> CrmDuckDB:
     return CrmDuckDB(
         database=database,
         lock_timeout_seconds=float(env.get("CRM_DUCKDB_LOCK_TIMEOUT_SECONDS") or DEFAULT_LOCK_TIMEOUT),
-        readonly_copy=None if copy.lower() in ("off", "none") else copy,
-        connection_config=WRITER_CONFIG,
+        readonly_copy=None if is_off(copy) else copy,
+        connection_config=writer_config(duckdb_storage_version(env)),
         raw_table_memory_limit=env.get("CRM_DUCKDB_MEMORY_LIMIT") or None,
         lake_data_path=env.get(DATA_PATH_SETTING) or None,
     )

@@ -6,10 +6,11 @@ Plain Python (no Dagster): the assets, the demo, the benchmark and the tests cal
 """
 
 from crm_pipeline.ingest.export import sync_export, table_row_count
-from crm_pipeline.ingest.fanout import AllParentsNotFound, FanOutOptions
+from crm_pipeline.ingest.fanout import AllParentsNotFound
 from crm_pipeline.ingest.lists import DEFAULT_OVERLAP, PAGE_SIZE, sync_list
 from crm_pipeline.ingest.result import ProgressCallback, SyncResult
 from crm_pipeline.ingest.store import ConnectionStore, SharedFileStore, Store, as_store
+from crm_pipeline.ingest.walk_options import FanOutOptions
 
 __all__ = [
     "DEFAULT_OVERLAP",

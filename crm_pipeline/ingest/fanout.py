@@ -12,28 +12,18 @@ pending. A run stops taking new parents after its time budget; the walk then end
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 import duckdb
 
-from crm_pipeline.catalog import Endpoint
 from crm_pipeline.ingest.job import StreamJob
 from crm_pipeline.ingest.result import ProgressCallback, SyncResult
 from crm_pipeline.ingest.rotation import rotation_extra, rotation_report
 from crm_pipeline.ingest.visit import Visit
+from crm_pipeline.ingest.walk_options import FanOutOptions
 from crm_pipeline.servicetitan import errors
 from crm_pipeline.servicetitan.errors import scope_hint
 from crm_pipeline.storage import StreamPosition, committed, store_position
 from crm_pipeline.storage import parents as plan
-
-
-@dataclass(frozen=True)
-class FanOutOptions:
-    workers: int = 16
-    budget_seconds: float | None = None  # stop taking new parents after this long (None: walk to the end)
-    rotation_hours: float | None = None  # visit every unchanged parent within this period (None: no rotation)
-    rotation_share: float = 0.25  # at most this share of the rate limit for the rotation's visits
-    rate_limit: float = 60.0
 
 
 class AllParentsNotFound(errors.ApiError):
@@ -62,8 +52,7 @@ def sync_children(
         if walk is None:
             walk = _plan(
                 conn,
-                endpoint,
-                tenant_id,
+                job,
                 full=full,
                 state=state,
                 extra=rotation_extra(conn, endpoint, tenant_id, state=state, options=options),
@@ -90,23 +79,15 @@ def sync_children(
             result.rotation = rotation_report(conn, endpoint, tenant_id, options=options)
 
 
-def _plan(
-    conn: duckdb.DuckDBPyConnection,
-    endpoint: Endpoint,
-    tenant_id: str,
-    *,
-    full: bool,
-    state: dict,
-    extra: int,
-) -> dict:
+def _plan(conn: duckdb.DuckDBPyConnection, job: StreamJob, *, full: bool, state: dict, extra: int) -> dict:
+    """Plan a new walk of `job`'s endpoint (whole when `full` or never walked), with its position."""
+    endpoint, tenant_id = job.endpoint, job.tenant_id
     watermark = state.get("watermark")
     whole = full or watermark is None
     started = conn.execute("SELECT now()::VARCHAR").fetchone()[0]
 
     def work() -> dict:
-        planned = plan.plan_walk(
-            conn, endpoint, tenant_id, whole=whole, since=None if whole else watermark, extra=extra
-        )
+        planned = plan.plan_walk(conn, endpoint, tenant_id, since=None if whole else watermark, extra=extra)
         walk = {"started": started, "whole": whole, "planned": planned}
         store_position(
             conn,

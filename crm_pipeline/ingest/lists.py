@@ -21,11 +21,12 @@ import duckdb
 import pyarrow as pa
 
 from crm_pipeline.catalog import Endpoint
-from crm_pipeline.ingest.fanout import FanOutOptions, sync_children
+from crm_pipeline.ingest.fanout import sync_children
 from crm_pipeline.ingest.job import StreamJob
 from crm_pipeline.ingest.keys import no_keys, page_keys
 from crm_pipeline.ingest.result import ApiUsage, ProgressCallback, SyncResult
 from crm_pipeline.ingest.store import Store, as_store
+from crm_pipeline.ingest.walk_options import FanOutOptions
 from crm_pipeline.servicetitan import ListPage, ServiceTitanClient
 from crm_pipeline.storage import (
     StreamPosition,

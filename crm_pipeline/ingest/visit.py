@@ -10,21 +10,18 @@ import queue
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from crm_pipeline.ingest.job import StreamJob
 from crm_pipeline.ingest.keys import no_keys, page_keys
 from crm_pipeline.ingest.result import ProgressCallback, SyncResult
+from crm_pipeline.ingest.walk_options import FanOutOptions
 from crm_pipeline.servicetitan import errors
 from crm_pipeline.storage import StreamPosition, committed, mark_deleted, store_position, write_rows
 from crm_pipeline.storage import parents as plan
 from crm_pipeline.storage.checkpoints import Checkpoints
 from crm_pipeline.validation import validate_page
-
-if TYPE_CHECKING:
-    from crm_pipeline.ingest.fanout import FanOutOptions
 
 COMMIT_SECONDS = 0.25  # children are committed about this often: what a kill can lose
 # parents handed to the pool ahead, per worker: enough to keep the workers requesting while a commit waits
@@ -204,12 +201,15 @@ class Visit:
         def work() -> int:
             deleted = 0
             if walk["whole"]:
+                conn.register(
+                    "_crm_walk_visited", plan.visited_since(conn, endpoint, tenant_id, walk["started"])
+                )
                 deleted = mark_deleted(
                     conn,
                     endpoint,
                     tenant_id,
                     seen_table="_crm_none_seen",
-                    scope=plan.unvisited_scope(endpoint, tenant_id, walk["started"]),
+                    scope=plan.unvisited_scope(endpoint, "_crm_walk_visited"),
                 )
             store_position(
                 conn, tenant_id, endpoint.path, position=StreamPosition(position, False), run_id=self.run_id
@@ -222,3 +222,5 @@ class Visit:
                 self.result.deleted += committed(conn, work)
             finally:
                 conn.unregister("_crm_none_seen")
+                if walk["whole"]:
+                    conn.unregister("_crm_walk_visited")

@@ -2,6 +2,7 @@
 
 from . import errors
 from .client import ServiceTitanClient
+from .options import ClientOptions
 from .paging import ExportPage, ListPage
 
-__all__ = ["ServiceTitanClient", "ExportPage", "ListPage", "errors"]
+__all__ = ["ClientOptions", "ServiceTitanClient", "ExportPage", "ListPage", "errors"]

@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -18,10 +19,11 @@ from .answers import transient
 from .auth import TokenManager, shared_token_cache
 from .errors import ClientClosed, describe_body
 from .maintenance import MAINTENANCE_NOTICE
+from .options import ClientOptions
 from .paging import ExportPage, ListPage
 from .ratelimit import Slot, open_budget
 from .refusals import Refusal, refusal_error
-from .retry import MAX_MAINTENANCE_SECONDS, MAX_THROTTLE_SECONDS, Retry, RetryPolicy, Stats
+from .retry import Retry, RetryPolicy, Stats
 from .scopes import probe_paths_for
 
 log = logging.getLogger("crm_pipeline.servicetitan")
@@ -38,67 +40,50 @@ class ServiceTitanClient:
     :class:`~crm_pipeline.servicetitan.errors.ApiError` subclass at once. Use as a context manager
     or call :meth:`close`.
 
-    ``rate_limit_dir``: a folder where every client of this API and tenant on this machine (all
-    threads, steps and runs) shares one ``rate_limit`` budget through a small file; None: this
-    client's own budget. ``rate_limit_postgres``: a libpq connection string; the budget then lives in
-    that database, shared by the clients of every machine (before ``rate_limit_dir``).
-    ``share_token``: reuse this process's access token for these credentials and tenant (one token for
-    every client in the process) instead of fetching one for this client.
+    ``options`` say how it behaves (budget, retries, timeouts); each keyword of ``changes`` replaces the
+    ClientOptions field of that name (``ServiceTitanClient(settings, rate_limit=None)``).
     """
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        rate_limit: float | None = 60.0,
-        max_attempts: int = 8,
-        max_retry_seconds: float = 300.0,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 30.0,
-        max_throttle_seconds: float = MAX_THROTTLE_SECONDS,
-        max_maintenance_seconds: float = MAX_MAINTENANCE_SECONDS,
-        read_timeout: float = 130.0,
-        connect_timeout: float = 10.0,
-        rate_limit_dir: str | None = None,
-        rate_limit_postgres: str | None = None,
-        share_token: bool = False,
-    ) -> None:
+    def __init__(self, settings: Settings, options: ClientOptions | None = None, **changes: Any) -> None:
+        options = replace(options or ClientOptions(), **changes)
         self.settings = settings
         self.base_path = f"/crm/v2/tenant/{settings.tenant_id}/"
         self._base_url = f"{settings.api_url}{self.base_path}"
         self._closed = threading.Event()
         self._stats = Stats()
         self._limiter = open_budget(
-            rate_limit,
+            options.rate_limit,
             api_url=settings.api_url,
             tenant_id=settings.tenant_id,
-            folder=rate_limit_dir,
-            postgres=rate_limit_postgres,
+            folder=options.rate_limit_dir,
+            postgres=options.rate_limit_postgres,
             stop=self._closed,
         )
         tenant_key = f"{settings.api_url} tenant {settings.tenant_id}"
         self._policy = RetryPolicy(
-            max_attempts=max_attempts,
-            max_retry_seconds=max_retry_seconds,
-            backoff_base=backoff_base,
-            backoff_cap=backoff_cap,
-            max_throttle_seconds=max_throttle_seconds,
-            max_maintenance_seconds=max_maintenance_seconds,
+            max_attempts=options.max_attempts,
+            max_retry_seconds=options.max_retry_seconds,
+            backoff_base=options.backoff_base,
+            backoff_cap=options.backoff_cap,
+            max_throttle_seconds=options.max_throttle_seconds,
+            max_maintenance_seconds=options.max_maintenance_seconds,
             stats=self._stats,
             closed=self._closed,
             rate_now=lambda: self._limiter.rate,
             on_maintenance=lambda in_window: MAINTENANCE_NOTICE.update(
-                tenant_key, in_window=in_window, limit=max_maintenance_seconds
+                tenant_key, in_window=in_window, limit=options.max_maintenance_seconds
             ),
         )
         self._http = httpx.Client(
             http1=True,
-            timeout=httpx.Timeout(read_timeout, connect=connect_timeout, pool=read_timeout),
+            timeout=httpx.Timeout(
+                options.read_timeout, connect=options.connect_timeout, pool=options.read_timeout
+            ),
             limits=httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE),
             headers={"Accept": "application/json", "User-Agent": "crm-pipeline/0.1"},
             follow_redirects=False,
         )
-        cache = shared_token_cache(settings) if share_token else None
+        cache = shared_token_cache(settings) if options.share_token else None
         self._auth = TokenManager(settings, self._http, self._policy, cache=cache)
 
     def __repr__(self) -> str:

@@ -122,14 +122,14 @@ class RetryPolicy:
 
     Errors get ``max_attempts`` tries within ``max_retry_seconds``; throttling (429) waits as the server
     says for up to ``max_throttle_seconds`` and uses no attempt; a maintenance window (409) is waited
-    out with backoff for up to ``max_maintenance_seconds``."""
+    out with backoff for up to ``max_maintenance_seconds`` (their defaults: ClientOptions)."""
 
-    max_attempts: int = 8
-    max_retry_seconds: float = 300.0
-    backoff_base: float = 0.5
-    backoff_cap: float = 30.0
-    max_throttle_seconds: float = MAX_THROTTLE_SECONDS
-    max_maintenance_seconds: float = MAX_MAINTENANCE_SECONDS
+    max_attempts: int
+    max_retry_seconds: float
+    backoff_base: float
+    backoff_cap: float
+    max_throttle_seconds: float
+    max_maintenance_seconds: float
     stats: Stats = field(default_factory=Stats)
     closed: threading.Event = field(default_factory=threading.Event)
     rng: random.Random = field(default_factory=random.Random)

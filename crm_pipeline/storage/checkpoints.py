@@ -4,11 +4,11 @@ DuckDB keeps committed rows in its write-ahead log until a checkpoint writes the
 the file; by default it checkpoints whenever the log passes 16 MB. Each checkpoint writes the table's
 last row group (`ROW_GROUP` rows) whole, filled or not, so most rows were compressed and written
 several times over. Loads therefore raise the threshold (`CHECKPOINT_BACKSTOP`, for very wide records
-only) and checkpoint themselves every `ROW_GROUP` rows they write (measured: docs/PERFORMANCE.md).
+only) and checkpoint themselves every `ROW_GROUP` rows they write.
 
 Rows, not bytes: the key index's entries added since the last checkpoint stay in memory and cannot be
-evicted under the memory cap; left to grow, they ran a large load out of its memory limit. A
-checkpoint per row group bounds them.
+evicted under the memory cap, so a large load would outgrow its memory limit. A checkpoint per row
+group bounds them.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The DuckDB file in a storage format the analysts' tools read (the DuckDB CLI, Python and JDBC clients
 of the last releases), not only the format of the DuckDB the pipeline runs.
 
-A file's format is fixed when it is created: connections open it with `storage_config()`
-(CRM_DUCKDB_STORAGE_VERSION, default v1.2.0), so a new file is written readable by DuckDB 1.2 and later,
+A file's format is fixed when it is created: connections open it with `storage_config(version)`
+(of CRM_DUCKDB_STORAGE_VERSION, default v1.2.0), so a new file is written readable by DuckDB 1.2 and later,
 and the read-only copy, a byte copy of it, too. A file created in a newer format stays in it: check
 it with `file_storage_number` and rewrite it once with `rewrite` (`crm-pipeline rewrite-storage`).
 """
@@ -14,17 +14,16 @@ from pathlib import Path
 
 import duckdb
 
-from crm_pipeline.settings import duckdb_storage_version
-
 # Storage numbers the DuckDB 1.x readers of the last releases open (the DuckDB CLI 1.5 reads 64 to 68).
 READABLE_BY_LAST_RELEASES = range(64, 69)
 DEFAULT_STORAGE_NUMBER = 65  # what the default CRM_DUCKDB_STORAGE_VERSION (v1.2.0) writes
 _HEADER = slice(8, 20)  # after the checksum: magic "DUCK", then the storage number (little-endian uint64)
 
 
-def storage_config() -> dict[str, str]:
-    """DuckDB config for every connection that may create the file."""
-    return {"storage_compatibility_version": duckdb_storage_version()}
+def storage_config(version: str) -> dict[str, str]:
+    """DuckDB config for every connection that may create the file: written in `version`'s format
+    (crm_pipeline.settings.duckdb_storage_version)."""
+    return {"storage_compatibility_version": version}
 
 
 def file_storage_number(path: str | Path) -> int | None:
@@ -39,18 +38,13 @@ def file_storage_number(path: str | Path) -> int | None:
     return int.from_bytes(header[4:], "little")
 
 
-def readable_by_last_releases(path: str | Path) -> bool:
-    return file_storage_number(path) in READABLE_BY_LAST_RELEASES
-
-
-def rewrite(path: str | Path, version: str | None = None) -> int:
-    """Rewrite the file in `version`'s storage format (default CRM_DUCKDB_STORAGE_VERSION): every schema,
+def rewrite(path: str | Path, version: str) -> int:
+    """Rewrite the file in `version`'s storage format (CRM_DUCKDB_STORAGE_VERSION's): every schema,
     table, view and comment copied into a new file, which then replaces it. Needs the file to itself
     (no pipeline run, no open session). Returns the new file's storage number."""
     path = Path(path)
     target = path.with_name(f".{path.name}.{os.getpid()}.rewrite")
     target.unlink(missing_ok=True)
-    version = version or duckdb_storage_version()
     try:
         with duckdb.connect() as conn:
             conn.execute(f"ATTACH '{path}' AS src (READ_ONLY)")

@@ -10,9 +10,9 @@ extensions are loaded from their PyPI packages (extra `lake`), never downloaded 
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import weakref
+from collections.abc import Mapping
 from pathlib import Path
 
 import duckdb
@@ -85,11 +85,15 @@ def _with_timeout(conninfo: str) -> str:
 
 
 def connect_lake(
-    database: str, data_path: str | None = None, config: dict | None = None
+    database: str,
+    data_path: str | None,
+    config: dict | None = None,
+    *,
+    object_store: Mapping[str, str] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the lake attached as `lake` and in use, so that unqualified
-    names (raw_export.customers) resolve in the lake. `data_path` defaults to CRM_DUCKLAKE_DATA_PATH."""
-    data_path = data_path or os.environ.get(DATA_PATH_SETTING)
+    names (raw_export.customers) resolve in the lake. `data_path`: CRM_DUCKLAKE_DATA_PATH; `object_store`:
+    the credentials of data on s3:// (object_store_settings)."""
     if not data_path:
         raise LakeUnavailable(
             f"{PATH_SETTING} names a DuckLake: set {DATA_PATH_SETTING} to its data folder or bucket"
@@ -106,7 +110,7 @@ def connect_lake(
         for name in ("ducklake", "postgres_scanner"):
             conn.execute(f"LOAD '{extension_file(name)}'")
         if data_path.startswith("s3://"):
-            object_store_secret(conn, os.environ)
+            object_store_secret(conn, object_store or {})
             _probe_object_store(conn, data_path)
         conn.execute(f"ATTACH '{_literal(target)}' AS {CATALOG} (DATA_PATH '{_literal(data_path)}')")
         conn.execute(f"USE {CATALOG}")
@@ -130,9 +134,15 @@ _AWS_SETTINGS = {
     "AWS_SESSION_TOKEN": "SESSION_TOKEN",
     "AWS_REGION": "REGION",
 }
+OBJECT_STORE_SETTINGS = (*_AWS_SETTINGS, "AWS_ENDPOINT_URL")
 
 
-def object_store_secret(conn: duckdb.DuckDBPyConnection, env) -> None:
+def object_store_settings(env: Mapping[str, str]) -> dict[str, str]:
+    """The object store's settings of `env` (the AWS variables that are set)."""
+    return {name: env[name] for name in OBJECT_STORE_SETTINGS if env.get(name)}
+
+
+def object_store_secret(conn: duckdb.DuckDBPyConnection, env: Mapping[str, str]) -> None:
     """Load httpfs and create the connection's (temporary, in-memory) S3 secret from the AWS variables;
     AWS_ENDPOINT_URL names a store that is not AWS (an http:// one without TLS, path-style URLs)."""
     conn.execute(f"LOAD '{extension_file('httpfs')}'")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import random
 import shutil
 import time
 from collections.abc import Callable
@@ -17,8 +16,10 @@ from pathlib import Path
 
 import duckdb
 
-from crm_pipeline.storage.privacy import private_file, private_folder
+from crm_pipeline.backoff import Backoff
+from crm_pipeline.storage.privacy import Access, private_file, private_folder
 
+LOCK_BACKOFF = Backoff(base=0.05, cap=0.5)  # between two tries to open a file another process holds
 DEFAULT_LOCK_TIMEOUT = 1800.0  # seconds: a long first load of another run may hold the file this long
 
 
@@ -35,13 +36,12 @@ def connect_waiting(
     database: str,
     *,
     timeout: float = DEFAULT_LOCK_TIMEOUT,
-    read_only: bool = False,
     config: dict | None = None,
     on_wait: Callable[[str, float], None] | None = None,
-    base: float = 0.05,
-    cap: float = 0.5,
+    backoff: Backoff = LOCK_BACKOFF,
 ) -> duckdb.DuckDBPyConnection:
-    """`duckdb.connect`, waiting (up to `timeout` seconds) while another process holds the file.
+    """`duckdb.connect`, waiting (up to `timeout` seconds) while another process holds the file, between
+    two tries as `backoff` says (jittered: two waiters do not collide).
 
     `on_wait(message, waited_seconds)` is called on the first conflict and then about every 30 s.
     """
@@ -50,7 +50,7 @@ def connect_waiting(
     want = WantFile(database) if is_shareable(database) else None
     while True:
         try:
-            conn = duckdb.connect(database, read_only=read_only, config=config or {})
+            conn = duckdb.connect(database, config=config or {})
             if want is not None:
                 want.done()
             return conn
@@ -76,8 +76,7 @@ def connect_waiting(
                     f"{database} is locked by another process ({error}); waiting up to {timeout:.0f}s", waited
                 )
                 last_report = waited
-            delay = random.uniform(0, min(cap, base * 2**attempt))  # full jitter: two waiters do not collide
-            time.sleep(max(0.01, min(delay, timeout - waited)))
+            time.sleep(max(0.01, min(backoff.delay(attempt), timeout - waited)))
             attempt += 1
 
 
@@ -133,19 +132,19 @@ def readonly_copy_path(database: str) -> str:
     return str(path.with_name(f"{path.stem}_readonly{path.suffix or '.duckdb'}"))
 
 
-def publish_copy(conn: duckdb.DuckDBPyConnection, database: str, target: str) -> str:
-    """Checkpoint `conn`'s file and copy it to `target`, replaced atomically.
+def publish_copy(conn: duckdb.DuckDBPyConnection, database: str, target: str, *, access: Access) -> str:
+    """Checkpoint `conn`'s file and copy it to `target`, replaced atomically, readable as `access` says.
 
     Call it holding the file's only writable connection, so that nothing changes during the copy.
     Sessions already open on the old copy keep reading it; new ones see the new copy.
     """
     conn.execute("CHECKPOINT")  # everything into the main file: the WAL is empty afterwards
     target_path = Path(target)
-    private_folder(target_path.parent)
+    private_folder(target_path.parent, access)
     partial = target_path.with_name(f".{target_path.name}.{os.getpid()}.partial")
     try:
         shutil.copyfile(database, partial)
-        private_file(partial)  # the copy holds the same records: same access as the file
+        private_file(partial, access)  # the copy holds the same records: same access as the file
         os.replace(partial, target_path)
     finally:
         partial.unlink(missing_ok=True)

@@ -48,17 +48,11 @@ def parent_table_exists(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> 
 
 
 def plan_walk(
-    conn: duckdb.DuckDBPyConnection,
-    endpoint: Endpoint,
-    tenant_id: str,
-    *,
-    whole: bool,
-    since: str | None,
-    extra: int = 0,
+    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, *, since: str | None, extra: int = 0
 ) -> int:
-    """Mark the parents a new walk visits as pending; return how many. A whole walk visits every parent
-    stored; otherwise those stored or changed since `since`, those never visited, and the `extra` visited
-    longest ago (the rotation through unchanged parents). Call inside a transaction."""
+    """Mark the parents a new walk visits as pending; return how many. A whole walk (`since` None) visits
+    every parent stored; otherwise those stored or changed since `since`, those never visited, and the
+    `extra` visited longest ago (the rotation through unchanged parents). Call inside a transaction."""
     parent, stream = endpoint.parent, endpoint.path
     p1, p2 = _as_text([col for _, col, _ in _param_columns(endpoint)])
     conn.execute(
@@ -69,21 +63,17 @@ def plan_walk(
         [tenant_id, stream, tenant_id, tenant_id, stream],
     )
     mine = "tenant_id = ? AND stream = ?"
-    if whole:
+    if since is None:
         conn.execute(f"UPDATE {PARENTS} SET pending = true WHERE {mine}", [tenant_id, stream])
     else:
         changed = (
-            (
-                f"SELECT {p1}, {p2} FROM {parent.table} WHERE {TENANT_COLUMN} = ? "
-                f"AND {SYNCED_AT_COLUMN} >= ?::TIMESTAMPTZ"
-            )
-            if since
-            else "SELECT NULL, NULL WHERE false"
+            f"SELECT {p1}, {p2} FROM {parent.table} WHERE {TENANT_COLUMN} = ? "
+            f"AND {SYNCED_AT_COLUMN} >= ?::TIMESTAMPTZ"
         )
         conn.execute(
             f"UPDATE {PARENTS} SET pending = true "
             f"WHERE {mine} AND (visited_at IS NULL OR (p1, p2) IN ({changed}))",
-            [tenant_id, stream, *([tenant_id, since] if since else [])],
+            [tenant_id, stream, tenant_id, since],
         )
         if extra > 0:
             conn.execute(
@@ -158,12 +148,15 @@ def children_scope(endpoint: Endpoint, keys_view: str) -> str:
     return f"({p1}, {p2}) IN (SELECT p1, p2 FROM {keys_view})"
 
 
-def unvisited_scope(endpoint: Endpoint, tenant_id: str, since: str) -> str:
-    """SQL condition: the child row's parent was not visited since `since` (a whole walk's start)."""
+def visited_since(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, since: str):
+    """The parents (columns p1, p2) visited since `since` (a whole walk's start), as an Arrow table."""
+    return conn.execute(
+        f"SELECT p1, p2 FROM {PARENTS} WHERE tenant_id = ? AND stream = ? AND visited_at >= ?::TIMESTAMPTZ",
+        [tenant_id, endpoint.path, since],
+    ).to_arrow_table()
+
+
+def unvisited_scope(endpoint: Endpoint, visited_view: str) -> str:
+    """SQL condition: the child row's parent is not in `visited_view` (columns p1, p2; see visited_since)."""
     p1, p2 = _as_text([child for _, _, child in _param_columns(endpoint)])
-    quoted = since.replace("'", "''")
-    return (
-        f"({p1}, {p2}) NOT IN (SELECT p1, p2 FROM {PARENTS} "
-        f"WHERE tenant_id = '{tenant_id.replace(chr(39), '')}' AND stream = '{endpoint.path}' "
-        f"AND visited_at >= '{quoted}'::TIMESTAMPTZ)"
-    )
+    return f"({p1}, {p2}) NOT IN (SELECT p1, p2 FROM {visited_view})"

@@ -52,9 +52,9 @@ class Access:
         return 0o027 if self.gid is not None else 0o077
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Access:
+    def from_env(cls, env: Mapping[str, str]) -> Access:
         """CRM_DATA_GROUP: a group name or number; unset or empty: owner only."""
-        name = ((os.environ if env is None else env).get(GROUP_SETTING) or "").strip()
+        name = (env.get(GROUP_SETTING) or "").strip()
         if not name:
             return cls()
         try:
@@ -73,9 +73,8 @@ def _restrict(path: Path, mode: int, access: Access) -> None:
         os.chmod(path, mode)
 
 
-def private_folder(folder: str | os.PathLike, access: Access | None = None) -> Path:
+def private_folder(folder: str | os.PathLike, access: Access) -> Path:
     """Create `folder` (and its missing parents) private; folders that exist are left as they are."""
-    access = access or Access.from_env()
     folder = Path(folder)
     missing = [p for p in (folder, *folder.parents) if not p.exists()]
     for created in reversed(missing):
@@ -84,9 +83,8 @@ def private_folder(folder: str | os.PathLike, access: Access | None = None) -> P
     return folder
 
 
-def private_file(path: str | os.PathLike, access: Access | None = None) -> None:
+def private_file(path: str | os.PathLike, access: Access) -> None:
     """Tighten one file (or DuckDB's spill folder) that holds records, if it exists."""
-    access = access or Access.from_env()
     path = Path(path)
     if path.is_dir():
         _restrict(path, access.folder_mode, access)
@@ -94,9 +92,8 @@ def private_file(path: str | os.PathLike, access: Access | None = None) -> None:
         _restrict(path, access.file_mode, access)
 
 
-def private_tree(folder: str | os.PathLike, access: Access | None = None) -> None:
+def private_tree(folder: str | os.PathLike, access: Access) -> None:
     """Tighten an existing folder and everything in it (folders and files)."""
-    access = access or Access.from_env()
     for root, _folders, files in os.walk(folder):
         private_file(root, access)
         for name in files:
@@ -107,9 +104,8 @@ def private_tree(folder: str | os.PathLike, access: Access | None = None) -> Non
 _dagster_home_done: set[str] = set()
 
 
-def secure_dagster_home(access: Access | None = None, env: Mapping[str, str] | None = None) -> None:
-    """Tighten the record-holding folders of $DAGSTER_HOME, once per process and home."""
-    home = (os.environ if env is None else env).get("DAGSTER_HOME")
+def secure_dagster_home(access: Access, home: str | None) -> None:
+    """Tighten the record-holding folders of `home` ($DAGSTER_HOME), once per process and home."""
     if not home or home in _dagster_home_done:
         return
     _dagster_home_done.add(home)
@@ -118,14 +114,14 @@ def secure_dagster_home(access: Access | None = None, env: Mapping[str, str] | N
             private_tree(os.path.join(home, name), access)
 
 
-def secure_database(database: str, access: Access | None = None) -> Access:
+def secure_database(database: str, access: Access, *, dagster_home: str | None = None) -> Access:
     """Call before opening `database`: its folder created private, the process's umask narrowed (for
-    the WAL and spill files DuckDB creates later), the file and companions that exist tightened."""
-    access = access or Access.from_env()
+    the WAL and spill files DuckDB creates later), the file and companions that exist tightened, and
+    the record-holding folders of `dagster_home` too."""
     if database == ":memory:" or database.startswith("md:"):
         return access
     os.umask(access.umask)
-    secure_dagster_home(access)
+    secure_dagster_home(access, dagster_home)
     path = Path(database)
     private_folder(path.parent, access)
     for candidate in (path, *(path.with_name(path.name + suffix) for suffix in DUCKDB_COMPANIONS)):

@@ -27,12 +27,15 @@ from contextlib import contextmanager
 
 import duckdb
 
+from crm_pipeline.backoff import Backoff
 from crm_pipeline.storage.failures import translated_duckdb_errors
 from crm_pipeline.storage.locking import DEFAULT_LOCK_TIMEOUT, WantFile, connect_waiting, is_shareable
 
 IDLE_SECONDS = 1.0  # a process that has not committed for this long is waiting on the API: the file goes back
 MIN_HOLD_SECONDS = 0.5  # a process keeps the file this long at least: each handover costs a close and an open
 POLL_SECONDS = 0.1  # how often a holder looks whether another process wants the file
+# between two tries to open the file: short, as a pipeline process holding it hands it over within a second
+SHARED_BACKOFF = Backoff(base=0.05, cap=0.25)
 TURN_SECONDS = 10.0  # after giving the file up, wait at most this long for the others to get in
 
 Setup = Callable[[duckdb.DuckDBPyConnection], None]
@@ -118,10 +121,6 @@ class SharedFile:
         with self._mutex:
             self._close(handover=False)
 
-    @property
-    def is_open(self) -> bool:
-        return self._conn is not None
-
     def _open(self) -> None:
         if self._gave_up_at is not None and self._want is not None:
             self._want.wait_until_free(TURN_SECONDS - (time.monotonic() - self._gave_up_at))
@@ -130,7 +129,11 @@ class SharedFile:
             self._conn = self._connect()
         else:
             self._conn = connect_waiting(  # says it waits (the .want lock) while another process has the file
-                self.database, timeout=self.timeout, config=self.config, on_wait=self.on_wait, cap=0.25
+                self.database,
+                timeout=self.timeout,
+                config=self.config,
+                on_wait=self.on_wait,
+                backoff=SHARED_BACKOFF,
             )
         self._setup, self._opened_at = (
             _UNKNOWN,

@@ -12,13 +12,15 @@ from crm_pipeline.storage.compat import storage_config
 RAW_TABLE_MEMORY_LIMIT = "32MB"
 _MEMORY_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B)", re.IGNORECASE)
 
-# DuckDB settings for the pipeline's connections: freed memory given back to the system, and a new file
-# created in a storage format the analysts' tools read (crm_pipeline.storage.compat).
-WRITER_CONFIG = {
-    "allocator_flush_threshold": "8MB",
-    "allocator_bulk_deallocation_flush_threshold": "8MB",
-    **storage_config(),
-}
+
+def writer_config(storage_version: str) -> dict[str, str]:
+    """DuckDB settings for the pipeline's connections: freed memory given back to the system, and a new
+    file created in `storage_version`'s format, one the analysts' tools read (crm_pipeline.storage.compat)."""
+    return {
+        "allocator_flush_threshold": "8MB",
+        "allocator_bulk_deallocation_flush_threshold": "8MB",
+        **storage_config(storage_version),
+    }
 
 
 def tune_for_raw_tables(

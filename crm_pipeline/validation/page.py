@@ -50,8 +50,8 @@ def validate_page(endpoint: Endpoint, records: list, *, fast: bool = True) -> Va
         reason = "; ".join(dict.fromkeys(reasons[i]))
         rejected.append(Rejected(record_id(raw.get(endpoint.key[0])), quarantine_json(raw), reason))
     repeated = frame.duplicated(subset=list(endpoint.key), keep="last")
-    # Either way a fresh frame: kept as built, with its buffers shared with validation's Arrow arrays,
-    # it left the loading process bigger (docs/PERFORMANCE.md).
+    # Either way a fresh frame: the frame as built shares its buffers with validation's Arrow arrays,
+    # which would then outlive the page and grow the loading process.
     frame = frame[~repeated] if repeated.any() else frame.copy()
     return ValidatedPage(frame=frame, rejected=rejected, extra_fields=list(extra), received=len(records))
 

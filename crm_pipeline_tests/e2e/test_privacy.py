@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from crm_pipeline.defs.resources import CrmDuckDB
+from crm_pipeline.defs.resources import CrmDuckDB, secure_file
 from crm_pipeline.settings import Settings
-from crm_pipeline.storage.privacy import GROUP_SETTING, PrivacySettingError, secure_database
+from crm_pipeline.storage.privacy import GROUP_SETTING, PrivacySettingError
 from crm_pipeline_tests.list_runs import materialize_lists
 
 LOAD = ["raw_list/customers", "raw_list/customers_notes"]
@@ -83,7 +83,7 @@ def test_files_of_an_older_version_are_tightened_when_opened(tmp_path, monkeypat
     database = tmp_path / "crm.duckdb"
     database.write_bytes(b"")
     os.chmod(database, 0o644)
-    secure_database(str(database))
+    secure_file(str(database))
     assert mode(database) == 0o600 and mode(tmp_path) == 0o755  # an existing folder is not ours to close
 
 
@@ -99,7 +99,7 @@ def test_a_data_group_makes_everything_group_readable(sandbox, env, instance, tm
 def test_an_unknown_data_group_is_refused_with_the_setting_named(tmp_path, monkeypatch):
     monkeypatch.setenv(GROUP_SETTING, "no-such-group-crm")
     with pytest.raises(PrivacySettingError, match="CRM_DATA_GROUP='no-such-group-crm'"):
-        secure_database(str(tmp_path / "crm.duckdb"))
+        secure_file(str(tmp_path / "crm.duckdb"))
 
 
 def test_dagster_run_storage_is_tightened_once_a_run_opens_the_file(tmp_path, monkeypatch):
@@ -116,7 +116,7 @@ def test_dagster_run_storage_is_tightened_once_a_run_opens_the_file(tmp_path, mo
     for folder in (home, home / "storage", home / "storage" / "run1"):
         os.chmod(folder, 0o755)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    secure_database(str(tmp_path / "data" / "crm.duckdb"))
+    secure_file(str(tmp_path / "data" / "crm.duckdb"))
     assert mode(home / "storage") == 0o700 and mode(home / "storage" / "run1") == 0o700
     assert (
         mode(home / "storage" / "runs.db") == 0o600

@@ -8,6 +8,7 @@ import duckdb
 import pytest
 
 from crm_pipeline.catalog import endpoint
+from crm_pipeline.components import ServiceTitanComponent
 from crm_pipeline.defs.servicetitan.list_assets import build_list_assets
 from crm_pipeline.defs.servicetitan.sensors import build_walk_sensor
 from crm_pipeline_tests.cli_runs import requested_parents
@@ -68,3 +69,21 @@ def test_a_walk_stopped_by_its_budget_is_continued_by_the_sensor_to_an_exact_tab
     assert set(requested) == {p["id"] for p in sandbox.parents(NOTES.path)}
     with duckdb.connect(settings.duckdb_path, read_only=True) as conn:
         assert differences(conn, NOTES, settings.tenant_id, served(sandbox, NOTES)) == []
+
+
+def test_the_component_walk_budget_attribute_wins_over_the_environment(
+    sandbox, settings, env, instance, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("CRM_WALK_BUDGET_SECONDS", "1800")  # the environment's budget: the whole walk
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    component = ServiceTitanComponent(
+        duckdb_path=settings.duckdb_path, walk_budget_seconds=0.5, automation=False
+    )
+    defs = component.build_defs(dg.ComponentTree.for_test().load_context)
+    selection = [dg.AssetKey(CUSTOMERS.asset_key_path), NOTES_KEY]
+    result = dg.materialize(
+        list(defs.assets), selection=selection, instance=instance, resources=defs.resources
+    )
+    first = latest_metadata(instance, NOTES_KEY)
+    assert result.success and first["has_more"] is True
+    assert 0 < first["parents_done"] < first["parents_planned"] == PARENTS, first

@@ -3,6 +3,7 @@ run: the runs they start, against the sandbox, are in e2e/test_automation_runs.p
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -10,6 +11,7 @@ import pytest
 from dagster._core.test_utils import create_run_for_test
 
 from crm_pipeline.catalog import ENDPOINTS, EXPORT_FEEDS, LIST_ENDPOINTS
+from crm_pipeline.components import ServiceTitanComponent
 from crm_pipeline.definitions import defs
 from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
 from crm_pipeline.defs.servicetitan.export_assets import build_export_assets
@@ -17,7 +19,7 @@ from crm_pipeline.defs.servicetitan.freshness import freshness_policy
 from crm_pipeline.defs.servicetitan.jobs import EXPORT_KEYS, LIST_KEYS, list_job
 from crm_pipeline.defs.servicetitan.list_assets import LIST_OP
 from crm_pipeline.defs.servicetitan.schedules import build_list_schedules
-from crm_pipeline.defs.servicetitan.sensors import build_export_sensor
+from crm_pipeline.defs.servicetitan.sensors import SENSOR_NAME, build_export_sensor
 from crm_pipeline.defs.sql_models import build_sql_model_assets
 from crm_pipeline.settings import SettingsError
 from crm_pipeline.sql_models import load_project
@@ -73,6 +75,14 @@ def test_settings_can_ship_them_off_and_change_the_crons():
     ]
     with pytest.raises(SettingsError, match="CRM_LIST_SCHEDULE"):
         AutomationSettings.from_env({"CRM_LIST_SCHEDULE": "hourly"})
+
+
+def test_the_component_export_interval_attribute_times_its_sensor(instance, monkeypatch):
+    monkeypatch.setenv("CRM_EXPORT_INTERVAL_SECONDS", "300")
+    component = ServiceTitanComponent(export_interval_seconds=900)
+    sensor = component.build_defs(dg.ComponentTree.for_test().load_context).get_sensor_def(SENSOR_NAME)
+    result = sensor(dg.build_sensor_context(instance=instance))
+    assert json.loads(result.cursor)["interval_seconds"] == 900
 
 
 def test_first_tick_starts_every_feed_and_the_cursor_is_readable_json(instance, monkeypatch):

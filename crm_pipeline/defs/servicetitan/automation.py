@@ -37,7 +37,7 @@ def automation_definitions(settings: AutomationSettings, tenants: Sequence[str])
     return Definitions(
         jobs=[export_job, list_job],
         sensors=[
-            build_export_sensor(settings.sensor_status, tenants),
+            build_export_sensor(settings.sensor_status, tenants, interval=lambda: settings.export_interval),
             build_walk_sensor(settings.sensor_status, tenants),
             build_sql_models_sensor(settings.sensor_status),
         ],

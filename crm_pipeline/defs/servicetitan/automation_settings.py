@@ -2,51 +2,63 @@
 
 from __future__ import annotations
 
-import os
-import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
-from itertools import islice
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from dagster import DefaultScheduleStatus, DefaultSensorStatus
-from dagster._utils.schedules import cron_string_iterator, is_valid_cron_string
+from dagster import (
+    DagsterInvalidDefinitionError,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    TimeWindowPartitionsDefinition,
+)
 
-from crm_pipeline.settings import SettingsError
+from crm_pipeline.settings import SettingsError, seconds, switch
 
 DEFAULT_EXPORT_INTERVAL = 300  # seconds between runs of a caught-up export feed, as the API asks
 DEFAULT_LIST_SCHEDULE = "0 * * * *"  # incremental list runs: hourly
 DEFAULT_FULL_WALK_SCHEDULE = "0 3 * * 0"  # whole walks that mark deletions: Sundays 03:00
 DEFAULT_TIMEZONE = "UTC"
+_TICKS = 60  # the ticks of a cron whose gaps cron_gap compares
+_TICK_FORMAT = "%Y-%m-%d %H:%M"
+_LONGEST_SPAN = timedelta(days=366 * 250)  # 60 ticks of the rarest cron (29 February) take 240 years
 
 
-def _seconds(env, name: str, default: int) -> int:
-    raw = env.get(name) or str(default)
-    try:
-        value = int(float(raw))
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise SettingsError(f"{name}={raw!r} is not a number of seconds (default {default}).")
-    return value
-
-
-def _cron(env, name: str, default: str) -> str:
+def cron_setting(env: Mapping[str, str], name: str, default: str) -> str:
+    """A cron schedule setting; unset or empty: `default`. Checked as Dagster checks a schedule's."""
     value = (env.get(name) or default).strip()
-    if not is_valid_cron_string(value):
-        raise SettingsError(f"{name}={value!r} is not a cron schedule like {default!r}.")
+    try:
+        _ticks_within(value, DEFAULT_TIMEZONE, timedelta(0))
+    except DagsterInvalidDefinitionError:
+        raise SettingsError(f"{name}={value!r} is not a cron schedule like {default!r}.") from None
     return value
 
 
-def export_interval(env=None) -> int:
-    """CRM_EXPORT_INTERVAL_SECONDS, read at each sensor tick (so a change needs no restart)."""
-    return _seconds(
-        os.environ if env is None else env, "CRM_EXPORT_INTERVAL_SECONDS", DEFAULT_EXPORT_INTERVAL
+def export_interval(env: Mapping[str, str]) -> int:
+    """CRM_EXPORT_INTERVAL_SECONDS: how long a caught-up export feed waits for its next run."""
+    return seconds(env, "CRM_EXPORT_INTERVAL_SECONDS", DEFAULT_EXPORT_INTERVAL)
+
+
+def _ticks_within(cron: str, timezone: str, span: timedelta) -> list[datetime]:
+    """The ticks of `cron` from now to `span` ahead, as wall-clock times of `timezone`: the time windows
+    of a partitions definition on that cron (Dagster's public reading of a cron string)."""
+    start = datetime.now(ZoneInfo(timezone)).replace(second=0, microsecond=0)
+    windows = TimeWindowPartitionsDefinition(
+        cron_schedule=cron, start=start, fmt=_TICK_FORMAT, timezone=timezone
     )
+    keys = windows.get_partition_keys(current_time=start + span)
+    return [datetime.strptime(key, _TICK_FORMAT) for key in keys]
 
 
 def cron_gap(cron: str, timezone: str = DEFAULT_TIMEZONE) -> timedelta:
-    """The longest time between two ticks of `cron` over the coming weeks (1 h for hourly)."""
-    ticks = list(islice(cron_string_iterator(time.time(), cron, timezone), 60))
+    """The longest time between two of the next 60 ticks of `cron` (1 h for hourly)."""
+    span = timedelta(hours=1)
+    ticks = _ticks_within(cron, timezone, span)
+    while len(ticks) < _TICKS and span < _LONGEST_SPAN:
+        span *= 4
+        ticks = _ticks_within(cron, timezone, span)
+    ticks = ticks[:_TICKS]
     return max((b - a for a, b in zip(ticks, ticks[1:], strict=False)), default=timedelta(days=7))
 
 
@@ -61,16 +73,12 @@ class AutomationSettings:
     timezone: str
 
     @classmethod
-    def from_env(cls, env=None) -> AutomationSettings:
-        env = os.environ if env is None else env
-        switch = (env.get("CRM_AUTOMATION") or "on").strip().lower()
-        if switch not in ("on", "off"):
-            raise SettingsError(f"CRM_AUTOMATION={switch!r}: expected 'on' (default) or 'off'.")
+    def from_env(cls, env: Mapping[str, str]) -> AutomationSettings:
         return cls(
-            enabled=switch == "on",
+            enabled=switch(env, "CRM_AUTOMATION"),
             export_interval=export_interval(env),
-            list_schedule=_cron(env, "CRM_LIST_SCHEDULE", DEFAULT_LIST_SCHEDULE),
-            full_walk_schedule=_cron(env, "CRM_FULL_WALK_SCHEDULE", DEFAULT_FULL_WALK_SCHEDULE),
+            list_schedule=cron_setting(env, "CRM_LIST_SCHEDULE", DEFAULT_LIST_SCHEDULE),
+            full_walk_schedule=cron_setting(env, "CRM_FULL_WALK_SCHEDULE", DEFAULT_FULL_WALK_SCHEDULE),
             timezone=env.get("CRM_SCHEDULE_TIMEZONE") or DEFAULT_TIMEZONE,
         )
 

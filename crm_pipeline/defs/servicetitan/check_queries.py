@@ -71,21 +71,25 @@ class Reconciliation:
         return complete and (not self.whole_walk or self.live == self.written)
 
 
+@dataclass(frozen=True)
+class LatestLoad:
+    """What the latest load of a table said: its run, when that started (epoch seconds), the API's count
+    and whether it walked everything."""
+
+    run_id: str | None
+    started: float
+    api_total: int
+    whole_walk: bool
+
+
 def reconcile(
-    conn: duckdb.DuckDBPyConnection,
-    endpoint: Endpoint,
-    tenant_id: str,
-    *,
-    run_id: str | None,
-    run_started: float,
-    api_total: int,
-    whole_walk: bool,
+    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, load: LatestLoad
 ) -> Reconciliation:
     live_only = f"{DELETED_AT_COLUMN} IS NULL" if endpoint.kind == "list" else "TRUE"
     live, written = conn.execute(
         f"SELECT count(*), count(*) FILTER (WHERE {SYNCED_AT_COLUMN} >= to_timestamp(?)) "
         f"FROM {endpoint.qualified_table} WHERE {TENANT_COLUMN} = ? AND {live_only}",
-        [run_started, tenant_id],
+        [load.started, tenant_id],
     ).fetchone()
-    in_run = quarantined(conn, endpoint.path, run_id)[0]
-    return Reconciliation(api_total, live, written, in_run, whole_walk)
+    in_run = quarantined(conn, endpoint.path, load.run_id)[0]
+    return Reconciliation(load.api_total, live, written, in_run, load.whole_walk)

@@ -20,7 +20,13 @@ from dagster import (
 
 from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS, Endpoint
 from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB, ServiceTitanResource
-from crm_pipeline.defs.servicetitan.check_queries import key_problems, quarantined, reconcile, table_exists
+from crm_pipeline.defs.servicetitan.check_queries import (
+    LatestLoad,
+    key_problems,
+    quarantined,
+    reconcile,
+    table_exists,
+)
 
 QUARANTINE_CHECK = "no_quarantined_rows"
 KEY_CHECK = "primary_key_unique_not_null"
@@ -67,23 +73,31 @@ def _key_result(conn, endpoint: Endpoint, key: AssetKey) -> AssetCheckResult:
     )
 
 
-def _reconciliation_result(context, conn, endpoint: Endpoint, *, key: AssetKey, event, tenant_id: str):
+def _latest_load(context, event) -> LatestLoad | None:
+    """The latest load's facts for the reconciliation; None when the API sent no totalCount."""
     total = event.asset_materialization.metadata.get("api_total_count") if event else None
     total = getattr(total, "value", total)
     if total is None or total < 0:
+        return None
+    run = context.instance.get_run_record_by_id(event.run_id)
+    started = run.start_time if run and run.start_time else event.timestamp - 24 * 3600
+    whole = event.asset_materialization.metadata.get("whole_walk")
+    whole = bool(getattr(whole, "value", whole))  # the load says whether it walked everything
+    return LatestLoad(run_id=event.run_id, started=started, api_total=total, whole_walk=whole)
+
+
+def _reconciliation_result(
+    conn, endpoint: Endpoint, *, key: AssetKey, load: LatestLoad | None, tenant_id: str
+):
+    if load is None:
         return AssetCheckResult(
             asset_key=key,
             check_name=RECONCILIATION_CHECK,
             passed=True,
             description="the API sent no totalCount on the latest load: nothing to compare",
         )
-    run = context.instance.get_run_record_by_id(event.run_id)
-    started = run.start_time if run and run.start_time else event.timestamp - 24 * 3600
-    whole = event.asset_materialization.metadata.get("whole_walk")
-    whole = bool(getattr(whole, "value", whole))  # the load says whether it walked everything
-    rec = reconcile(
-        conn, endpoint, tenant_id, run_id=event.run_id, run_started=started, api_total=total, whole_walk=whole
-    )
+    rec = reconcile(conn, endpoint, tenant_id, load)
+    total, whole = load.api_total, load.whole_walk
     return AssetCheckResult(
         asset_key=key,
         check_name=RECONCILIATION_CHECK,
@@ -167,7 +181,11 @@ def build_raw_checks(endpoint: Endpoint) -> AssetChecksDefinition:
                     yield _key_result(conn, endpoint, key)
                 else:
                     yield _reconciliation_result(
-                        context, conn, endpoint, key=key, event=event, tenant_id=_tenant(servicetitan, event)
+                        conn,
+                        endpoint,
+                        key=key,
+                        load=_latest_load(context, event),
+                        tenant_id=_tenant(servicetitan, event),
                     )
 
     return _checks

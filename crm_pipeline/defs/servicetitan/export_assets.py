@@ -10,7 +10,6 @@ from pydantic import Field
 
 from crm_pipeline.catalog import EXPORT_FEEDS, Endpoint
 from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB, ServiceTitanResource
-from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
 from crm_pipeline.defs.servicetitan.runs import materialize_endpoints, raw_specs, selected
 from crm_pipeline.ingest import sync_export
 
@@ -37,13 +36,10 @@ def export_description(endpoint: Endpoint) -> str:
     )
 
 
-def build_export_assets(
-    *, tenants: Sequence[str] = (), automation: AutomationSettings | None = None
-) -> AssetsDefinition:
-    """The export feeds' multi-asset: partitioned by `tenants` (none: one tenant), fresh by `automation`
-    (None: the defaults, as for an empty environment)."""
+def build_export_assets(*, tenants: Sequence[str] = ()) -> AssetsDefinition:
+    """The export feeds' multi-asset: partitioned by `tenants` (none: one tenant)."""
     specs, partitions = raw_specs(
-        EXPORT_FEEDS, group=EXPORT_GROUP, describe=export_description, tenants=tenants, automation=automation
+        EXPORT_FEEDS, group=EXPORT_GROUP, describe=export_description, tenants=tenants
     )
 
     @multi_asset(

@@ -3,17 +3,16 @@ defined by one subsettable multi-asset whose selected endpoints load side by sid
 parent-scoped endpoint after its parent; see runs.py)."""
 # No `from __future__ import annotations` here: Dagster reads the asset functions' annotations at runtime.
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 
 from dagster import AssetExecutionContext, AssetsDefinition, Config, multi_asset
 from pydantic import Field
 
 from crm_pipeline.catalog import LIST_ENDPOINTS, Endpoint
-from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB, ServiceTitanResource
-from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
+from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB, ServiceTitanResource, walk_settings_now
 from crm_pipeline.defs.servicetitan.runs import materialize_endpoints, raw_specs, selected
-from crm_pipeline.defs.servicetitan.walk_settings import fan_out_options
+from crm_pipeline.defs.servicetitan.walk_settings import WalkSettings
 from crm_pipeline.ingest import sync_list
 
 LIST_GROUP = "servicetitan_list"
@@ -49,13 +48,11 @@ def _description(endpoint: Endpoint) -> str:
 
 
 def build_list_assets(
-    *, tenants: Sequence[str] = (), automation: AutomationSettings | None = None
+    *, tenants: Sequence[str] = (), walk: Callable[[], WalkSettings] = walk_settings_now
 ) -> AssetsDefinition:
-    """The list endpoints' multi-asset: partitioned by `tenants` (none: one tenant), fresh by `automation`
-    (None: the defaults, as for an empty environment)."""
-    specs, partitions = raw_specs(
-        LIST_ENDPOINTS, group=LIST_GROUP, describe=_description, tenants=tenants, automation=automation
-    )
+    """The list endpoints' multi-asset: partitioned by `tenants` (none: one tenant), its parent walks as
+    `walk` says at a run's start."""
+    specs, partitions = raw_specs(LIST_ENDPOINTS, group=LIST_GROUP, describe=_description, tenants=tenants)
 
     @multi_asset(
         name=LIST_OP,
@@ -71,7 +68,9 @@ def build_list_assets(
         servicetitan: ServiceTitanResource,
         duckdb: CrmDuckDB,
     ):
-        sync = partial(sync_list, full=config.full_walk, fan_out=fan_out_options(servicetitan.rate_limit))
+        sync = partial(
+            sync_list, full=config.full_walk, fan_out=walk().fan_out_options(servicetitan.rate_limit)
+        )
         yield from materialize_endpoints(
             context,
             servicetitan=servicetitan,

@@ -20,8 +20,6 @@ from dagster import (
 
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.defs.resources import CrmDuckDB, ServiceTitanResource
-from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
-from crm_pipeline.defs.servicetitan.freshness import freshness_policy
 from crm_pipeline.defs.servicetitan.metadata import definition_metadata, run_metadata
 from crm_pipeline.defs.servicetitan.progress import Progress
 from crm_pipeline.defs.servicetitan.tenants import tenant_partitions
@@ -39,15 +37,10 @@ Sync = Callable[..., SyncResult]
 
 
 def raw_spec(
-    endpoint: Endpoint,
-    *,
-    group: str,
-    description: str,
-    partitions: StaticPartitionsDefinition | None,
-    automation: AutomationSettings,
+    endpoint: Endpoint, *, group: str, description: str, partitions: StaticPartitionsDefinition | None
 ) -> AssetSpec:
     """The asset of one endpoint inside a raw multi-asset (after its parent's, for a parent-scoped one):
-    partitioned by tenant when there are several, fresh by the `automation` settings' windows."""
+    partitioned by tenant when there are several (its freshness: the code location's, defs/location.py)."""
     return AssetSpec(
         key=AssetKey(endpoint.asset_key_path),
         group_name=group,
@@ -58,26 +51,16 @@ def raw_spec(
         deps=[AssetKey(endpoint.parent.asset_key_path)] if endpoint.parent else [],
         description=description,
         metadata=definition_metadata(endpoint),
-        freshness_policy=freshness_policy(endpoint, automation),
     )
 
 
 def raw_specs(
-    endpoints: Sequence[Endpoint],
-    *,
-    group: str,
-    describe: Callable[[Endpoint], str],
-    tenants: Sequence[str],
-    automation: AutomationSettings | None,
+    endpoints: Sequence[Endpoint], *, group: str, describe: Callable[[Endpoint], str], tenants: Sequence[str]
 ) -> tuple[list[AssetSpec], StaticPartitionsDefinition | None]:
     """The specs of a raw multi-asset's endpoints and its partitions: one per tenant of `tenants` (none: one
-    tenant, unpartitioned); fresh by `automation` (None: the defaults, as for an empty environment)."""
+    tenant, unpartitioned)."""
     partitions = tenant_partitions(tenants)
-    automation = automation or AutomationSettings.from_env({})
-    specs = [
-        raw_spec(ep, group=group, description=describe(ep), partitions=partitions, automation=automation)
-        for ep in endpoints
-    ]
+    specs = [raw_spec(ep, group=group, description=describe(ep), partitions=partitions) for ep in endpoints]
     return specs, partitions
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -25,7 +25,7 @@ from dagster import (
 )
 
 from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS
-from crm_pipeline.defs.servicetitan.automation_settings import export_interval
+from crm_pipeline.defs.resources import export_interval_now
 from crm_pipeline.defs.servicetitan.jobs import export_job, list_job, list_run_config, runs_in_progress
 
 SENSOR_NAME = "servicetitan_export_sensor"
@@ -59,10 +59,9 @@ class ExportPlan:
         return json.dumps({"interval_seconds": self.interval, "feeds": self.feeds}, indent=1, sort_keys=True)
 
 
-def _decide(
-    state: dict, now: float, interval: int, *, loaded: float | None, has_more, requested: float | None
-):
-    """(due now?, why) for one feed that is not running."""
+def _decide(state: dict, now: float, interval: int, *, loaded: float | None, requested: float | None):
+    """(due now?, why) for one feed that is not running (whether its last load had more: `state`)."""
+    has_more = state["has_more"]
     if loaded is None:
         if requested is None or now - requested >= interval:
             return True, "never loaded: run now"
@@ -113,12 +112,7 @@ def plan_export_runs(
                 due, why = False, f"running in run {running[key]}: not started twice"
             else:
                 due, why = _decide(
-                    state,
-                    now,
-                    interval,
-                    loaded=event.timestamp if event else None,
-                    has_more=state["has_more"],
-                    requested=requested,
+                    state, now, interval, loaded=event.timestamp if event else None, requested=requested
                 )
             if due:
                 plan.due.setdefault(tenant, []).append(key)
@@ -128,8 +122,13 @@ def plan_export_runs(
     return plan
 
 
-def build_export_sensor(default_status: DefaultSensorStatus, tenants: Sequence[str] = ()):
-    """The export sensor, requesting runs for each of `tenants` (their partitions; none: one tenant)."""
+def build_export_sensor(
+    default_status: DefaultSensorStatus,
+    tenants: Sequence[str] = (),
+    interval: Callable[[], int] = export_interval_now,
+):
+    """The export sensor, requesting runs for each of `tenants` (their partitions; none: one tenant), each
+    feed `interval()` seconds after its last caught-up run."""
 
     @sensor(
         name=SENSOR_NAME,
@@ -144,7 +143,7 @@ def build_export_sensor(default_status: DefaultSensorStatus, tenants: Sequence[s
     def servicetitan_export_sensor(context: SensorEvaluationContext) -> SensorResult:
         """Request one run of the export feeds that are due; record every feed's state in the cursor."""
         plan = plan_export_runs(
-            context.instance, context.cursor, time.time(), interval=export_interval(), tenants=tenants
+            context.instance, context.cursor, time.time(), interval=interval(), tenants=tenants
         )
         if not plan.due:
             return SensorResult(skip_reason=SkipReason("no export feed is due"), cursor=plan.cursor)
