@@ -17,7 +17,8 @@ Three within the time of a few requests, or a sixth of the answers lately, mean 
 
 At a drop the queue is taken anew: the slots granted to requests still waiting were spaced at the rate
 the 429s refused (with many threads, seconds of them), so those requests take new ones at the new rate
-(``dropped_since``, ratelimit.wait_for_turn). A drop's own 429s don't count towards the next one.
+(``dropped_since``, ratelimit.wait_for_turn). A drop's own 429s don't count towards the next one; those
+of requests sent at the new rate do, after the time of a few of them (``settle_seconds``).
 
 The whole state is a handful of floats in one clock, so processes can share it (ratelimit.py).
 """
@@ -34,7 +35,7 @@ NEVER = -math.inf
 DENSE_REQUESTS = 6  # three 429s within the time of this many requests are a dense run
 DENSE_SHARE = 0.15  # so are DENSE_COUNT or more making this share of the answers lately (a steady trickle)
 DENSE_COUNT = 4
-SETTLE_SECONDS = 1.0  # one drop per this: the 429s of its aftermath (retries, requests in flight) don't count
+SETTLE_SECONDS = 1.0  # a drop's aftermath lasts at most this (see settle_seconds)
 WINDOW_SECONDS = 2.0  # good answers are counted in windows of this (a sliding window made of the last two)
 GROWTH = 1.5
 PROBE = 0.02  # above w_max the rate climbs at most this share of w_max per second (see the module's doc)
@@ -107,7 +108,7 @@ class BudgetState:
         close = rate is not None and now - self.prev_429 < DENSE_REQUESTS / rate
         steady = throttles >= DENSE_COUNT and throttles >= DENSE_SHARE * (accepted + throttles)
         self.prev_429, self.last_429 = self.last_429, now
-        if rate is None or not (close or steady) or sent_at < self.last_drop + SETTLE_SECONDS:
+        if rate is None or not (close or steady) or sent_at < self.last_drop + self.settle_seconds():
             return False
         span = min(WINDOW_SECONDS, max(now - self.counting_since, WINDOW_SECONDS / 8))
         estimate = min(rate, self._accepted_rate(rate, accepted / span)) if self._binding(now, rate) else rate
@@ -117,6 +118,14 @@ class BudgetState:
         self.next_slot = min(self.next_slot, now)  # the queue was spaced at the old rate: it is taken anew
         self.last_drop = now
         return True
+
+    def settle_seconds(self) -> float:
+        """How long after a drop a request's 429 still belongs to the drop: the time of a few requests at
+        the dropped rate. Requests sent before the drop never count; those sent after it take their slots
+        at the new rate (retries too), so their 429s say the new rate is still too high. A first drop
+        learns from a burst the server's token bucket allowed and can land too high: every request of a
+        longer settling time would go into a 429."""
+        return min(SETTLE_SECONDS, DENSE_REQUESTS / max(FLOOR, BETA * self.w_max))
 
     def dropped_since(self, granted: float) -> bool:
         """Whether the rate dropped after a slot was granted at ``granted`` (its spacing is the old rate's:
