@@ -19,7 +19,9 @@ For each N it starts the sandbox in its own process and measures:
   lake      with --lake-server (a libpq string of a PostgreSQL server, e.g. `"$(bash scripts/postgres.sh)"`):
             project and tail again into a DuckLake whose catalog is a new database on that server;
 and once per server limit (60/s, the documented one, and 20/s), the parent-scoped collections against
-the sandbox limiting at it, the client at its default budget (scripts/bench_budget.py).
+the sandbox limiting at it, the client at its default budget (scripts/bench_budget.py); and a parent
+fan-out without a rate limit against 16 plain threaded httpx clients doing the same GETs
+(scripts/bench_fanout.py).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench_budget import bench_parents, report, start_sandbox  # noqa: E402
+from bench_fanout import bench_fanout  # noqa: E402
+from bench_fanout import report as fanout_report  # noqa: E402
 from bench_history import large_history_tails, seed_versions  # noqa: E402
 from bench_loaders import baseline, floor  # noqa: E402
 
@@ -206,6 +210,9 @@ def main() -> None:
         "--rate-limits", type=float, nargs="+", default=[60.0, 20.0], help="server limits of the parent leg"
     )
     parser.add_argument("--lake-server", help="libpq string of a PostgreSQL server: adds the DuckLake leg")
+    parser.add_argument(
+        "--fanout-customers", type=int, default=3000, help="customers of the unlimited fan-out leg (0: skip)"
+    )
     args = parser.parse_args()
     for n in args.sizes:
         r = bench_size(n, args.page_size, args.lake_server, versions=args.versions)
@@ -234,6 +241,8 @@ def main() -> None:
             )
     for limit in args.rate_limits if args.parents else []:
         print(report(bench_parents(args.parents if limit >= 60 else args.parents // 3, limit)), flush=True)
+    if args.fanout_customers:
+        print(fanout_report(bench_fanout(args.fanout_customers, rounds=3)), flush=True)
     print(json.dumps({"machine": f"{os.cpu_count()} cores", "python": sys.version.split()[0]}))
 
 
