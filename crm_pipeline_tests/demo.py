@@ -76,7 +76,7 @@ def _summary(database: str) -> None:
     query = f"duckdb.connect('{database}', read_only=True).sql('FROM marts.customers_overview LIMIT 5')"
     catalog = f"`.venv/bin/crm-pipeline catalog --database {database}` for live counts"
     sandbox = ".venv/bin/python -m crm_pipeline_tests.sandbox --port 8765"
-    dagster = f"CRM_DUCKDB_PATH={database} DAGSTER_HOME=$PWD/dagster_home .venv/bin/dagster dev"
+    dagster = f"CRM_DUCKDB_PATH={database} DAGSTER_HOME=$PWD/dagster_home .venv/bin/dg dev"
     print(f"""
 The DuckDB file: {database}
   query it:        .venv/bin/python -c "import duckdb; {query}.show()"

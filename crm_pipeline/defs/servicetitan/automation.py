@@ -2,7 +2,7 @@
 models' declarative automation and the raw tables' checks (freshness: each raw asset's FreshnessPolicy).
 
 Sensors and schedules start switched on (CRM_AUTOMATION=on, the default): the pipeline exists to keep
-the copy fresh, and they only tick where a Dagster daemon runs (`dagster dev`, `dagster-daemon run`).
+the copy fresh, and they only tick where a Dagster daemon runs (`dg dev`, `dagster-daemon run`).
 CRM_AUTOMATION=off ships them stopped, to switch on in the UI. A toggle in the UI wins over both.
 """
 
