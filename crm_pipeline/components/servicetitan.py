@@ -56,6 +56,8 @@ class ServiceTitanComponent(dg.Component, dg.Model, dg.Resolvable):
     walk_budget_seconds: float | None = None
     rotation_hours: float | None = None
     rotation_share: float | None = None
+    # Asset keys (`raw_export/customers`, `raw_list/customers_notes`) of the endpoints to load; None: all 25.
+    endpoints: list[str] | None = None
 
     def settings_env(self, env: Mapping[str, str]) -> dict[str, str]:
         """`env` with this component's attributes in place of the variables they stand for."""
@@ -77,7 +79,8 @@ class ServiceTitanComponent(dg.Component, dg.Model, dg.Resolvable):
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         # Imported here so that `dg list components` does not load pandera and the catalog.
         from crm_pipeline.defs.location import build_definitions
+        from crm_pipeline.defs.servicetitan.selection import select_endpoints
         from crm_pipeline.validation import warm_up
 
         warm_up()
-        return build_definitions(self.settings_env(os.environ))
+        return build_definitions(self.settings_env(os.environ), endpoints=select_endpoints(self.endpoints))
