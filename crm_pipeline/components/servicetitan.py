@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import dagster as dg
+
+from crm_pipeline.settings import SettingsError
 
 # Each attribute stands for the environment variable the code location reads when it loads.
 _SETTING_VARS = {
@@ -58,6 +61,9 @@ class ServiceTitanComponent(dg.Component, dg.Model, dg.Resolvable):
     rotation_share: float | None = None
     # Asset keys (`raw_export/customers`, `raw_list/customers_notes`) of the endpoints to load; None: all 25.
     endpoints: list[str] | None = None
+    # A folder of the team's own models (staging/, marts/, tests/ as in dbt_like_sql/), relative to this
+    # defs.yaml's folder, built beside ours: they may ref() our models and source() our raw tables.
+    sql_models_path: str | None = None
 
     def settings_env(self, env: Mapping[str, str]) -> dict[str, str]:
         """`env` with this component's attributes in place of the variables they stand for."""
@@ -83,4 +89,15 @@ class ServiceTitanComponent(dg.Component, dg.Model, dg.Resolvable):
         from crm_pipeline.validation import warm_up
 
         warm_up()
-        return build_definitions(self.settings_env(os.environ), endpoints=select_endpoints(self.endpoints))
+        return build_definitions(
+            self.settings_env(os.environ),
+            endpoints=select_endpoints(self.endpoints),
+            sql_models=[self.sql_models_folder(context.path)] if self.sql_models_path else [],
+        )
+
+    def sql_models_folder(self, component_folder: Path) -> Path:
+        """`sql_models_path` from the folder of this defs.yaml; refused unless it is a folder."""
+        folder = component_folder / (self.sql_models_path or "")
+        if not folder.is_dir():
+            raise SettingsError(f"sql_models_path: {folder} is not a folder (of staging/ and marts/ models)")
+        return folder

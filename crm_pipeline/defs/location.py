@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import partial
+from pathlib import Path
 
 from dagster import AssetKey, AssetsDefinition, AssetSelection, Definitions, in_process_executor
 
@@ -18,18 +19,20 @@ from crm_pipeline.defs.servicetitan.list_assets import LIST_GROUP, build_list_as
 from crm_pipeline.defs.servicetitan.walk_settings import WalkSettings
 from crm_pipeline.defs.sql_models import build_sql_model_assets, build_sql_model_checks, models_without
 from crm_pipeline.settings import tenant_ids
-from crm_pipeline.sql_models import load_project
+from crm_pipeline.sql_models import PROJECT_DIR, load_project
 
 
-def build_definitions(env: Mapping[str, str], *, endpoints: Sequence[Endpoint] = ENDPOINTS) -> Definitions:
+def build_definitions(
+    env: Mapping[str, str], *, endpoints: Sequence[Endpoint] = ENDPOINTS, sql_models: Sequence[Path] = ()
+) -> Definitions:
     """The raw assets of `endpoints` (default: all; partitioned by SERVICETITAN_TENANTS), the SQL models of
-    `dbt_like_sql/` whose raw tables `endpoints` loads, the automation (CRM_AUTOMATION, the crons), the
-    resources and, for a DuckLake, its maintenance."""
+    `dbt_like_sql/` and of the folders `sql_models` (those whose raw tables `endpoints` loads), the
+    automation (CRM_AUTOMATION, the crons), the resources and, for a DuckLake, its maintenance."""
     automation = AutomationSettings.from_env(env)
     tenants = tenant_ids(env)
     loaded = {AssetKey(ep.asset_key_path) for ep in endpoints}
     missing = {AssetKey(ep.asset_key_path) for ep in ENDPOINTS} - loaded
-    models = models_without(load_project(), missing)
+    models = models_without(load_project(PROJECT_DIR, *sql_models), missing)
     core = Definitions(
         assets=[*raw_assets(env, endpoints=endpoints, tenants=tenants), *build_sql_model_assets(models)],
         asset_checks=build_sql_model_checks(models),
