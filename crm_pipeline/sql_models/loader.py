@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_like_sql"
+# The package's link to the checkout's dbt_like_sql/, a folder of its own in an installed wheel.
+PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_like_sql"
 MODEL_FOLDERS = ("staging", "marts")  # folder = DuckDB schema = asset key prefix = group
 MATERIALIZATIONS = ("view", "table")
 HEADER_KEYS = ("description", "materialized", "unique", "not_null", "severity", "columns")
