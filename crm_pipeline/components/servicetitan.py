@@ -92,12 +92,14 @@ class ServiceTitanComponent(dg.Component, dg.Model, dg.Resolvable):
         return build_definitions(
             self.settings_env(os.environ),
             endpoints=select_endpoints(self.endpoints),
-            sql_models=[self.sql_models_folder(context.path)] if self.sql_models_path else [],
+            sql_models=self.sql_models_folders(context.path),
         )
 
-    def sql_models_folder(self, component_folder: Path) -> Path:
-        """`sql_models_path` from the folder of this defs.yaml; refused unless it is a folder."""
-        folder = component_folder / (self.sql_models_path or "")
+    def sql_models_folders(self, component_folder: Path) -> list[Path]:
+        """`sql_models_path` from this defs.yaml's folder (none when left out); refused unless a folder."""
+        if self.sql_models_path is None:
+            return []
+        folder = component_folder / self.sql_models_path
         if not folder.is_dir():
             raise SettingsError(f"sql_models_path: {folder} is not a folder (of staging/ and marts/ models)")
-        return folder
+        return [folder]

@@ -42,7 +42,9 @@ def build_definitions(
         executor=in_process_executor,
     )
     merged = Definitions.merge(
-        core, automation_definitions(automation, tenants, endpoints), lake_maintenance_definitions(env)
+        core,
+        automation_definitions(automation, tenants, endpoints, sql_models=bool(models)),
+        lake_maintenance_definitions(env),
     )
     return with_freshness(merged, automation)
 

@@ -79,7 +79,7 @@ def test_the_sensor_and_schedules_request_only_the_selected_endpoints(instance):
 def test_a_kind_left_out_leaves_out_its_job_sensor_and_schedules():
     only_lists = names(component_defs(endpoints=["raw_list/leads"]))
     assert only_lists == {
-        "sensors": {"sql_models_automation"},  # no parent-scoped endpoint: no walk to continue
+        "sensors": set(),  # no parent-scoped endpoint (no walk to continue), no SQL model reads leads
         "schedules": {"servicetitan_list_incremental", "servicetitan_list_full_walk"},
         "jobs": {"servicetitan_list_job"},
     }

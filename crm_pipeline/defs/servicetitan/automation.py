@@ -39,15 +39,20 @@ def build_sql_models_sensor(default_status: DefaultSensorStatus) -> AutomationCo
 
 
 def automation_definitions(
-    settings: AutomationSettings, tenants: Sequence[str], endpoints: Sequence[Endpoint] = ENDPOINTS
+    settings: AutomationSettings,
+    tenants: Sequence[str],
+    endpoints: Sequence[Endpoint] = ENDPOINTS,
+    *,
+    sql_models: bool = True,
 ) -> Definitions:
-    """The jobs, sensors, schedules and raw-table checks of `endpoints` (default: all), switched on or off
-    and timed by `settings`, requesting runs for each of `tenants` (none: one tenant). A kind of endpoint
-    none of `endpoints` is has no job, sensor or schedule: they would target assets that do not exist."""
+    """The jobs, sensors, schedules and raw-table checks of `endpoints` (default: all), and the SQL models'
+    sensor if there are `sql_models`, switched on or off and timed by `settings`, requesting runs for each
+    of `tenants` (none: one tenant). A kind of endpoint none of `endpoints` is has no job, sensor or
+    schedule: they would target assets that do not exist."""
     feeds = [ep for ep in endpoints if ep.kind == "export"]
     lists = [ep for ep in endpoints if ep.kind == "list"]
     status = settings.sensor_status
-    jobs, sensors, schedules = [], [build_sql_models_sensor(status)], []
+    jobs, sensors, schedules = [], [build_sql_models_sensor(status)] if sql_models else [], []
     if feeds:
         jobs.append(export_job)
         sensors.append(
