@@ -20,7 +20,7 @@ STAGED = dg.AssetKey(["staging", "stg_customers"])
 
 
 @pytest.fixture
-def loaded(settings, client, tmp_path) -> str:
+def loaded(settings, client) -> str:
     """The test's DuckDB file with raw_export.customers loaded from the sandbox."""
     with duckdb.connect(settings.duckdb_path) as conn:
         sync_export(client, conn, endpoint("export/customers"), tenant_id=settings.tenant_id)
