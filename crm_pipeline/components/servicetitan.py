@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import dagster as dg
+
+from crm_pipeline.settings import SettingsError
 
 # Each attribute stands for the environment variable the code location reads when it loads.
 _SETTING_VARS = {
@@ -56,6 +59,11 @@ class ServiceTitanComponent(dg.Component, dg.Model, dg.Resolvable):
     walk_budget_seconds: float | None = None
     rotation_hours: float | None = None
     rotation_share: float | None = None
+    # Asset keys (`raw_export/customers`, `raw_list/customers_notes`) of the endpoints to load; None: all 25.
+    endpoints: list[str] | None = None
+    # A folder of the team's own models (staging/, marts/, tests/ as in dbt_like_sql/), relative to this
+    # defs.yaml's folder, built beside ours: they may ref() our models and source() our raw tables.
+    sql_models_path: str | None = None
 
     def settings_env(self, env: Mapping[str, str]) -> dict[str, str]:
         """`env` with this component's attributes in place of the variables they stand for."""
@@ -77,7 +85,21 @@ class ServiceTitanComponent(dg.Component, dg.Model, dg.Resolvable):
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         # Imported here so that `dg list components` does not load pandera and the catalog.
         from crm_pipeline.defs.location import build_definitions
+        from crm_pipeline.defs.servicetitan.selection import select_endpoints
         from crm_pipeline.validation import warm_up
 
         warm_up()
-        return build_definitions(self.settings_env(os.environ))
+        return build_definitions(
+            self.settings_env(os.environ),
+            endpoints=select_endpoints(self.endpoints),
+            sql_models=self.sql_models_folders(context.path),
+        )
+
+    def sql_models_folders(self, component_folder: Path) -> list[Path]:
+        """`sql_models_path` from this defs.yaml's folder (none when left out); refused unless a folder."""
+        if self.sql_models_path is None:
+            return []
+        folder = component_folder / self.sql_models_path
+        if not folder.is_dir():
+            raise SettingsError(f"sql_models_path: {folder} is not a folder (of staging/ and marts/ models)")
+        return [folder]

@@ -5,6 +5,9 @@ The models are read when the definitions load (`crm_pipeline.definitions`), not 
 """
 # No `from __future__ import annotations` here: Dagster reads the asset functions' annotations at runtime.
 
+from collections.abc import Collection
+from dataclasses import replace
+
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -25,6 +28,7 @@ from dagster import (
 from crm_pipeline.defs.conditions import rebuild_when_sources_change
 from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB
 from crm_pipeline.sql_models import Model, build_model, model_checks, run_check
+from crm_pipeline.sql_models.loader import SqlFile
 from crm_pipeline.storage.history import written_by
 
 
@@ -123,3 +127,22 @@ def build_sql_model_assets(models: dict[str, Model]) -> list[AssetsDefinition]:
 def build_sql_model_checks(models: dict[str, Model]) -> list[AssetChecksDefinition]:
     """The check op of each model of `models` that declares checks."""
     return [c for c in (build_model_checks(model, models) for model in models.values()) if c is not None]
+
+
+def models_without(models: dict[str, Model], missing: Collection[AssetKey]) -> dict[str, Model]:
+    """`models` less those reading an asset of `missing` (a raw table the code location does not load),
+    directly or through a model left out; a kept model's data tests that read one are left out too.
+    Otherwise such a model would be defined, and fail on every run for want of its table."""
+
+    def reads_missing(item: SqlFile, kept: dict[str, Model]) -> bool:
+        sources = (AssetKey(list(written_by(*source))) for source in item.sources)
+        return any(key in missing for key in sources) or any(ref not in kept for ref in item.refs)
+
+    kept: dict[str, Model] = {}
+    for name, model in models.items():  # dependency order: the models a model refs are decided before it
+        if not reads_missing(model, kept):
+            kept[name] = model
+    return {
+        name: replace(model, tests=[test for test in model.tests if not reads_missing(test, kept)])
+        for name, model in kept.items()
+    }

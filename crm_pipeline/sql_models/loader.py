@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_like_sql"
+# The package's link to the checkout's dbt_like_sql/, a folder of its own in an installed wheel.
+PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_like_sql"
 MODEL_FOLDERS = ("staging", "marts")  # folder = DuckDB schema = asset key prefix = group
 MATERIALIZATIONS = ("view", "table")
 HEADER_KEYS = ("description", "materialized", "unique", "not_null", "severity", "columns")
@@ -111,29 +112,37 @@ def shared_column_docs(project_dir: Path = PROJECT_DIR) -> dict[str, str]:
     return {name.strip(): text.strip() for name, _, text in pairs}
 
 
-def load_project(project_dir: Path = PROJECT_DIR) -> dict[str, Model]:
-    """All models of the project by name, each with its data tests, in dependency order."""
+def load_project(*project_dirs: Path) -> dict[str, Model]:
+    """All models of the projects (none given: `dbt_like_sql/`) by name, each with its data tests, in
+    dependency order. One namespace: a later project's model may ref an earlier one's, a name may be
+    used once, and a later project's `columns.txt` adds to (and overrides) an earlier one's."""
     models: dict[str, Model] = {}
-    shared = shared_column_docs(project_dir)
-    for folder in MODEL_FOLDERS:
-        for path in sorted((project_dir / folder).glob("*.sql")):
-            model = read_file(path)
-            if model.name in models:
-                raise model.error(f"model name {model.name!r} is also {models[model.name].where}")
-            if model.materialized not in MATERIALIZATIONS:
-                raise model.error(
-                    f"materialized must be one of {MATERIALIZATIONS}, not {model.materialized!r}"
-                )
-            model.shared_docs = shared
-            models[model.name] = model
-    for path in sorted((project_dir / "tests").glob("*.sql")):
-        test = read_file(path)
-        if "__" not in test.name or test.model not in models:
-            raise test.error("a data test is named tests/<model>__<check>.sql after an existing model")
-        models[test.model].tests.append(test)
+    shared: dict[str, str] = {}
+    for project_dir in project_dirs or (PROJECT_DIR,):
+        shared = {**shared, **shared_column_docs(project_dir)}
+        for folder in MODEL_FOLDERS:
+            for path in sorted((project_dir / folder).glob("*.sql")):
+                models[path.stem] = _read_model(path, models, shared)
+    for project_dir in project_dirs or (PROJECT_DIR,):
+        for path in sorted((project_dir / "tests").glob("*.sql")):
+            test = read_file(path)
+            if "__" not in test.name or test.model not in models:
+                raise test.error("a data test is named tests/<model>__<check>.sql after an existing model")
+            models[test.model].tests.append(test)
     for item in [*models.values(), *(t for m in models.values() for t in m.tests)]:
         compile_sql(item, models)  # unknown refs and stray {{ }} fail at load time, naming file and line
     return {name: models[name] for name in build_order(models)}
+
+
+def _read_model(path: Path, models: dict[str, Model], shared_docs: dict[str, str]) -> Model:
+    """The model file at `path`, refused if its name is taken in `models` or its materialization unknown."""
+    model = read_file(path)
+    if model.name in models:
+        raise model.error(f"model name {model.name!r} is also {models[model.name].where}")
+    if model.materialized not in MATERIALIZATIONS:
+        raise model.error(f"materialized must be one of {MATERIALIZATIONS}, not {model.materialized!r}")
+    model.shared_docs = shared_docs
+    return model
 
 
 def build_order(models: dict[str, Model]) -> list[str]:
@@ -152,7 +161,7 @@ def compile_sql(item: SqlFile, models: dict[str, Model]) -> str:
     for number, line in enumerate(item.sql.splitlines(keepends=True), start=1):
         for name in _REF.findall(line):
             if name not in models:
-                raise item.error(f"ref('{name}'): no model dbt_like_sql/*/{name}.sql", number)
+                raise item.error(f"ref('{name}'): no model {name}.sql in staging/ or marts/", number)
         line = _REF.sub(lambda m: models[m.group(1)].relation, line)
         line = _SOURCE.sub(lambda m: f"{m.group(1)}.{m.group(2)}", line)
         if "{{" in line:

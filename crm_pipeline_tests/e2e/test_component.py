@@ -1,6 +1,7 @@
 """The ServiceTitan component in someone else's project: `create-dagster project` in a temp folder,
-crm-pipeline installed into it, `dg list components`, `dg scaffold defs`, `dg check defs`, `dg list defs`,
-and `dg launch` of the export feeds against the sandbox, stored rows compared with what it serves."""
+crm-pipeline installed into it, `dg list components`, `dg scaffold defs` (with a team's own SQL model beside
+ours), `dg check defs`, `dg list defs`, and `dg launch` of the export feeds against the sandbox, stored rows
+compared with what it serves."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 
 from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS
 from crm_pipeline_tests.faults import assert_exact
+from crm_pipeline_tests.unit.test_component_sql_models import TEAM_FILES, write_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPONENT = "crm_pipeline.components.ServiceTitanComponent"
@@ -64,8 +66,12 @@ def _dg(project: Path, *args: str, env: dict | None = None) -> str:
 def test_the_component_scaffolds_checks_lists_and_loads_the_feeds(project, sandbox, settings, tmp_path):
     assert COMPONENT in _dg(project, "list", "components", "--json")
     _dg(project, "scaffold", "defs", COMPONENT, "servicetitan")
-    yaml = (project / "src/myproj/defs/servicetitan/defs.yaml").read_text()
+    folder = project / "src/myproj/defs/servicetitan"
+    yaml = (folder / "defs.yaml").read_text()
     assert "{{ env.CRM_DUCKDB_PATH }}" in yaml and "SECRET" not in yaml
+    # the team's own model, on ours (which ship in the wheel) and on a raw table
+    (folder / "defs.yaml").write_text(yaml.rstrip() + "\n  sql_models_path: team_sql\n")
+    write_folder(folder / "team_sql", TEAM_FILES)
     env = {**os.environ, **sandbox.env(), "CRM_DUCKDB_PATH": settings.duckdb_path}
     env["DAGSTER_HOME"] = str(tmp_path / "home")
     os.makedirs(env["DAGSTER_HOME"])
@@ -75,6 +81,7 @@ def test_the_component_scaffolds_checks_lists_and_loads_the_feeds(project, sandb
         f"raw_export/{ep.table}" for ep in EXPORT_FEEDS
     )
     assert len([k for k in keys if k.startswith("raw_list/")]) == len(LIST_ENDPOINTS) == 19
+    assert {"staging/stg_customers", "marts/customers_overview", "marts/team_customers"} <= set(keys)
     _dg(project, "launch", "--assets", "group:servicetitan_export", env=env)
     with duckdb.connect(settings.duckdb_path, read_only=True) as conn:
         assert_exact(conn, sandbox, settings.tenant_id, EXPORT_FEEDS)

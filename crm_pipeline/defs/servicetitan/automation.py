@@ -10,8 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dagster import AssetSelection, AutomationConditionSensorDefinition, DefaultSensorStatus, Definitions
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
+    Definitions,
+)
 
+from crm_pipeline.catalog import ENDPOINTS, Endpoint
 from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
 from crm_pipeline.defs.servicetitan.checks import raw_table_checks
 from crm_pipeline.defs.servicetitan.jobs import export_job, list_job
@@ -31,16 +38,31 @@ def build_sql_models_sensor(default_status: DefaultSensorStatus) -> AutomationCo
     )
 
 
-def automation_definitions(settings: AutomationSettings, tenants: Sequence[str]) -> Definitions:
-    """The jobs, sensors, schedules and raw-table checks, switched on or off and timed by `settings`,
-    requesting runs for each of `tenants` (none: one tenant)."""
+def automation_definitions(
+    settings: AutomationSettings,
+    tenants: Sequence[str],
+    endpoints: Sequence[Endpoint] = ENDPOINTS,
+    *,
+    sql_models: bool = True,
+) -> Definitions:
+    """The jobs, sensors, schedules and raw-table checks of `endpoints` (default: all), and the SQL models'
+    sensor if there are `sql_models`, switched on or off and timed by `settings`, requesting runs for each
+    of `tenants` (none: one tenant). A kind of endpoint none of `endpoints` is has no job, sensor or
+    schedule: they would target assets that do not exist."""
+    feeds = [ep for ep in endpoints if ep.kind == "export"]
+    lists = [ep for ep in endpoints if ep.kind == "list"]
+    status = settings.sensor_status
+    jobs, sensors, schedules = [], [build_sql_models_sensor(status)] if sql_models else [], []
+    if feeds:
+        jobs.append(export_job)
+        sensors.append(
+            build_export_sensor(status, tenants, interval=lambda: settings.export_interval, feeds=feeds)
+        )
+    if lists:
+        jobs.append(list_job)
+        schedules = build_list_schedules(settings, tenants, [AssetKey(ep.asset_key_path) for ep in lists])
+    if any(ep.parent for ep in lists):
+        sensors.append(build_walk_sensor(status, tenants, lists))
     return Definitions(
-        jobs=[export_job, list_job],
-        sensors=[
-            build_export_sensor(settings.sensor_status, tenants, interval=lambda: settings.export_interval),
-            build_walk_sensor(settings.sensor_status, tenants),
-            build_sql_models_sensor(settings.sensor_status),
-        ],
-        schedules=build_list_schedules(settings, tenants),
-        asset_checks=raw_table_checks(),
+        jobs=jobs, sensors=sensors, schedules=schedules, asset_checks=raw_table_checks(endpoints)
     )

@@ -7,6 +7,8 @@ Freshness is not a check here: each raw asset has a Dagster `FreshnessPolicy` (f
 """
 # No `from __future__ import annotations` here: Dagster reads the check functions' annotations at runtime.
 
+from collections.abc import Sequence
+
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -18,7 +20,7 @@ from dagster import (
     multi_asset_check,
 )
 
-from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS, Endpoint
+from crm_pipeline.catalog import ENDPOINTS, Endpoint
 from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB, ServiceTitanResource
 from crm_pipeline.defs.servicetitan.check_queries import (
     LatestLoad,
@@ -191,6 +193,6 @@ def build_raw_checks(endpoint: Endpoint) -> AssetChecksDefinition:
     return _checks
 
 
-def raw_table_checks() -> list[AssetChecksDefinition]:
-    """The check ops of every raw table of the catalog."""
-    return [build_raw_checks(ep) for ep in (*EXPORT_FEEDS, *LIST_ENDPOINTS)]
+def raw_table_checks(endpoints: Sequence[Endpoint] = ENDPOINTS) -> list[AssetChecksDefinition]:
+    """The check ops of the raw tables of `endpoints` (default: every endpoint of the catalog)."""
+    return [build_raw_checks(ep) for ep in endpoints]

@@ -36,11 +36,12 @@ def export_description(endpoint: Endpoint) -> str:
     )
 
 
-def build_export_assets(*, tenants: Sequence[str] = ()) -> AssetsDefinition:
-    """The export feeds' multi-asset: partitioned by `tenants` (none: one tenant)."""
-    specs, partitions = raw_specs(
-        EXPORT_FEEDS, group=EXPORT_GROUP, describe=export_description, tenants=tenants
-    )
+def build_export_assets(
+    *, tenants: Sequence[str] = (), feeds: Sequence[Endpoint] = EXPORT_FEEDS
+) -> AssetsDefinition:
+    """The multi-asset of the export feeds `feeds` (default: all): partitioned by `tenants` (none: one
+    tenant)."""
+    specs, partitions = raw_specs(feeds, group=EXPORT_GROUP, describe=export_description, tenants=tenants)
 
     @multi_asset(
         name=EXPORT_OP,
@@ -60,11 +61,7 @@ def build_export_assets(*, tenants: Sequence[str] = ()) -> AssetsDefinition:
             sync_export, start=config.start_date, include_recent_changes=config.include_recent_changes
         )
         yield from materialize_endpoints(
-            context,
-            servicetitan=servicetitan,
-            duckdb=duckdb,
-            endpoints=selected(context, EXPORT_FEEDS),
-            sync=sync,
+            context, servicetitan=servicetitan, duckdb=duckdb, endpoints=selected(context, feeds), sync=sync
         )
 
     return _export_feeds

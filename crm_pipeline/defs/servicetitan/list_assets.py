@@ -48,11 +48,14 @@ def _description(endpoint: Endpoint) -> str:
 
 
 def build_list_assets(
-    *, tenants: Sequence[str] = (), walk: Callable[[], WalkSettings] = walk_settings_now
+    *,
+    tenants: Sequence[str] = (),
+    walk: Callable[[], WalkSettings] = walk_settings_now,
+    endpoints: Sequence[Endpoint] = LIST_ENDPOINTS,
 ) -> AssetsDefinition:
-    """The list endpoints' multi-asset: partitioned by `tenants` (none: one tenant), its parent walks as
-    `walk` says at a run's start."""
-    specs, partitions = raw_specs(LIST_ENDPOINTS, group=LIST_GROUP, describe=_description, tenants=tenants)
+    """The multi-asset of the list endpoints `endpoints` (default: all): partitioned by `tenants` (none: one
+    tenant), its parent walks as `walk` says at a run's start."""
+    specs, partitions = raw_specs(endpoints, group=LIST_GROUP, describe=_description, tenants=tenants)
 
     @multi_asset(
         name=LIST_OP,
@@ -75,7 +78,7 @@ def build_list_assets(
             context,
             servicetitan=servicetitan,
             duckdb=duckdb,
-            endpoints=selected(context, LIST_ENDPOINTS),
+            endpoints=selected(context, endpoints),
             sync=sync,
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dagster import RunRequest, ScheduleDefinition, ScheduleEvaluationContext, SkipReason, schedule
+from dagster import AssetKey, RunRequest, ScheduleDefinition, ScheduleEvaluationContext, SkipReason, schedule
 
 from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
 from crm_pipeline.defs.servicetitan.jobs import LIST_KEYS, list_job, list_run_config, runs_in_progress
@@ -14,10 +14,11 @@ FULL_WALK = "servicetitan_list_full_walk"
 
 
 def build_list_schedules(
-    settings: AutomationSettings, tenants: Sequence[str] = ()
+    settings: AutomationSettings, tenants: Sequence[str] = (), keys: Sequence[AssetKey] = LIST_KEYS
 ) -> list[ScheduleDefinition]:
     """The two schedules of `list_job`, on the crons of CRM_LIST_SCHEDULE and CRM_FULL_WALK_SCHEDULE,
-    requesting a run for each of `tenants` (their partitions; none: one tenant)."""
+    requesting a run for each of `tenants` (their partitions; none: one tenant); an incremental run waits
+    while a run writes any of `keys` (default: every list asset)."""
 
     @schedule(
         name=INCREMENTAL,
@@ -32,7 +33,7 @@ def build_list_schedules(
         """An incremental run of every list endpoint (per tenant), unless one is still queued or running."""
         requests, skipped = [], []
         for tenant in tenants or [None]:
-            busy = runs_in_progress(context.instance, LIST_KEYS, tenant)
+            busy = runs_in_progress(context.instance, keys, tenant)
             if busy:
                 run_id = sorted(set(busy.values()))[0]
                 skipped.append(f"{tenant or 'list endpoints'}: still being written by run {run_id}")

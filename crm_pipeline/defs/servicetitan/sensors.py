@@ -24,7 +24,7 @@ from dagster import (
     sensor,
 )
 
-from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS
+from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS, Endpoint
 from crm_pipeline.defs.resources import export_interval_now
 from crm_pipeline.defs.servicetitan.jobs import export_job, list_job, list_run_config, runs_in_progress
 
@@ -88,12 +88,18 @@ def _latest(instance: DagsterInstance, key: AssetKey, tenant: str | None):
 
 
 def plan_export_runs(
-    instance: DagsterInstance, cursor: str | None, now: float, *, interval: int, tenants: Sequence[str] = ()
+    instance: DagsterInstance,
+    cursor: str | None,
+    now: float,
+    *,
+    interval: int,
+    tenants: Sequence[str] = (),
+    feeds: Sequence[Endpoint] = EXPORT_FEEDS,
 ) -> ExportPlan:
-    """Decide, for every export feed (of every tenant), whether to run it now; the previous cursor holds
-    past requests."""
+    """Decide, for each of `feeds` (default: every export feed) of every tenant, whether to run it now; the
+    previous cursor holds past requests."""
     previous = json.loads(cursor).get("feeds", {}) if cursor else {}
-    keys = {ep.path: AssetKey(ep.asset_key_path) for ep in EXPORT_FEEDS}
+    keys = {ep.path: AssetKey(ep.asset_key_path) for ep in feeds}
     plan = ExportPlan(interval=interval)
     for tenant in tenants or [None]:
         running = runs_in_progress(instance, keys.values(), tenant)
@@ -126,9 +132,10 @@ def build_export_sensor(
     default_status: DefaultSensorStatus,
     tenants: Sequence[str] = (),
     interval: Callable[[], int] = export_interval_now,
+    feeds: Sequence[Endpoint] = EXPORT_FEEDS,
 ):
-    """The export sensor, requesting runs for each of `tenants` (their partitions; none: one tenant), each
-    feed `interval()` seconds after its last caught-up run."""
+    """The export sensor of `feeds` (default: every export feed), requesting runs for each of `tenants`
+    (their partitions; none: one tenant), each feed `interval()` seconds after its last caught-up run."""
 
     @sensor(
         name=SENSOR_NAME,
@@ -143,7 +150,7 @@ def build_export_sensor(
     def servicetitan_export_sensor(context: SensorEvaluationContext) -> SensorResult:
         """Request one run of the export feeds that are due; record every feed's state in the cursor."""
         plan = plan_export_runs(
-            context.instance, context.cursor, time.time(), interval=interval(), tenants=tenants
+            context.instance, context.cursor, time.time(), interval=interval(), tenants=tenants, feeds=feeds
         )
         if not plan.due:
             return SensorResult(skip_reason=SkipReason("no export feed is due"), cursor=plan.cursor)
@@ -166,11 +173,11 @@ WALK_SENSOR_NAME = "servicetitan_list_walk_sensor"
 
 
 def unfinished_walks(
-    instance: DagsterInstance, tenants: Sequence[str] = ()
+    instance: DagsterInstance, tenants: Sequence[str] = (), endpoints: Sequence[Endpoint] = LIST_ENDPOINTS
 ) -> dict[str | None, list[AssetKey]]:
-    """Per tenant, the parent-scoped list assets whose last run stopped with more to do (time budget
-    spent) and that no queued or running run writes."""
-    keys = [AssetKey(ep.asset_key_path) for ep in LIST_ENDPOINTS if ep.parent is not None]
+    """Per tenant, the parent-scoped list assets of `endpoints` whose last run stopped with more to do
+    (time budget spent) and that no queued or running run writes."""
+    keys = [AssetKey(ep.asset_key_path) for ep in endpoints if ep.parent is not None]
     due: dict[str | None, list[AssetKey]] = {}
     for tenant in tenants or [None]:
         running = runs_in_progress(instance, keys, tenant)
@@ -180,8 +187,13 @@ def unfinished_walks(
     return due
 
 
-def build_walk_sensor(default_status: DefaultSensorStatus, tenants: Sequence[str] = ()):
-    """The sensor continuing unfinished parent walks, for each of `tenants` (none: one tenant)."""
+def build_walk_sensor(
+    default_status: DefaultSensorStatus,
+    tenants: Sequence[str] = (),
+    endpoints: Sequence[Endpoint] = LIST_ENDPOINTS,
+):
+    """The sensor continuing the unfinished parent walks of `endpoints` (default: every list endpoint), for
+    each of `tenants` (none: one tenant)."""
 
     @sensor(
         name=WALK_SENSOR_NAME,
@@ -192,7 +204,7 @@ def build_walk_sensor(default_status: DefaultSensorStatus, tenants: Sequence[str
         "(CRM_WALK_BUDGET_SECONDS) with parents still to visit, as soon as no run writes it.",
     )
     def servicetitan_list_walk_sensor(context: SensorEvaluationContext) -> SensorResult:
-        due = unfinished_walks(context.instance, tenants)
+        due = unfinished_walks(context.instance, tenants, endpoints)
         if not due:
             return SensorResult(skip_reason=SkipReason("no parent walk is waiting to be continued"))
         return SensorResult(
