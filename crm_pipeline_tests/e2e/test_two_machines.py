@@ -137,6 +137,7 @@ def assert_runs_clean(env: dict[str, str], runs: int) -> int:
     return len(checks)
 
 
+@pytest.mark.timeout(600)  # about 3 minutes on 2 busy cores: 5 runs of dg, each loading the code location
 def test_two_machines_sharing_only_postgres_and_the_object_store(
     tmp_path, s3_lake, object_store, instance_url
 ):
