@@ -16,6 +16,7 @@ its turns: nothing is left held.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ import duckdb
 from crm_pipeline.storage.lake import catalog_of, redact
 
 _local = threading.local()  # this thread's sessions, by catalog
+_inherited: list = []  # sessions of a parent process, kept open in a forked child (see _sessions)
 
 
 def turn_key(tenant_id: str, stream: str) -> int:
@@ -33,8 +35,17 @@ def turn_key(tenant_id: str, stream: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+def _sessions() -> dict:
+    """This thread's sessions, by catalog. A forked child opens its own; the parent's it inherited are
+    kept, unused (closing one would end the parent's session: they share its socket)."""
+    if getattr(_local, "pid", None) != os.getpid():
+        _inherited.append(getattr(_local, "sessions", None))
+        _local.pid, _local.sessions = os.getpid(), {}
+    return _local.sessions
+
+
 def _session(dsn: str):
-    sessions = _local.__dict__.setdefault("sessions", {})
+    sessions = _sessions()
     session = sessions.get(dsn)
     if session is None or session.closed:
         import psycopg2  # the lake's extra installs it (dagster-postgres)
@@ -49,7 +60,7 @@ def _session(dsn: str):
 
 
 def _forget(dsn: str) -> None:
-    session = _local.__dict__.get("sessions", {}).pop(dsn, None)
+    session = _sessions().pop(dsn, None)
     if session is not None:
         session.close()
 
