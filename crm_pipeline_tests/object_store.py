@@ -10,7 +10,8 @@ import subprocess
 import sys
 import time
 import uuid
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,8 +49,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def object_store():
+@contextmanager
+def moto_server() -> Iterator[ObjectStore]:
+    """moto's S3 server on a free loopback port, while the block runs (the tests, scripts/benchmark.py)."""
     port = _free_port()
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
@@ -65,12 +67,19 @@ def object_store():
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    pytest.fail("moto_server did not start (pip install 'crm-pipeline[test]')")
+                    message = "moto_server did not start (pip install 'crm-pipeline[test]')"
+                    raise RuntimeError(message) from None
                 time.sleep(0.1)
         yield ObjectStore(endpoint)
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def object_store():
+    with moto_server() as store:
+        yield store
 
 
 @pytest.fixture

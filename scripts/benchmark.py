@@ -18,6 +18,8 @@ For each N it starts the sandbox in its own process and measures:
             default older one that the analysts' DuckDB CLI reads: default/latest;
   lake      with --lake-server (a libpq string of a PostgreSQL server, e.g. `"$(bash scripts/postgres.sh)"`):
             project and tail again into a DuckLake whose catalog is a new database on that server;
+  lake on S3  with --lake-server and --object-store: the same into a DuckLake whose data is in a bucket of
+            moto's S3 server, started on loopback for the run (crm_pipeline_tests/object_store.py);
 and once per server limit (60/s, the documented one, and 20/s), the parent-scoped collections against
 the sandbox limiting at it, the client at its default budget (scripts/bench_budget.py); and a parent
 fan-out without a rate limit against 16 plain threaded httpx clients doing the same GETs
@@ -34,6 +36,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from contextlib import nullcontext
 from pathlib import Path
 
 import httpx
@@ -48,6 +52,7 @@ from bench_history import large_history_tails, seed_versions  # noqa: E402
 from bench_loaders import baseline, floor  # noqa: E402
 
 from crm_pipeline.settings import Settings  # noqa: E402
+from crm_pipeline_tests.object_store import moto_server  # noqa: E402
 
 
 def project(
@@ -101,7 +106,7 @@ def lake_storage(server: str, workdir: Path) -> dict:
     """A new catalog database on `server` and a data folder in `workdir`, as the lake's settings."""
     import psycopg2
 
-    name = f"crm_bench_{int(time.time())}"
+    name = f"crm_bench_{uuid.uuid4().hex[:12]}"
     admin = psycopg2.connect(f"{server} dbname=postgres")
     admin.autocommit = True
     admin.cursor().execute(f"CREATE DATABASE {name}")
@@ -125,15 +130,27 @@ def bench_large_history(env: dict, settings: Settings, *, work: Path, home: Path
     return {"history_versions": held, "tail_small_history_s": small_s, "tail_large_history_s": large_s}
 
 
-def bench_lake(env: dict, settings: Settings, server: str, work: Path, home: Path) -> dict:
-    storage = lake_storage(server, work)
-    lake_s, lake_mb = project(env, work, home, storage=storage)
+def lake_leg(env: dict, settings: Settings, storage: dict, work: Path, home: Path, name: str) -> dict:
+    """A whole load and a tail of 100 changes into the lake of `storage`, as `{name}_s` and so on."""
+    seconds, peak_mb = project(env, work, home, storage=storage)
     httpx.post(f"{settings.api_url}/_sandbox/change", json={"feed": "export/customers", "n": 100})
-    lake_tail_s, _ = project(env, work, home, storage=storage)
-    return {"lake_s": lake_s, "lake_peak_rss_mb": lake_mb, "lake_tail_s": lake_tail_s}
+    tail_s, _ = project(env, work, home, storage=storage)
+    return {f"{name}_s": seconds, f"{name}_peak_rss_mb": peak_mb, f"{name}_tail_s": tail_s}
 
 
-def bench_size(n: int, page_size: int, lake_server: str | None = None, versions: int = 1_000_000) -> dict:
+def bench_lake(env: dict, settings: Settings, server: str, work: Path, home: Path, store=None) -> dict:
+    """The lake with its data in a local folder; with `store` (an ObjectStore), in one of its buckets too."""
+    legs = lake_leg(env, settings, lake_storage(server, work), work, home, "lake")
+    if store is not None:
+        on_s3 = {**lake_storage(server, work), **store.env()}
+        on_s3["CRM_DUCKLAKE_DATA_PATH"] = f"s3://{store.create_bucket()}/data/"
+        legs |= lake_leg(env, settings, on_s3, work, home, "lake_s3")
+    return legs
+
+
+def bench_size(
+    n: int, page_size: int, lake_server: str | None = None, versions: int = 1_000_000, store=None
+) -> dict:
     proc, env = start_sandbox(n, page_size)
     try:
         settings = Settings.from_env(env)
@@ -148,7 +165,7 @@ def bench_size(n: int, page_size: int, lake_server: str | None = None, versions:
             tail_s, _ = project(env, work, home)
             variants = variant_seconds(env, work, home)
             history = bench_large_history(env, settings, work=work, home=home, versions=versions)
-            lake = bench_lake(env, settings, server=lake_server, work=work, home=home) if lake_server else {}
+            lake = bench_lake(env, settings, lake_server, work, home, store) if lake_server else {}
     finally:
         proc.terminate()
         proc.wait()
@@ -211,39 +228,54 @@ def main() -> None:
     )
     parser.add_argument("--lake-server", help="libpq string of a PostgreSQL server: adds the DuckLake leg")
     parser.add_argument(
+        "--object-store", action="store_true", help="with --lake-server: the lake's data on S3 (moto) too"
+    )
+    parser.add_argument(
         "--fanout-customers", type=int, default=3000, help="customers of the unlimited fan-out leg (0: skip)"
     )
     args = parser.parse_args()
-    for n in args.sizes:
-        r = bench_size(n, args.page_size, args.lake_server, versions=args.versions)
-        print(
-            f"N={r['n']:>9,}  floor {r['floor_rps']:>9,.0f} rec/s | "
-            f"baseline {r['baseline_rps']:>9,.0f} rec/s | project {r['project_rps']:>9,.0f} rec/s | "
-            f"project/baseline {r['project_vs_baseline']:.2f} | project/floor {r['project_vs_floor']:.2f} | "
-            f"peak RSS {r['peak_rss_mb']:.0f} MB | 100 changes {r['tail_s']:.2f} s | "
-            f"storage default/latest {r['default_vs_latest_storage']:.2f}",
-            flush=True,
-        )
-        large = r["tail_large_history_s"]
-        print(
-            f"  history on {r['history_on_s']:.2f} s, off {r['history_off_s']:.2f} s: on/off "
-            f"{r['history_on_vs_off']:.2f}, on/baseline {r['history_on_vs_baseline']:.2f} | 100 changes: "
-            f"{r['tail_small_history_s']:.2f} s, at a history of {r['history_versions']:,} versions "
-            f"{large:.2f} s ({large / r['tail_small_history_s']:.2f}x)",
-            flush=True,
-        )
-        if "lake_s" in r:
-            print(
-                f"  DuckLake: project {r['n'] / r['lake_s']:>9,.0f} rec/s ({r['lake_s']:.1f} s, file "
-                f"{r['project_s']:.1f} s) | peak RSS {r['lake_peak_rss_mb']:.0f} MB | "
-                f"100 changes {r['lake_tail_s']:.2f} s",
-                flush=True,
-            )
+    with moto_server() if args.object_store and args.lake_server else nullcontext() as store:
+        for n in args.sizes:
+            report_size(bench_size(n, args.page_size, args.lake_server, versions=args.versions, store=store))
     for limit in args.rate_limits if args.parents else []:
         print(report(bench_parents(args.parents if limit >= 60 else args.parents // 3, limit)), flush=True)
     if args.fanout_customers:
         print(fanout_report(bench_fanout(args.fanout_customers, rounds=3)), flush=True)
     print(json.dumps({"machine": f"{os.cpu_count()} cores", "python": sys.version.split()[0]}))
+
+
+def report_size(r: dict) -> None:
+    print(
+        f"N={r['n']:>9,}  floor {r['floor_rps']:>9,.0f} rec/s | "
+        f"baseline {r['baseline_rps']:>9,.0f} rec/s | project {r['project_rps']:>9,.0f} rec/s | "
+        f"project/baseline {r['project_vs_baseline']:.2f} | project/floor {r['project_vs_floor']:.2f} | "
+        f"peak RSS {r['peak_rss_mb']:.0f} MB | 100 changes {r['tail_s']:.2f} s | "
+        f"storage default/latest {r['default_vs_latest_storage']:.2f}",
+        flush=True,
+    )
+    large = r["tail_large_history_s"]
+    print(
+        f"  history on {r['history_on_s']:.2f} s, off {r['history_off_s']:.2f} s: on/off "
+        f"{r['history_on_vs_off']:.2f}, on/baseline {r['history_on_vs_baseline']:.2f} | 100 changes: "
+        f"{r['tail_small_history_s']:.2f} s, at a history of {r['history_versions']:,} versions "
+        f"{large:.2f} s ({large / r['tail_small_history_s']:.2f}x)",
+        flush=True,
+    )
+    if "lake_s" in r:
+        print(
+            f"  DuckLake: project {r['n'] / r['lake_s']:>9,.0f} rec/s ({r['lake_s']:.1f} s, file "
+            f"{r['project_s']:.1f} s) | peak RSS {r['lake_peak_rss_mb']:.0f} MB | "
+            f"100 changes {r['lake_tail_s']:.2f} s",
+            flush=True,
+        )
+    if "lake_s3_s" in r:
+        print(
+            f"  DuckLake, data on S3 (moto on loopback): project {r['n'] / r['lake_s3_s']:>9,.0f} rec/s "
+            f"({r['lake_s3_s']:.1f} s; {r['lake_s3_s'] / r['project_s']:.2f}x the file's, "
+            f"{r['lake_s3_s'] / r['lake_s']:.2f}x the local-folder lake's) | peak RSS "
+            f"{r['lake_s3_peak_rss_mb']:.0f} MB | 100 changes {r['lake_s3_tail_s']:.2f} s",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -98,4 +98,4 @@ def _plan(conn: duckdb.DuckDBPyConnection, job: StreamJob, *, full: bool, state:
         )
         return walk
 
-    return committed(conn, work)
+    return committed(conn, work, stream=(tenant_id, endpoint.path))

@@ -176,7 +176,7 @@ class _TopWalk:
             return counts, deleted
 
         with self.store.lease() as conn:
-            counts, deleted = committed(conn, work)
+            counts, deleted = committed(conn, work, stream=(tenant_id, endpoint.path))
             self.checkpoints.committed(conn, sum(upserted for upserted, _ in counts))
         for page, (upserted, quarantined) in zip(pages, counts, strict=True):
             result.add_page(page, upserted, quarantined)

@@ -171,7 +171,7 @@ class Visit:
             for name, table in views.items():
                 conn.register(name, table)
             try:
-                upserted, quarantined, deleted = committed(conn, work)
+                upserted, quarantined, deleted = committed(conn, work, stream=(tenant_id, endpoint.path))
             finally:
                 for name in views:
                     conn.unregister(name)
@@ -189,6 +189,7 @@ class Visit:
                     "AND visited_at >= ?::TIMESTAMPTZ",
                     [self.tenant_id, self.endpoint.path, self.walk["started"]],
                 ),
+                stream=(self.tenant_id, self.endpoint.path),
             )
 
     def finish(self) -> None:
@@ -219,7 +220,7 @@ class Visit:
         with self.store.lease() as conn:
             conn.register("_crm_none_seen", no_keys(endpoint))
             try:
-                self.result.deleted += committed(conn, work)
+                self.result.deleted += committed(conn, work, stream=(tenant_id, endpoint.path))
             finally:
                 conn.unregister("_crm_none_seen")
                 if walk["whole"]:

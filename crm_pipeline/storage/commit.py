@@ -36,7 +36,7 @@ def commit_page(
         store_position(conn, tenant_id, endpoint.path, position=position, run_id=run_id)
         return counts
 
-    return committed(conn, work)
+    return committed(conn, work, stream=(tenant_id, endpoint.path))
 
 
 def commit_new_page(

@@ -32,7 +32,8 @@ _EXTENSIONS = {
 _PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 _URI_PASSWORD = re.compile(r"(://[^:/@\s]+:)([^@\s]+)(@)")
 
-_lakes: weakref.WeakSet = weakref.WeakSet()  # the connections connect_lake opened (see is_lake)
+# the connections connect_lake opened (see is_lake), each with its catalog's libpq string (catalog_of)
+_lakes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class LakeUnavailable(RuntimeError):
@@ -48,11 +49,16 @@ def is_lake(conn: duckdb.DuckDBPyConnection) -> bool:
     return conn in _lakes
 
 
+def catalog_of(conn: duckdb.DuckDBPyConnection) -> str | None:
+    """The libpq string of the PostgreSQL database holding the catalog of `conn`'s lake (None: no lake)."""
+    return _lakes.get(conn)
+
+
 def lake_cursor(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """A cursor of a lake connection (one per thread), using the lake like its connection."""
     cursor = conn.cursor()
     cursor.execute(f"USE {CATALOG}")
-    _lakes.add(cursor)
+    _lakes[cursor] = _lakes[conn]
     return cursor
 
 
@@ -123,7 +129,7 @@ def connect_lake(
     except LakeUnavailable:
         conn.close()
         raise
-    _lakes.add(conn)
+    _lakes[conn] = target[len(LAKE_ON_POSTGRES) :]
     return conn
 
 

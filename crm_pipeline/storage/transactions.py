@@ -10,6 +10,7 @@ import duckdb
 
 from crm_pipeline.storage.backend import retrying
 from crm_pipeline.storage.layout import PAGE_VIEW
+from crm_pipeline.storage.turns import stream_turn
 
 T = TypeVar("T")
 
@@ -27,12 +28,15 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
     conn.execute("COMMIT")
 
 
-def committed(conn: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
+def committed(
+    conn: duckdb.DuckDBPyConnection, work: Callable[[], T], *, stream: tuple[str, str] | None = None
+) -> T:
     """`work()` in one transaction, committed; on a DuckLake, run again from the start when the commit
-    conflicts with another writer's (storage.backend). `work` changes nothing outside the database."""
+    conflicts with another writer's (storage.backend), and, when it writes `stream` (tenant id, endpoint
+    path), in that stream's turn (storage.turns). `work` changes nothing outside the database."""
 
     def attempt() -> T:
-        with transaction(conn):
+        with stream_turn(conn, stream), transaction(conn):
             return work()
 
     return retrying(conn, attempt)
