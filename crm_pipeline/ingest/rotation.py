@@ -16,10 +16,11 @@ from crm_pipeline.storage import parents as plan
 
 
 def rotation_extra(
-    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, *, state: dict, options
+    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, *, watermark: str | None, options
 ) -> int:
-    """How many unchanged parents, visited longest ago, the next incremental walk adds."""
-    last_walk = state.get("watermark")
+    """How many unchanged parents, visited longest ago, the next incremental walk adds (`watermark`: when
+    the last walk began)."""
+    last_walk = watermark
     if not options.rotation_hours or last_walk is None:
         return 0
     elapsed = (datetime.now(UTC) - datetime.fromisoformat(last_walk)).total_seconds()

@@ -5,7 +5,6 @@ stamped and the walk's progress."""
 
 from __future__ import annotations
 
-import json
 import queue
 import time
 from collections.abc import Iterator
@@ -13,8 +12,10 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 import pyarrow as pa
 
+from crm_pipeline.ingest.answers import pages
 from crm_pipeline.ingest.job import StreamJob
 from crm_pipeline.ingest.keys import no_keys, page_keys
+from crm_pipeline.ingest.positions import ListPosition
 from crm_pipeline.ingest.result import ProgressCallback, SyncResult
 from crm_pipeline.ingest.walk_options import FanOutOptions
 from crm_pipeline.servicetitan import errors
@@ -34,14 +35,14 @@ CHILD_PAGE_SIZE = 5000
 class Visit:
     """One run's share of a walk: pending parents fetched by threads, committed in batches."""
 
-    def __init__(self, job: StreamJob, *, walk: dict, state: dict, result: SyncResult) -> None:
+    def __init__(self, job: StreamJob, *, position: ListPosition, result: SyncResult) -> None:
         self.client, self.store, self.endpoint, self.tenant_id = (
             job.client,
             job.store,
             job.endpoint,
             job.tenant_id,
         )
-        self.walk, self.state, self.run_id, self.result = walk, state, job.run_id, result
+        self.position, self.walk, self.run_id, self.result = position, position.walk, job.run_id, result
         self.visited = self.not_found = 0
         self.checkpoints = Checkpoints()
         self.batch: list[tuple[dict, list]] = []
@@ -126,13 +127,9 @@ class Visit:
         carried = {child: parent[param] for param, (_, child) in endpoint.parent.params.items()}
         path = endpoint.path.format(**{param: parent[param] for param in endpoint.parent.params})
         try:
-            if endpoint.shape == "value":
-                return [{**carried, endpoint.value_field: client.get_json(path)}]
-            if endpoint.shape == "array":
-                return [{**r, **carried} if isinstance(r, dict) else r for r in client.get_json(path) or []]
             return [
                 {**r, **carried} if isinstance(r, dict) else r
-                for page in client.list_pages(path, page_size=CHILD_PAGE_SIZE)
+                for page in pages(client, endpoint, path, None, CHILD_PAGE_SIZE)
                 for r in page.data
             ]
         except errors.NotFound:  # the parent is gone since its row was stored: no children
@@ -151,7 +148,7 @@ class Visit:
             "_crm_batch_seen": page_keys(self.endpoint, page),
         }
         done = (self.result.parents_done or 0) + len(batch)
-        progress = StreamPosition(json.dumps({**self.state, "walk": {**self.walk, "done": done}}), True)
+        progress = StreamPosition(self.position.walking(self.walk.doing(done)).encode(), True)
         endpoint, tenant_id, run_id = self.endpoint, self.tenant_id, self.run_id
 
         def work() -> tuple[int, int, int]:
@@ -187,7 +184,7 @@ class Visit:
                 lambda: conn.execute(
                     f"UPDATE {plan.PARENTS} SET pending = true WHERE tenant_id = ? AND stream = ? "
                     "AND visited_at >= ?::TIMESTAMPTZ",
-                    [self.tenant_id, self.endpoint.path, self.walk["started"]],
+                    [self.tenant_id, self.endpoint.path, self.walk.started],
                 ),
             )
 
@@ -195,14 +192,14 @@ class Visit:
         """The walk is done: a whole walk stamps the children of parents it never visited; the
         watermark moves to the walk's start."""
         walk = self.walk
-        self.result.position = json.dumps({"watermark": walk["started"], "parents": walk["planned"]})
+        self.result.position = ListPosition(watermark=walk.started, parents=walk.planned).encode()
         endpoint, tenant_id, position = self.endpoint, self.tenant_id, self.result.position
 
         def work() -> int:
             deleted = 0
-            if walk["whole"]:
+            if walk.whole:
                 conn.register(
-                    "_crm_walk_visited", plan.visited_since(conn, endpoint, tenant_id, walk["started"])
+                    "_crm_walk_visited", plan.visited_since(conn, endpoint, tenant_id, walk.started)
                 )
                 deleted = mark_deleted(
                     conn,
@@ -222,5 +219,5 @@ class Visit:
                 self.result.deleted += committed(conn, work)
             finally:
                 conn.unregister("_crm_none_seen")
-                if walk["whole"]:
+                if walk.whole:
                     conn.unregister("_crm_walk_visited")
