@@ -13,9 +13,9 @@ from crm_pipeline.ingest.fanout import AllParentsNotFound
 from crm_pipeline.ingest.job import StreamJob
 from crm_pipeline.ingest.lists import DEFAULT_OVERLAP
 from crm_pipeline.ingest.result import ProgressCallback, SyncResult
-from crm_pipeline.ingest.store import ConnectionStore, SharedFileStore, Store, as_store
 from crm_pipeline.ingest.strategy import PAGE_SIZE, Strategy, SyncOptions
 from crm_pipeline.ingest.walk_options import FanOutOptions
+from crm_pipeline.storage.stores import ConnectionStore, SharedFileStore, Store, as_store
 
 __all__ = [
     "DEFAULT_OVERLAP",

@@ -14,9 +14,8 @@ from crm_pipeline.ingest.fanout import ParentFanOut
 from crm_pipeline.ingest.job import StreamJob
 from crm_pipeline.ingest.lists import WatermarkList, WholeList
 from crm_pipeline.ingest.result import ApiUsage, ProgressCallback, SyncResult
-from crm_pipeline.ingest.store import as_store
 from crm_pipeline.ingest.strategy import Strategy, SyncOptions
-from crm_pipeline.storage import ensure_raw_table, read_position
+from crm_pipeline.storage.stores import as_store
 
 STRATEGIES: dict[str, type[Strategy]] = {
     kind.name: kind for kind in (ExportFeed, WatermarkList, WholeList, ParentFanOut)
@@ -37,16 +36,14 @@ def sync(
     continues it."""
     job = StreamJob(job.client, as_store(job.store), job.endpoint, job.tenant_id, job.run_id)
     strategy = strategy_of(job.endpoint)(job, options or SyncOptions())
-    with job.store.lease() as conn:
-        ensure_raw_table(conn, job.endpoint)
-        stored = read_position(conn, job.tenant_id, job.endpoint.path)
+    stored = strategy.storage.open()
     began, stats_before = time.monotonic(), job.client.stats
 
     def progress(result: SyncResult) -> None:
         result.seconds = time.monotonic() - began
         on_page(result)
 
-    result = strategy.run(stored.position if stored else None, progress if on_page else None)
+    result = strategy.run(stored, progress if on_page else None)
     result.seconds = time.monotonic() - began
     result.api = ApiUsage.between(stats_before, job.client.stats, rate=job.client.rate)
     return result

@@ -13,12 +13,9 @@ import duckdb
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.ingest.result import ProgressCallback, SyncResult
 from crm_pipeline.ingest.stage import prepared
-from crm_pipeline.ingest.store import Store
 from crm_pipeline.ingest.strategy import Strategy
 from crm_pipeline.servicetitan.paging import ExportPage
-from crm_pipeline.storage import StreamPosition, commit_page
-from crm_pipeline.storage.checkpoints import Checkpoints
-from crm_pipeline.storage.commit import commit_new_page
+from crm_pipeline.storage import StreamPosition
 from crm_pipeline.storage.layout import json_columns, page_table
 from crm_pipeline.validation import ValidatedPage, validate_page
 
@@ -51,17 +48,25 @@ class ExportFeed(Strategy):
             )
 
         pages = prepared(walk, partial(prepare_page, endpoint))
-        committer = _Committer(self.store, endpoint, self.tenant_id, run_id=self.run_id)
         with gc_frozen():
             try:
                 for page in pages:
-                    committer.commit(page, result)
+                    self._commit(page, result)
                     del page  # committed: nothing of it is needed while the next one is awaited
                     if on_page is not None:
                         on_page(result)
             finally:
                 pages.close()
         return result
+
+    def _commit(self, page: ExportPage, result: SyncResult) -> None:
+        """Commit a prepared page with its `continueFrom`: plain inserts until a page meets a stored key,
+        and a checkpoint per row group (storage.stream)."""
+        validated: ValidatedPage = page.data
+        done = self.storage.commit_page(validated, StreamPosition(page.continue_from, page.has_more))
+        upserted, quarantined = done.per_page[0]
+        result.add_page(validated, upserted, quarantined)
+        result.position, result.has_more = page.continue_from, page.has_more
 
 
 @contextmanager
@@ -87,30 +92,6 @@ def prepare_page(endpoint: Endpoint, page: ExportPage) -> ExportPage:
         has_more=page.has_more,
         requested_from=page.requested_from,
     )
-
-
-class _Committer:
-    """Commits pages with their position; plain inserts until a page meets a key stored already
-    (see commit_new_page), and a checkpoint per row group (see Checkpoints)."""
-
-    def __init__(self, store: Store, endpoint: Endpoint, tenant_id: str, *, run_id: str | None) -> None:
-        self.store, self.endpoint, self.tenant_id, self.run_id = store, endpoint, tenant_id, run_id
-        self.fresh = True
-        self.checkpoints = Checkpoints()
-
-    def commit(self, page: ExportPage, result: SyncResult) -> None:
-        validated: ValidatedPage = page.data
-        position = StreamPosition(page.continue_from, page.has_more)
-        endpoint, tenant_id = self.endpoint, self.tenant_id
-        page_at = {"page": validated, "position": position, "run_id": self.run_id}
-        with self.store.lease() as conn:
-            if self.fresh:
-                (upserted, quarantined), self.fresh = commit_new_page(conn, endpoint, tenant_id, **page_at)
-            else:
-                upserted, quarantined = commit_page(conn, endpoint, tenant_id, **page_at)
-            self.checkpoints.committed(conn, len(validated.frame))
-        result.add_page(validated, upserted, quarantined)
-        result.position, result.has_more = page.continue_from, page.has_more
 
 
 def table_row_count(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str) -> int:

@@ -11,8 +11,6 @@ pending. A run stops taking new parents after its time budget; the walk then end
 
 from __future__ import annotations
 
-import duckdb
-
 from crm_pipeline.ingest.positions import ListPosition, Walk
 from crm_pipeline.ingest.result import ProgressCallback, SyncResult
 from crm_pipeline.ingest.rotation import rotation_extra, rotation_report
@@ -21,8 +19,8 @@ from crm_pipeline.ingest.visit import Visit
 from crm_pipeline.ingest.walk_options import FanOutOptions
 from crm_pipeline.servicetitan import errors
 from crm_pipeline.servicetitan.errors import scope_hint
-from crm_pipeline.storage import StreamPosition, committed, store_position
-from crm_pipeline.storage import parents as plan
+from crm_pipeline.storage import StreamPosition
+from crm_pipeline.storage.walks import ParentWalks
 
 
 class AllParentsNotFound(errors.ApiError):
@@ -44,58 +42,45 @@ class ParentFanOut(Strategy):
 
     def run(self, stored: str | None, on_page: ProgressCallback | None) -> SyncResult:
         """Continue the walk in progress, or plan a new one, and visit its pending parents."""
-        position = ListPosition.decode(stored)
-        result = SyncResult(stream=self.endpoint.path, started_from=position.watermark)
         options = self.options.fan_out or FanOutOptions()
-        endpoint, tenant_id = self.endpoint, self.tenant_id
-        with self.store.lease() as conn:
-            plan.ensure_parents_table(conn)
-            if not plan.parent_table_exists(conn, endpoint):
-                raise RuntimeError(
-                    f"{endpoint.path} needs its parents in {endpoint.parent.table}: materialize "
-                    f"{'/'.join(endpoint.parent.asset_key_path)} first"
-                )
-            if position.walk is None:
-                extra = rotation_extra(
-                    conn, endpoint, tenant_id, watermark=position.watermark, options=options
-                )
-                position = self._plan(conn, position, extra=extra)
-            walk = position.walk
-            result.parents_planned, result.whole_walk = walk.planned, walk.whole
-            pending = plan.pending_count(conn, endpoint, tenant_id)
-            result.parents_done = result.parents_done_before = walk.planned - pending
-        visit = Visit(self.job, position=position, result=result)
+        walks = ParentWalks(self.store, self.endpoint, self.tenant_id)
+        walks.prepare()
+        position = ListPosition.decode(stored)
+        if position.walk is None:
+            position = self._plan(
+                walks, position, extra=rotation_extra(walks, watermark=position.watermark, options=options)
+            )
+        visit = Visit(self.job, self.storage, walks, position=position)
+        result, walk = visit.result, position.walk
+        result.parents_planned, result.whole_walk = walk.planned, walk.whole
+        result.parents_done = result.parents_done_before = walk.planned - walks.pending_count()
         finished = visit.run(options, on_page)
         if visit.visited >= 2 and visit.not_found == visit.visited:
             visit.undo()
             raise AllParentsNotFound(
-                f"GET {endpoint.path}: every one of the {visit.visited} parents visited answered 404. "
-                f"That is not 'no children': {scope_hint(endpoint.path)} (or a gateway refuses the whole "
-                "path). The parents stay pending for the next run.",
+                f"GET {self.endpoint.path}: every one of the {visit.visited} parents visited answered 404. "
+                f"That is not 'no children': {scope_hint(self.endpoint.path)} (or a gateway refuses the "
+                "whole path). The parents stay pending for the next run.",
                 status=404,
-                path=endpoint.path,
+                path=self.endpoint.path,
             )
         if finished:
             visit.finish()
         result.has_more = not finished
         if options.rotation_hours:
-            with self.store.lease() as conn:
-                result.rotation = rotation_report(conn, endpoint, tenant_id, options=options)
+            result.rotation = rotation_report(walks, options=options)
         return result
 
-    def _plan(self, conn: duckdb.DuckDBPyConnection, position: ListPosition, *, extra: int) -> ListPosition:
+    def _plan(self, walks: ParentWalks, position: ListPosition, *, extra: int) -> ListPosition:
         """Plan a new walk (whole when `full` or never walked), stored with the stream's position."""
-        endpoint, tenant_id = self.endpoint, self.tenant_id
         whole = self.options.full or position.watermark is None
-        started = conn.execute("SELECT now()::VARCHAR").fetchone()[0]
 
-        def work() -> ListPosition:
-            since = None if whole else position.watermark
-            planned = plan.plan_walk(conn, endpoint, tenant_id, since=since, extra=extra)
-            walking = position.walking(Walk(started=started, whole=whole, planned=planned))
-            store_position(
-                conn, tenant_id, endpoint.path, position=StreamPosition(walking.encode(), True), run_id=None
-            )
-            return walking
+        def walking(started: str, planned: int) -> ListPosition:
+            return position.walking(Walk(started=started, whole=whole, planned=planned))
 
-        return committed(conn, work)
+        started, planned = walks.plan(
+            since=None if whole else position.watermark,
+            extra=extra,
+            position=lambda started, planned: StreamPosition(walking(started, planned).encode(), True),
+        )
+        return walking(started, planned)

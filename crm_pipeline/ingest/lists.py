@@ -16,16 +16,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
-import duckdb
 import pyarrow as pa
 
 from crm_pipeline.ingest.answers import pages
-from crm_pipeline.ingest.keys import no_keys, page_keys
 from crm_pipeline.ingest.positions import ListPosition
 from crm_pipeline.ingest.result import ProgressCallback, SyncResult
 from crm_pipeline.ingest.strategy import Strategy
-from crm_pipeline.storage import StreamPosition, committed, mark_deleted, store_position, write_rows
-from crm_pipeline.storage.checkpoints import Checkpoints
+from crm_pipeline.storage import EVERY_ROW, StreamPosition
+from crm_pipeline.storage.keys import no_keys, page_keys
 from crm_pipeline.validation import ValidatedPage, validate_page
 
 DEFAULT_OVERLAP = timedelta(minutes=10)
@@ -44,7 +42,6 @@ class _TopList(Strategy):
         position = ListPosition.decode(stored)
         result = SyncResult(stream=self.endpoint.path, started_from=position.watermark)
         self.seen: list[pa.Table] = []  # the keys received: a whole walk marks the others deleted
-        self.checkpoints = Checkpoints()
         whole, params = self._plan(position)
         result.whole_walk, walk_started = whole, datetime.now(UTC)
         newest = datetime.fromisoformat(position.watermark) if position.watermark else None
@@ -94,22 +91,11 @@ class _TopList(Strategy):
     ) -> None:
         """Write `pages` and the position in one transaction; with `mark_deletions`, stamp the rows not
         seen."""
-        endpoint, tenant_id, run_id = self.endpoint, self.tenant_id, self.run_id
-
-        def work() -> tuple[list[tuple[int, int]], int]:
-            counts = [write_rows(conn, endpoint, tenant_id, page=page, run_id=run_id) for page in pages]
-            deleted = (
-                _mark_unseen(conn, endpoint, tenant_id, seen=self._seen_table()) if mark_deletions else 0
-            )
-            store_position(conn, tenant_id, endpoint.path, position=position, run_id=run_id)
-            return counts, deleted
-
-        with self.store.lease() as conn:
-            counts, deleted = committed(conn, work)
-            self.checkpoints.committed(conn, sum(upserted for upserted, _ in counts))
-        for page, (upserted, quarantined) in zip(pages, counts, strict=True):
+        parts = {"seen": self._seen_table(), "deletions": EVERY_ROW} if mark_deletions else {}
+        done = self.storage.commit(self.storage.batch(position, pages, **parts))
+        for page, (upserted, quarantined) in zip(pages, done.per_page, strict=True):
             result.add_page(page, upserted, quarantined)
-        result.deleted = deleted if mark_deletions else result.deleted
+        result.deleted = done.deleted if mark_deletions else result.deleted
 
 
 class WatermarkList(_TopList):
@@ -137,14 +123,6 @@ class WholeList(_TopList):
 
     def _plan(self, position: ListPosition) -> tuple[bool, dict]:
         return True, dict(self.endpoint.query)
-
-
-def _mark_unseen(conn: duckdb.DuckDBPyConnection, endpoint, tenant_id: str, *, seen: pa.Table) -> int:
-    conn.register("_crm_seen", seen)
-    try:
-        return mark_deleted(conn, endpoint, tenant_id, seen_table="_crm_seen")
-    finally:
-        conn.unregister("_crm_seen")
 
 
 def _newest(page: ValidatedPage, newest: datetime | None) -> datetime | None:

@@ -15,6 +15,7 @@ from typing import ClassVar
 from crm_pipeline.ingest.job import StreamJob
 from crm_pipeline.ingest.result import ProgressCallback, SyncResult
 from crm_pipeline.ingest.walk_options import FanOutOptions
+from crm_pipeline.storage.stream import StreamStorage
 
 PAGE_SIZE = 5000
 
@@ -40,6 +41,7 @@ class Strategy(ABC):
         self.job, self.options = job, options
         self.client, self.store, self.endpoint = job.client, job.store, job.endpoint
         self.tenant_id, self.run_id = job.tenant_id, job.run_id
+        self.storage = StreamStorage(job.store, job.endpoint, job.tenant_id, job.run_id)
 
     @classmethod
     def describe(cls, endpoint) -> str:

@@ -16,23 +16,7 @@ from crm_pipeline.page_types import (
 from crm_pipeline.storage.backend import backend_of
 from crm_pipeline.storage.history import ensure_history_table, keep_superseded
 from crm_pipeline.storage.layout import PAGE_VIEW, json_columns, page_table
-from crm_pipeline.storage.quarantine import quarantine
 from crm_pipeline.storage.tables import add_columns, column_descriptions, column_names, quote
-
-
-def write_rows(
-    conn: duckdb.DuckDBPyConnection,
-    endpoint: Endpoint,
-    tenant_id: str,
-    *,
-    page: ValidatedPage,
-    run_id: str | None,
-    replace: bool = True,
-) -> tuple[int, int]:
-    """Upsert the page's rows and quarantine its rejects (inside the caller's transaction)."""
-    return upsert_rows(conn, endpoint, tenant_id, page=page, replace=replace), quarantine(
-        conn, endpoint, tenant_id, page=page, run_id=run_id
-    )
 
 
 def upsert_rows(
