@@ -90,6 +90,23 @@ class Endpoint:
         return self.strategy == "watermark_list"
 
     @property
+    def marks_deletions(self) -> bool:
+        """Its raw table carries `_deleted_at`: a list's walks stamp the rows the API no longer returns
+        (an export feed's rows are never deleted)."""
+        return self.kind == "list"
+
+    @property
+    def fetched_by_change(self) -> bool:
+        """Its records are fetched as they change (an export feed, a watermark list): the versions they
+        replace can be kept as history."""
+        return self.strategy in ("export_feed", "watermark_list")
+
+    @property
+    def history_name(self) -> str:
+        """The name of its history in `raw_history` (a list's prefixed, as the two families share it)."""
+        return self.table if self.kind == "export" else f"list_{self.table}"
+
+    @property
     def schema_name(self) -> str:
         """The DuckDB schema: `raw_export` or `raw_list`."""
         return f"raw_{self.kind}"

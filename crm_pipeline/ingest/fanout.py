@@ -31,6 +31,7 @@ class ParentFanOut(Strategy):
     """A parent-scoped endpoint: one request per parent, in resumable slices (see the module)."""
 
     name = "parent_fanout"
+    in_slices = True
     summary = "fetched per parent in resumable slices"
 
     @classmethod

@@ -33,6 +33,7 @@ class _TopList(Strategy):
     """A top-level list: its pages walked (again, if keys went missing) and committed (see the module)."""
 
     atomic: ClassVar[bool]  # every page committed at the end, in one transaction
+    counts_total = True
 
     def _plan(self, position: ListPosition) -> tuple[bool, dict]:
         """Whether this run walks everything, and the query of its requests."""

@@ -36,6 +36,8 @@ class Strategy(ABC):
 
     name: ClassVar[str]  # what the catalog calls it (Endpoint.strategy)
     summary: ClassVar[str]  # how it reads, for an asset's description
+    counts_total: ClassVar[bool] = False  # a walk reports the API's totalCount (it can be reconciled)
+    in_slices: ClassVar[bool] = False  # a run may stop with more to do, which the next run continues
 
     def __init__(self, job: StreamJob, options: SyncOptions) -> None:
         self.job, self.options = job, options

@@ -73,7 +73,7 @@ def column_descriptions(endpoint: Endpoint) -> dict[str, str]:
     for name in endpoint.fields:
         docs[name] = parents.get(name) or fields.get(name, "")
     docs[SYNCED_AT_COLUMN] = PIPELINE_COLUMN_DOCS[SYNCED_AT_COLUMN]
-    if endpoint.kind == "list":
+    if endpoint.marks_deletions:
         docs[DELETED_AT_COLUMN] = PIPELINE_COLUMN_DOCS[DELETED_AT_COLUMN]
     return docs
 
@@ -94,7 +94,7 @@ def _create_raw_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> No
         for name, ftype in endpoint.fields.items()
     ]
     cols.append(f"{SYNCED_AT_COLUMN} TIMESTAMPTZ NOT NULL")
-    if endpoint.kind == "list":
+    if endpoint.marks_deletions:
         cols.append(f"{DELETED_AT_COLUMN} TIMESTAMPTZ")
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS {endpoint.qualified_table} ({', '.join(cols)}{_key(conn, key_sql)})"

@@ -45,7 +45,7 @@ def upsert_rows(
     rest = [c for c in columns if c.lower() not in skip]
     names = ", ".join(quote(c) for c in [*frame.columns, *rest])
     values = ", ".join([*(f"c{i}" for i in range(len(frame.columns))), *(["NULL"] * len(rest))])
-    deleted = (f", {DELETED_AT_COLUMN}", ", NULL") if endpoint.kind == "list" else ("", "")
+    deleted = (f", {DELETED_AT_COLUMN}", ", NULL") if endpoint.marks_deletions else ("", "")
     table = page.table if page.table is not None else page_table(frame, json_columns(endpoint, page))
     conn.register(PAGE_VIEW, table)
     keyed = backend_of(conn).key_constraints
