@@ -19,6 +19,7 @@ import pyarrow as pa
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.page_types import ValidatedPage
 from crm_pipeline.storage import parents as plan
+from crm_pipeline.storage.backend import Backend, backend_of
 from crm_pipeline.storage.cursors import StreamPosition, store_position
 from crm_pipeline.storage.keys import no_keys
 from crm_pipeline.storage.quarantine import quarantine
@@ -79,26 +80,29 @@ class Committed:
         return sum(u for u, _ in self.per_page), sum(q for _, q in self.per_page)
 
 
-def commit(conn: duckdb.DuckDBPyConnection, batch: Batch) -> Committed:
-    """Write `batch` in one transaction (see the module)."""
+def commit(conn: duckdb.DuckDBPyConnection, batch: Batch, backend: Backend | None = None) -> Committed:
+    """Write `batch` in one transaction (see the module); `backend`: the store's, when chosen already."""
+    backend = backend or backend_of(conn)
     if batch.insert_first:
         try:
-            return _commit(conn, batch, replace=False)
+            return _commit(conn, batch, backend, replace=False)
         except duckdb.ConstraintException:
             pass  # rolled back: a key of the page is stored already
-    return _commit(conn, batch, replace=True)
+    return _commit(conn, batch, backend, replace=True)
 
 
-def _commit(conn: duckdb.DuckDBPyConnection, batch: Batch, *, replace: bool) -> Committed:
+def _commit(conn: duckdb.DuckDBPyConnection, batch: Batch, backend: Backend, *, replace: bool) -> Committed:
     endpoint, tenant_id, run_id = batch.endpoint, batch.tenant_id, batch.run_id
     seen = batch.seen if batch.seen is not None or batch.deletions is None else no_keys(endpoint)
     views = {SEEN: seen, PARENTS_VIEW: batch.parents}
     views = {name: table for name, table in views.items() if table is not None}
 
+    mode = backend.upsert_mode(replace=replace)
+
     def work() -> Committed:
         counts = [
             (
-                upsert_rows(conn, endpoint, tenant_id, page=page, replace=replace),
+                upsert_rows(conn, endpoint, tenant_id, page=page, mode=mode),
                 quarantine(conn, endpoint, tenant_id, page=page, run_id=run_id),
             )
             for page in batch.pages
@@ -112,7 +116,7 @@ def _commit(conn: duckdb.DuckDBPyConnection, batch: Batch, *, replace: bool) -> 
     for name, table in views.items():
         conn.register(name, table)
     try:
-        return committed(conn, work)
+        return committed(conn, work, backend)
     finally:
         for name in views:
             conn.unregister(name)

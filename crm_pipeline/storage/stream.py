@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.page_types import ValidatedPage
+from crm_pipeline.storage.backend import Backend, backend_of
 from crm_pipeline.storage.batch import Batch, Committed, Deletions, commit
 from crm_pipeline.storage.checkpoints import Checkpoints
 from crm_pipeline.storage.cursors import StreamPosition, read_position
@@ -21,6 +22,7 @@ class StreamStorage:
 
     def __init__(self, store: Store, endpoint: Endpoint, tenant_id: str, run_id: str | None = None) -> None:
         self.store, self.endpoint, self.tenant_id, self.run_id = store, endpoint, tenant_id, run_id
+        self.backend: Backend | None = None  # the store's, chosen once (at open, or the first commit)
         self.checkpoints = Checkpoints()
         self.fresh = True  # no page met a stored key yet: try plain inserts (see Batch.insert_first)
 
@@ -28,6 +30,7 @@ class StreamStorage:
         """Create the raw table (and the state tables) if missing; the stream's stored position (None:
         never committed)."""
         with self.store.lease() as conn:
+            self._choose_backend(conn)
             ensure_raw_table(conn, self.endpoint)
             stored = read_position(conn, self.tenant_id, self.endpoint.path)
         return stored.position if stored else None
@@ -46,9 +49,15 @@ class StreamStorage:
     def commit(self, batch: Batch) -> Committed:
         """Commit `batch` in one transaction, then checkpoint if a row group's worth of rows was written."""
         with self.store.lease() as conn:
-            done = commit(conn, batch)
+            done = commit(conn, batch, self._choose_backend(conn))
             self.checkpoints.committed(conn, done.counts[0])
         return done
+
+    def _choose_backend(self, conn) -> Backend:
+        if self.backend is None:
+            self.backend = backend_of(conn)
+            self.checkpoints = Checkpoints(enabled=self.backend.checkpoints)
+        return self.backend
 
     def commit_page(self, page: ValidatedPage, position: StreamPosition) -> Committed:
         """One page of a feed whose first pages are probably new keys: inserted plainly until a page meets

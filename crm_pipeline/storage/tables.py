@@ -35,7 +35,7 @@ PIPELINE_COLUMN_DOCS = {
 
 def _key(conn: duckdb.DuckDBPyConnection, key_sql: str) -> str:
     """The PRIMARY KEY clause, where the backend has key constraints (a DuckLake has none)."""
-    return f", PRIMARY KEY ({key_sql})" if backend_of(conn).key_constraints else ""
+    return backend_of(conn).key_clause(key_sql)
 
 
 def ensure_state_tables(conn: duckdb.DuckDBPyConnection) -> None:

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import duckdb
 
-from crm_pipeline.storage.backend import retrying
+from crm_pipeline.storage.backend import Backend, backend_of
 from crm_pipeline.storage.layout import PAGE_VIEW
 
 T = TypeVar("T")
@@ -27,12 +27,13 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
     conn.execute("COMMIT")
 
 
-def committed(conn: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
+def committed(conn: duckdb.DuckDBPyConnection, work: Callable[[], T], backend: Backend | None = None) -> T:
     """`work()` in one transaction, committed; on a DuckLake, run again from the start when the commit
-    conflicts with another writer's (storage.backend). `work` changes nothing outside the database."""
+    conflicts with another writer's (storage.backend). `work` changes nothing outside the database.
+    `backend`: the store's, when chosen already (else looked up)."""
 
     def attempt() -> T:
         with transaction(conn):
             return work()
 
-    return retrying(conn, attempt)
+    return (backend or backend_of(conn)).retrying(conn, attempt)
