@@ -8,7 +8,6 @@ connection or a `Store` that opens the file only to commit.
 """
 
 from crm_pipeline.ingest.driver import STRATEGIES, strategy_of, sync, sync_endpoint, sync_export, sync_list
-from crm_pipeline.ingest.export import table_row_count
 from crm_pipeline.ingest.fanout import AllParentsNotFound
 from crm_pipeline.ingest.job import StreamJob
 from crm_pipeline.ingest.lists import DEFAULT_OVERLAP
@@ -37,5 +36,4 @@ __all__ = [
     "sync_endpoint",
     "sync_export",
     "sync_list",
-    "table_row_count",
 ]

@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 
-import duckdb
-
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.ingest.result import ProgressCallback, SyncResult
 from crm_pipeline.ingest.stage import prepared
@@ -92,9 +90,3 @@ def prepare_page(endpoint: Endpoint, page: ExportPage) -> ExportPage:
         has_more=page.has_more,
         requested_from=page.requested_from,
     )
-
-
-def table_row_count(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str) -> int:
-    return conn.execute(
-        f"SELECT count(*) FROM {endpoint.qualified_table} WHERE tenant_id = ?", [tenant_id]
-    ).fetchone()[0]

@@ -115,3 +115,10 @@ def add_columns(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, wanted: dic
             unknown = sql_literal(UNKNOWN_FIELD_DOC)
             conn.execute(f"COMMENT ON COLUMN {endpoint.qualified_table}.{quote(name)} IS {unknown}")
     return added
+
+
+def table_row_count(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str) -> int:
+    """The rows of `endpoint`'s raw table for one tenant."""
+    return conn.execute(
+        f"SELECT count(*) FROM {endpoint.qualified_table} WHERE tenant_id = ?", [tenant_id]
+    ).fetchone()[0]

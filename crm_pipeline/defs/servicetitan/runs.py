@@ -24,9 +24,10 @@ from crm_pipeline.defs.servicetitan.metadata import definition_metadata, run_met
 from crm_pipeline.defs.servicetitan.progress import Progress
 from crm_pipeline.defs.servicetitan.tenants import tenant_partitions
 from crm_pipeline.defs.servicetitan.versions import table_version
-from crm_pipeline.ingest import StreamJob, SyncResult, table_row_count
+from crm_pipeline.ingest import StreamJob, SyncResult
 from crm_pipeline.servicetitan.errors import CredentialsRejected
 from crm_pipeline.storage.backend import backend_of
+from crm_pipeline.storage.tables import table_row_count
 
 TENANT_WIDE = (CredentialsRejected,)  # errors that stop every endpoint of the tenant alike
 ENDPOINT_THREADS = 6  # endpoints loaded at once in a step; fan-outs add their own workers
