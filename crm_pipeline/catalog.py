@@ -1,7 +1,8 @@
 """The one declarative catalog of CRM v2 endpoints the pipeline copies.
 
-An endpoint is its API path, its kind (`export` feed or paged `list` collection), its key, its
-fields (and so its pandera schema) and the raw table it lands in. Its fields are the OpenAPI
+An endpoint is its API path, its kind (`export` feed or `list` collection), the strategy that reads it
+(one kind of stream: crm_pipeline.ingest.driver.STRATEGIES), its key, its fields (and so its pandera
+schema) and the raw table it lands in. Its fields are the OpenAPI
 description's, generated into `crm_pipeline/schemas/spec_fields.json`: adding an endpoint is adding
 an entry here (README, "Adding an endpoint").
 """
@@ -21,6 +22,15 @@ from crm_pipeline.schemas.declared import fields_of
 from crm_pipeline.schemas.types import FieldType
 
 Kind = Literal["export", "list"]
+# How a stream is read (crm_pipeline.ingest): an export feed with its continuation token, a list with a
+# modifiedOnOrAfter watermark, a small list walked whole in one transaction, or a parent fan-out.
+StrategyName = Literal["export_feed", "watermark_list", "whole_list", "parent_fanout"]
+_STRATEGY_KINDS = {
+    "export_feed": "export",
+    "watermark_list": "list",
+    "whole_list": "list",
+    "parent_fanout": "list",
+}
 # How a list endpoint answers: pages of `data`, a bare JSON array, or a bare value (one row per parent).
 Shape = Literal["paged", "array", "value"]
 _PATH_PARAM = re.compile(r"/?\{[^}]+\}")
@@ -55,20 +65,46 @@ class Endpoint:
 
     path: str
     kind: Kind
+    strategy: StrategyName
     fields: Mapping[str, FieldType] = field(repr=False)
     description: str
     key: tuple[str, ...] = ("id",)
     query: Mapping[str, str] = field(default_factory=dict)  # sent on every request, e.g. active=Any
-    incremental: bool = False  # takes modifiedOnOrAfter: fetch only what changed since the watermark
     shape: Shape = "paged"
     parent: Parent | None = None
     value_field: str | None = None  # shape "value": the column its bare answer is stored in
 
     def __post_init__(self) -> None:
+        if _STRATEGY_KINDS[self.strategy] != self.kind:
+            raise ValueError(f"{self.path}: a {self.kind} endpoint is not read as {self.strategy!r}")
+        if (self.strategy == "parent_fanout") != (self.parent is not None):
+            raise ValueError(f"{self.path}: a parent goes with strategy 'parent_fanout', and only with it")
         if (self.shape == "value") != (self.value_field is not None):
             raise ValueError(f"{self.path}: a value_field goes with shape 'value', and only with it")
         if self.value_field is not None and self.value_field not in self.fields:
             raise ValueError(f"{self.path}: value_field {self.value_field!r} is not a declared field")
+
+    @property
+    def incremental(self) -> bool:
+        """Takes modifiedOnOrAfter: only what changed since the watermark is fetched."""
+        return self.strategy == "watermark_list"
+
+    @property
+    def marks_deletions(self) -> bool:
+        """Its raw table carries `_deleted_at`: a list's walks stamp the rows the API no longer returns
+        (an export feed's rows are never deleted)."""
+        return self.kind == "list"
+
+    @property
+    def fetched_by_change(self) -> bool:
+        """Its records are fetched as they change (an export feed, a watermark list): the versions they
+        replace can be kept as history."""
+        return self.strategy in ("export_feed", "watermark_list")
+
+    @property
+    def history_name(self) -> str:
+        """The name of its history in `raw_history` (a list's prefixed, as the two families share it)."""
+        return self.table if self.kind == "export" else f"list_{self.table}"
 
     @property
     def schema_name(self) -> str:
@@ -100,7 +136,9 @@ class Endpoint:
 
 def _export(path: str, description: str) -> Endpoint:
     """An export feed: its fields as the spec declares them, resumed from its continueFrom cursor."""
-    return Endpoint(path=path, kind="export", fields=fields_of(path), description=description)
+    return Endpoint(
+        path=path, kind="export", strategy="export_feed", fields=fields_of(path), description=description
+    )
 
 
 EXPORT_FEEDS: tuple[Endpoint, ...] = (
@@ -123,8 +161,9 @@ EVERYTHING = {"active": "Any"}  # /customers and /locations answer active record
 
 
 def _top(path: str, description: str, **options) -> Endpoint:
-    """A top-level list endpoint (incremental unless `incremental=False`); `options` are Endpoint's."""
-    options.setdefault("incremental", True)
+    """A top-level list endpoint, read from a watermark unless `strategy="whole_list"` (an endpoint without
+    modifiedOnOrAfter); `options` are Endpoint's."""
+    options.setdefault("strategy", "watermark_list")
     return Endpoint(path=path, kind="list", fields=fields_of(path), description=description, **options)
 
 
@@ -136,7 +175,7 @@ TOP_LEVEL_LISTS: tuple[Endpoint, ...] = (
     _top(
         "contacts/preferences",
         "The contact preference types of the tenant.",
-        incremental=False,
+        strategy="whole_list",
         shape="array",
     ),
     _top("customers", "Customers, active and inactive (active=Any).", query=EVERYTHING),
@@ -158,6 +197,7 @@ def _child(path: str, description: str, *, parent: str, params: dict, **options)
     return Endpoint(
         path=path,
         kind="list",
+        strategy="parent_fanout",
         fields={**carried, **fields_of(path)},
         description=description,
         parent=Parent(table=of.qualified_table, params=params),

@@ -109,43 +109,64 @@ def key_of(ep: Endpoint) -> str:
     return f"({', '.join((TENANT_COLUMN, *ep.key))})"
 
 
-def freshness(ep: Endpoint) -> str:
-    """How the table is kept fresh, from the endpoint's `kind`, `incremental`, `parent`, `shape`, `query`."""
-    if ep.kind == "export":
-        return (
-            "Export feed followed from its continuation cursor (`continueFrom` in `pipeline_state.cursors`); "
-            "sensor `servicetitan_export_sensor` runs it again at once while the feed has more, else every "
-            f"`CRM_EXPORT_INTERVAL_SECONDS` (default {EXPORT_INTERVAL} s). Rows are upserted, never deleted."
-        )
-    hourly = f"schedule `servicetitan_list_incremental` (`CRM_LIST_SCHEDULE`, default `{LIST_SCHEDULE}`)"
-    weekly = (
-        f"the whole walk of `servicetitan_list_full_walk` (`CRM_FULL_WALK_SCHEDULE`, default "
-        f"`{FULL_WALK_SCHEDULE}`)"
+_HOURLY = f"schedule `servicetitan_list_incremental` (`CRM_LIST_SCHEDULE`, default `{LIST_SCHEDULE}`)"
+_WEEKLY = (
+    "the whole walk of `servicetitan_list_full_walk` (`CRM_FULL_WALK_SCHEDULE`, default "
+    f"`{FULL_WALK_SCHEDULE}`)"
+)
+
+
+def _export_feed(ep: Endpoint) -> str:
+    return (
+        "Export feed followed from its continuation cursor (`continueFrom` in `pipeline_state.cursors`); "
+        "sensor `servicetitan_export_sensor` runs it again at once while the feed has more, else every "
+        f"`CRM_EXPORT_INTERVAL_SECONDS` (default {EXPORT_INTERVAL} s). Rows are upserted, never deleted."
     )
-    if ep.parent is not None:
-        carried = ", ".join(f"`{child}`" for _, child in ep.parent.params.values())
-        text = (
-            f"parent-scoped, built after `{ep.parent.table}`: each run of {hourly} fetches the children of "
-            f"the parents stored since the last run (parent ids in {carried}) and stamps "
-            f"`{DELETED_AT_COLUMN}` on their children that vanished; {weekly} fetches the children of every "
-            "parent."
-        )
-    elif ep.incremental:
-        text = (
-            f"incremental: each run of {hourly} fetches what changed since the watermark "
-            "(`modifiedOnOrAfter` = newest stored `modifiedOn` "
-            f"minus {int(DEFAULT_OVERLAP.total_seconds() // 60)} min, pages of "
-            f"{PAGE_SIZE}); {weekly} stamps `{DELETED_AT_COLUMN}` on rows the API no longer returns."
-        )
-    else:
-        text = (
-            f"small, walked whole in one transaction on each run of {hourly}, stamping `{DELETED_AT_COLUMN}` "
-            "on rows the API no longer returns."
-        )
-    if ep.shape == "array":
-        text += " The API answers a bare JSON array (no paging)."
-    elif ep.shape == "value":
-        text += " The API answers one bare value per parent: one row per parent."
+
+
+def _parent_fanout(ep: Endpoint) -> str:
+    carried = ", ".join(f"`{child}`" for _, child in ep.parent.params.values())
+    return (
+        f"parent-scoped, built after `{ep.parent.table}`: each run of {_HOURLY} fetches the children of "
+        f"the parents stored since the last run (parent ids in {carried}) and stamps "
+        f"`{DELETED_AT_COLUMN}` on their children that vanished; {_WEEKLY} fetches the children of every "
+        "parent."
+    )
+
+
+def _watermark_list(ep: Endpoint) -> str:
+    return (
+        f"incremental: each run of {_HOURLY} fetches what changed since the watermark "
+        "(`modifiedOnOrAfter` = newest stored `modifiedOn` "
+        f"minus {int(DEFAULT_OVERLAP.total_seconds() // 60)} min, pages of "
+        f"{PAGE_SIZE}); {_WEEKLY} stamps `{DELETED_AT_COLUMN}` on rows the API no longer returns."
+    )
+
+
+def _whole_list(ep: Endpoint) -> str:
+    return (
+        f"small, walked whole in one transaction on each run of {_HOURLY}, stamping `{DELETED_AT_COLUMN}` "
+        "on rows the API no longer returns."
+    )
+
+
+_BY_STRATEGY = {
+    "export_feed": _export_feed,
+    "parent_fanout": _parent_fanout,
+    "watermark_list": _watermark_list,
+    "whole_list": _whole_list,
+}
+_BY_SHAPE = {
+    "paged": "",
+    "array": " The API answers a bare JSON array (no paging).",
+    "value": " The API answers one bare value per parent: one row per parent.",
+}
+
+
+def freshness(ep: Endpoint) -> str:
+    """How the table is kept fresh: its strategy's note, its answer's shape, its query."""
+    text = _BY_STRATEGY[ep.strategy](ep)
+    text += _BY_SHAPE[ep.shape]
     if ep.query:
         text += " Requested with " + ", ".join(f"`{k}={v}`" for k, v in ep.query.items()) + "."
     return text[0].upper() + text[1:]

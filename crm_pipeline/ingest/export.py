@@ -1,76 +1,70 @@
-"""Copy one export feed into DuckDB, page by page, resuming from the stored cursor."""
+"""The export feed, a kind of stream: one feed copied into DuckDB page by page, resuming from its stored
+cursor."""
 
 from __future__ import annotations
 
 import gc
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 
-import duckdb
-
 from crm_pipeline.catalog import Endpoint
-from crm_pipeline.ingest.result import ApiUsage, ProgressCallback, SyncResult
+from crm_pipeline.ingest.result import ProgressCallback, SyncResult
 from crm_pipeline.ingest.stage import prepared
-from crm_pipeline.ingest.store import Store, as_store
-from crm_pipeline.servicetitan import ServiceTitanClient
+from crm_pipeline.ingest.strategy import Strategy
 from crm_pipeline.servicetitan.paging import ExportPage
-from crm_pipeline.storage import StreamPosition, commit_page, ensure_raw_table, read_position
-from crm_pipeline.storage.checkpoints import Checkpoints
-from crm_pipeline.storage.commit import commit_new_page
+from crm_pipeline.storage import StreamPosition
 from crm_pipeline.storage.layout import json_columns, page_table
 from crm_pipeline.validation import ValidatedPage, validate_page
 
 
-def sync_export(
-    client: ServiceTitanClient,
-    store: Store | duckdb.DuckDBPyConnection,
-    endpoint: Endpoint,
-    *,
-    tenant_id: str,
-    start: str | None = None,
-    include_recent_changes: bool = False,
-    run_id: str | None = None,
-    on_page: ProgressCallback | None = None,
-) -> SyncResult:
-    """Follow `endpoint`'s export feed from its stored cursor (or `start` on a first run) to `hasMore=false`.
+class ExportFeed(Strategy):
+    """An export feed, followed from its stored `continueFrom` token (or `start` on a first run) to
+    `hasMore=false`.
 
-    Each page is validated and committed with its `continueFrom` in one transaction, so the run
-    can die at any moment and the next one resumes where the last commit left off. The store is
-    leased for each commit only: the file is free for others while the feed waits on the API.
-    """
-    store = as_store(store)
-    with store.lease() as conn:
-        ensure_raw_table(conn, endpoint)
-        stored = read_position(conn, tenant_id, endpoint.path)
-    result = SyncResult(stream=endpoint.path, started_from=stored.position if stored else start)
-    began, stats_before = time.monotonic(), client.stats
+    Each page is validated and committed with its `continueFrom` in one transaction, so the run can die
+    at any moment and the next one resumes where the last commit left off. The position is the token as
+    the API sent it. The store is leased for each commit only: the file is free for others while the
+    feed waits on the API."""
 
-    def walk(stop):
-        return client.export_pages(
-            endpoint.path,
-            start=result.started_from,
-            include_recent_changes=include_recent_changes,
-            raw_records=True,
-            stop=stop,
+    name = "export_feed"
+    summary = "followed from its stored continueFrom cursor"
+
+    def run(self, stored: str | None, on_page: ProgressCallback | None) -> SyncResult:
+        endpoint, options = self.endpoint, self.options
+        result = SyncResult(
+            stream=endpoint.path, started_from=stored if stored is not None else options.start
         )
 
-    pages = prepared(walk, partial(prepare_page, endpoint))
-    committer = _Committer(store, endpoint, tenant_id, run_id=run_id)
-    with gc_frozen():
-        try:
-            for page in pages:
-                committer.commit(page, result)
-                del page  # committed: nothing of it is needed while the next one is awaited
-                result.seconds = time.monotonic() - began
-                if on_page is not None:
-                    on_page(result)
-        finally:
-            pages.close()
-    result.seconds = time.monotonic() - began
-    result.api = ApiUsage.between(stats_before, client.stats, rate=client.rate)
-    return result
+        def walk(stop):
+            return self.client.export_pages(
+                endpoint.path,
+                start=result.started_from,
+                include_recent_changes=options.include_recent_changes,
+                raw_records=True,
+                stop=stop,
+            )
+
+        pages = prepared(walk, partial(prepare_page, endpoint))
+        with gc_frozen():
+            try:
+                for page in pages:
+                    self._commit(page, result)
+                    del page  # committed: nothing of it is needed while the next one is awaited
+                    if on_page is not None:
+                        on_page(result)
+            finally:
+                pages.close()
+        return result
+
+    def _commit(self, page: ExportPage, result: SyncResult) -> None:
+        """Commit a prepared page with its `continueFrom`: plain inserts until a page meets a stored key,
+        and a checkpoint per row group (storage.stream)."""
+        validated: ValidatedPage = page.data
+        done = self.storage.commit_page(validated, StreamPosition(page.continue_from, page.has_more))
+        upserted, quarantined = done.per_page[0]
+        result.add_page(validated, upserted, quarantined)
+        result.position, result.has_more = page.continue_from, page.has_more
 
 
 @contextmanager
@@ -96,33 +90,3 @@ def prepare_page(endpoint: Endpoint, page: ExportPage) -> ExportPage:
         has_more=page.has_more,
         requested_from=page.requested_from,
     )
-
-
-class _Committer:
-    """Commits pages with their position; plain inserts until a page meets a key stored already
-    (see commit_new_page), and a checkpoint per row group (see Checkpoints)."""
-
-    def __init__(self, store: Store, endpoint: Endpoint, tenant_id: str, *, run_id: str | None) -> None:
-        self.store, self.endpoint, self.tenant_id, self.run_id = store, endpoint, tenant_id, run_id
-        self.fresh = True
-        self.checkpoints = Checkpoints()
-
-    def commit(self, page: ExportPage, result: SyncResult) -> None:
-        validated: ValidatedPage = page.data
-        position = StreamPosition(page.continue_from, page.has_more)
-        endpoint, tenant_id = self.endpoint, self.tenant_id
-        page_at = {"page": validated, "position": position, "run_id": self.run_id}
-        with self.store.lease() as conn:
-            if self.fresh:
-                (upserted, quarantined), self.fresh = commit_new_page(conn, endpoint, tenant_id, **page_at)
-            else:
-                upserted, quarantined = commit_page(conn, endpoint, tenant_id, **page_at)
-            self.checkpoints.committed(conn, len(validated.frame))
-        result.add_page(validated, upserted, quarantined)
-        result.position, result.has_more = page.continue_from, page.has_more
-
-
-def table_row_count(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str) -> int:
-    return conn.execute(
-        f"SELECT count(*) FROM {endpoint.qualified_table} WHERE tenant_id = ?", [tenant_id]
-    ).fetchone()[0]

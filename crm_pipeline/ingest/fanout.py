@@ -11,91 +11,77 @@ pending. A run stops taking new parents after its time budget; the walk then end
 
 from __future__ import annotations
 
-import json
-
-import duckdb
-
-from crm_pipeline.ingest.job import StreamJob
+from crm_pipeline.ingest.positions import ListPosition, Walk
 from crm_pipeline.ingest.result import ProgressCallback, SyncResult
 from crm_pipeline.ingest.rotation import rotation_extra, rotation_report
+from crm_pipeline.ingest.strategy import Strategy
 from crm_pipeline.ingest.visit import Visit
 from crm_pipeline.ingest.walk_options import FanOutOptions
 from crm_pipeline.servicetitan import errors
 from crm_pipeline.servicetitan.errors import scope_hint
-from crm_pipeline.storage import StreamPosition, committed, store_position
-from crm_pipeline.storage import parents as plan
+from crm_pipeline.storage import StreamPosition
+from crm_pipeline.storage.walks import ParentWalks
 
 
 class AllParentsNotFound(errors.ApiError):
     """Every parent of a walk answered 404: a missing API scope or a gateway's 404, not "no children"."""
 
 
-def sync_children(
-    job: StreamJob,
-    *,
-    full: bool,
-    state: dict,
-    options: FanOutOptions,
-    on_page: ProgressCallback | None,
-    result: SyncResult,
-) -> None:
-    """Continue the walk in progress, or plan a new one, and visit its pending parents (see the module)."""
-    store, endpoint, tenant_id = job.store, job.endpoint, job.tenant_id
-    walk = state.get("walk")
-    with store.lease() as conn:
-        plan.ensure_parents_table(conn)
-        if not plan.parent_table_exists(conn, endpoint):
-            raise RuntimeError(
-                f"{endpoint.path} needs its parents in {endpoint.parent.table}: materialize "
-                f"{'/'.join(endpoint.parent.asset_key_path)} first"
-            )
-        if walk is None:
-            walk = _plan(
-                conn,
-                job,
-                full=full,
-                state=state,
-                extra=rotation_extra(conn, endpoint, tenant_id, state=state, options=options),
-            )
-        result.parents_planned, result.whole_walk = walk["planned"], walk["whole"]
-        pending = plan.pending_count(conn, endpoint, tenant_id)
-        result.parents_done = result.parents_done_before = walk["planned"] - pending
-    visit = Visit(job, walk=walk, state=state, result=result)
-    finished = visit.run(options, on_page)
-    if visit.visited >= 2 and visit.not_found == visit.visited:
-        visit.undo()
-        raise AllParentsNotFound(
-            f"GET {endpoint.path}: every one of the {visit.visited} parents visited answered 404. "
-            f"That is not 'no children': {scope_hint(endpoint.path)} (or a gateway refuses the whole path). "
-            "The parents stay pending for the next run.",
-            status=404,
-            path=endpoint.path,
+class ParentFanOut(Strategy):
+    """A parent-scoped endpoint: one request per parent, in resumable slices (see the module)."""
+
+    name = "parent_fanout"
+    in_slices = True
+    summary = "fetched per parent in resumable slices"
+
+    @classmethod
+    def describe(cls, endpoint) -> str:
+        return (
+            f"fetched for the parents in `{endpoint.parent.table}` stored or changed since the last walk, "
+            "plus a rotating share of the others, in resumable slices"
         )
-    if finished:
-        visit.finish()
-    result.has_more = not finished
-    if options.rotation_hours:
-        with store.lease() as conn:
-            result.rotation = rotation_report(conn, endpoint, tenant_id, options=options)
 
+    def run(self, stored: str | None, on_page: ProgressCallback | None) -> SyncResult:
+        """Continue the walk in progress, or plan a new one, and visit its pending parents."""
+        options = self.options.fan_out or FanOutOptions()
+        walks = ParentWalks(self.store, self.endpoint, self.tenant_id)
+        walks.prepare()
+        position = ListPosition.decode(stored)
+        if position.walk is None:
+            position = self._plan(
+                walks, position, extra=rotation_extra(walks, watermark=position.watermark, options=options)
+            )
+        visit = Visit(self.job, self.storage, walks, position=position)
+        result, walk = visit.result, position.walk
+        result.parents_planned, result.whole_walk = walk.planned, walk.whole
+        result.parents_done = result.parents_done_before = walk.planned - walks.pending_count()
+        finished = visit.run(options, on_page)
+        if visit.visited >= 2 and visit.not_found == visit.visited:
+            visit.undo()
+            raise AllParentsNotFound(
+                f"GET {self.endpoint.path}: every one of the {visit.visited} parents visited answered 404. "
+                f"That is not 'no children': {scope_hint(self.endpoint.path)} (or a gateway refuses the "
+                "whole path). The parents stay pending for the next run.",
+                status=404,
+                path=self.endpoint.path,
+            )
+        if finished:
+            visit.finish()
+        result.has_more = not finished
+        if options.rotation_hours:
+            result.rotation = rotation_report(walks, options=options)
+        return result
 
-def _plan(conn: duckdb.DuckDBPyConnection, job: StreamJob, *, full: bool, state: dict, extra: int) -> dict:
-    """Plan a new walk of `job`'s endpoint (whole when `full` or never walked), with its position."""
-    endpoint, tenant_id = job.endpoint, job.tenant_id
-    watermark = state.get("watermark")
-    whole = full or watermark is None
-    started = conn.execute("SELECT now()::VARCHAR").fetchone()[0]
+    def _plan(self, walks: ParentWalks, position: ListPosition, *, extra: int) -> ListPosition:
+        """Plan a new walk (whole when `full` or never walked), stored with the stream's position."""
+        whole = self.options.full or position.watermark is None
 
-    def work() -> dict:
-        planned = plan.plan_walk(conn, endpoint, tenant_id, since=None if whole else watermark, extra=extra)
-        walk = {"started": started, "whole": whole, "planned": planned}
-        store_position(
-            conn,
-            tenant_id,
-            endpoint.path,
-            position=StreamPosition(json.dumps({**state, "walk": walk}), True),
-            run_id=None,
+        def walking(started: str, planned: int) -> ListPosition:
+            return position.walking(Walk(started=started, whole=whole, planned=planned))
+
+        started, planned = walks.plan(
+            since=None if whole else position.watermark,
+            extra=extra,
+            position=lambda started, planned: StreamPosition(walking(started, planned).encode(), True),
         )
-        return walk
-
-    return committed(conn, work, stream=(tenant_id, endpoint.path))
+        return walking(started, planned)

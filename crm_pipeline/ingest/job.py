@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from crm_pipeline.catalog import Endpoint
-from crm_pipeline.ingest.store import Store
 from crm_pipeline.servicetitan import ServiceTitanClient
+from crm_pipeline.storage.stores import Store
 
 
 @dataclass(frozen=True)

@@ -9,31 +9,25 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-import duckdb
-
-from crm_pipeline.catalog import Endpoint
-from crm_pipeline.storage import parents as plan
+from crm_pipeline.storage.walks import ParentWalks
 
 
-def rotation_extra(
-    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, *, state: dict, options
-) -> int:
-    """How many unchanged parents, visited longest ago, the next incremental walk adds."""
-    last_walk = state.get("watermark")
+def rotation_extra(walks: ParentWalks, *, watermark: str | None, options) -> int:
+    """How many unchanged parents, visited longest ago, the next incremental walk adds (`watermark`: when
+    the last walk began)."""
+    last_walk = watermark
     if not options.rotation_hours or last_walk is None:
         return 0
     elapsed = (datetime.now(UTC) - datetime.fromisoformat(last_walk)).total_seconds()
-    known, _recent, _oldest = plan.rotation_state(conn, endpoint, tenant_id)
+    known, _recent, _oldest = walks.rotation_state()
     wanted = math.ceil(known * max(elapsed, 0.0) / (options.rotation_hours * 3600))
     allowed = math.floor(options.rotation_share * options.rate_limit * max(elapsed, 0.0))
     return max(0, min(wanted, allowed, known))
 
 
-def rotation_report(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, *, options) -> dict:
+def rotation_report(walks: ParentWalks, *, options) -> dict:
     """How far the rotation is: the share of parents visited within the period, and the oldest visit."""
-    known, recent, oldest = plan.rotation_state(
-        conn, endpoint, tenant_id, within_hours=options.rotation_hours
-    )
+    known, recent, oldest = walks.rotation_state(options.rotation_hours)
     return {
         "parents_known": known,
         "visited_within_period": round(recent / known, 4) if known else 1.0,

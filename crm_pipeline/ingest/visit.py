@@ -5,7 +5,6 @@ stamped and the walk's progress."""
 
 from __future__ import annotations
 
-import json
 import queue
 import time
 from collections.abc import Iterator
@@ -13,14 +12,15 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 import pyarrow as pa
 
+from crm_pipeline.ingest.answers import pages
 from crm_pipeline.ingest.job import StreamJob
-from crm_pipeline.ingest.keys import no_keys, page_keys
+from crm_pipeline.ingest.positions import ListPosition
 from crm_pipeline.ingest.result import ProgressCallback, SyncResult
 from crm_pipeline.ingest.walk_options import FanOutOptions
 from crm_pipeline.servicetitan import errors
-from crm_pipeline.storage import StreamPosition, committed, mark_deleted, store_position, write_rows
-from crm_pipeline.storage import parents as plan
-from crm_pipeline.storage.checkpoints import Checkpoints
+from crm_pipeline.storage import CHILDREN_OF_VISITED, StreamPosition, StreamStorage, unvisited_since
+from crm_pipeline.storage.keys import no_keys, page_keys
+from crm_pipeline.storage.walks import ParentWalks
 from crm_pipeline.validation import validate_page
 
 COMMIT_SECONDS = 0.25  # children are committed about this often: what a kill can lose
@@ -34,16 +34,13 @@ CHILD_PAGE_SIZE = 5000
 class Visit:
     """One run's share of a walk: pending parents fetched by threads, committed in batches."""
 
-    def __init__(self, job: StreamJob, *, walk: dict, state: dict, result: SyncResult) -> None:
-        self.client, self.store, self.endpoint, self.tenant_id = (
-            job.client,
-            job.store,
-            job.endpoint,
-            job.tenant_id,
-        )
-        self.walk, self.state, self.run_id, self.result = walk, state, job.run_id, result
+    def __init__(
+        self, job: StreamJob, storage: StreamStorage, walks: ParentWalks, *, position: ListPosition
+    ) -> None:
+        self.client, self.endpoint, self.storage, self.walks = job.client, job.endpoint, storage, walks
+        self.position, self.walk = position, position.walk
+        self.result = SyncResult(stream=job.endpoint.path, started_from=position.watermark)
         self.visited = self.not_found = 0
-        self.checkpoints = Checkpoints()
         self.batch: list[tuple[dict, list]] = []
 
     def run(self, options: FanOutOptions, on_page: ProgressCallback | None) -> bool:
@@ -110,10 +107,7 @@ class Visit:
     def _pending(self) -> Iterator[dict]:
         after = None
         while True:
-            with self.store.lease() as conn:
-                chunk = plan.pending_parents(
-                    conn, self.endpoint, self.tenant_id, after=after, limit=PLAN_CHUNK
-                )
+            chunk = self.walks.pending(after=after, limit=PLAN_CHUNK)
             if not chunk:
                 return
             yield from chunk
@@ -126,13 +120,9 @@ class Visit:
         carried = {child: parent[param] for param, (_, child) in endpoint.parent.params.items()}
         path = endpoint.path.format(**{param: parent[param] for param in endpoint.parent.params})
         try:
-            if endpoint.shape == "value":
-                return [{**carried, endpoint.value_field: client.get_json(path)}]
-            if endpoint.shape == "array":
-                return [{**r, **carried} if isinstance(r, dict) else r for r in client.get_json(path) or []]
             return [
                 {**r, **carried} if isinstance(r, dict) else r
-                for page in client.list_pages(path, page_size=CHILD_PAGE_SIZE)
+                for page in pages(client, endpoint, path, None, CHILD_PAGE_SIZE)
                 for r in page.data
             ]
         except errors.NotFound:  # the parent is gone since its row was stored: no children
@@ -144,84 +134,27 @@ class Visit:
         self.visited += len(batch)
         self.not_found += sum(1 for _, children in batch if children is None)
         self.result.parents_not_found = self.not_found
-        views = {
-            "_crm_batch_parents": pa.table(
-                {"p1": [p["p1"] for p, _ in batch], "p2": [p["p2"] for p, _ in batch]}
-            ),
-            "_crm_batch_seen": page_keys(self.endpoint, page),
-        }
+        parents = pa.table({"p1": [p["p1"] for p, _ in batch], "p2": [p["p2"] for p, _ in batch]})
         done = (self.result.parents_done or 0) + len(batch)
-        progress = StreamPosition(json.dumps({**self.state, "walk": {**self.walk, "done": done}}), True)
-        endpoint, tenant_id, run_id = self.endpoint, self.tenant_id, self.run_id
-
-        def work() -> tuple[int, int, int]:
-            upserted, quarantined = write_rows(conn, endpoint, tenant_id, page=page, run_id=run_id)
-            deleted = mark_deleted(
-                conn,
-                endpoint,
-                tenant_id,
-                seen_table="_crm_batch_seen",  # children no longer returned
-                scope=plan.children_scope(endpoint, "_crm_batch_parents"),
-            )
-            plan.mark_visited(conn, endpoint, tenant_id, keys_view="_crm_batch_parents")
-            store_position(conn, tenant_id, endpoint.path, position=progress, run_id=run_id)
-            return upserted, quarantined, deleted
-
-        with self.store.lease() as conn:
-            for name, table in views.items():
-                conn.register(name, table)
-            try:
-                upserted, quarantined, deleted = committed(conn, work, stream=(tenant_id, endpoint.path))
-            finally:
-                for name in views:
-                    conn.unregister(name)
-            self.checkpoints.committed(conn, upserted)
-        self.result.parents_done, self.result.deleted = done, self.result.deleted + deleted
+        progress = StreamPosition(self.position.walking(self.walk.doing(done)).encode(), True)
+        seen = page_keys(self.endpoint, page)  # the children of these parents not returned are deleted
+        parts = {"seen": seen, "deletions": CHILDREN_OF_VISITED, "parents": parents}
+        committed = self.storage.commit(self.storage.batch(progress, [page], **parts))
+        upserted, quarantined = committed.per_page[0]
+        self.result.parents_done, self.result.deleted = done, self.result.deleted + committed.deleted
         self.result.add_page(page, upserted, quarantined)
 
     def undo(self) -> None:
         """Every parent answered 404: put them back as pending (see AllParentsNotFound)."""
-        with self.store.lease() as conn:
-            committed(
-                conn,
-                lambda: conn.execute(
-                    f"UPDATE {plan.PARENTS} SET pending = true WHERE tenant_id = ? AND stream = ? "
-                    "AND visited_at >= ?::TIMESTAMPTZ",
-                    [self.tenant_id, self.endpoint.path, self.walk["started"]],
-                ),
-                stream=(self.tenant_id, self.endpoint.path),
-            )
+        self.walks.undo(self.walk.started)
 
     def finish(self) -> None:
         """The walk is done: a whole walk stamps the children of parents it never visited; the
         watermark moves to the walk's start."""
         walk = self.walk
-        self.result.position = json.dumps({"watermark": walk["started"], "parents": walk["planned"]})
-        endpoint, tenant_id, position = self.endpoint, self.tenant_id, self.result.position
-
-        def work() -> int:
-            deleted = 0
-            if walk["whole"]:
-                conn.register(
-                    "_crm_walk_visited", plan.visited_since(conn, endpoint, tenant_id, walk["started"])
-                )
-                deleted = mark_deleted(
-                    conn,
-                    endpoint,
-                    tenant_id,
-                    seen_table="_crm_none_seen",
-                    scope=plan.unvisited_scope(endpoint, "_crm_walk_visited"),
-                )
-            store_position(
-                conn, tenant_id, endpoint.path, position=StreamPosition(position, False), run_id=self.run_id
-            )
-            return deleted
-
-        with self.store.lease() as conn:
-            conn.register("_crm_none_seen", no_keys(endpoint))
-            try:
-                self.result.deleted += committed(conn, work, stream=(tenant_id, endpoint.path))
-            finally:
-                conn.unregister("_crm_none_seen")
-                if walk["whole"]:
-                    conn.unregister("_crm_walk_visited")
+        self.result.position = ListPosition(watermark=walk.started, parents=walk.planned).encode()
+        position = StreamPosition(self.result.position, False)
+        parts = (
+            {"seen": no_keys(self.endpoint), "deletions": unvisited_since(walk.started)} if walk.whole else {}
+        )
+        self.result.deleted += self.storage.commit(self.storage.batch(position, [], **parts)).deleted

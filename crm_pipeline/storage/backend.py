@@ -11,17 +11,20 @@ nothing is lost or doubled. Compaction and cleanup are the maintenance asset's j
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import duckdb
 
+from crm_pipeline.backoff import Backoff
 from crm_pipeline.storage.lake import is_lake
 
 T = TypeVar("T")
+# How a page's rows are written: plainly, replacing by key (INSERT OR REPLACE), or deleting the page's keys
+# first (a store without key constraints)
+UpsertMode = Literal["insert", "replace", "delete_insert"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,30 @@ class Backend:
     checkpoints: bool  # the loads checkpoint once per row group
     retry_seconds: float  # how long a transaction is tried again while its commits conflict with others'
 
+    def key_clause(self, key_sql: str) -> str:
+        """What a raw table's DDL declares of its key (`key_sql`, its quoted columns)."""
+        return f", PRIMARY KEY ({key_sql})" if self.key_constraints else ""
+
+    def upsert_mode(self, *, replace: bool) -> UpsertMode:
+        """How a page is written: replacing stored rows of its keys (`replace`) or inserting it plainly."""
+        if not self.key_constraints:
+            return "delete_insert"  # no index to replace by (and none to refuse a stored key)
+        return "replace" if replace else "insert"
+
+    def retrying(self, conn: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
+        """`work()` (which opens and commits its own transaction), run again from the start after a
+        conflicting commit, with jittered exponential backoff, for up to retry_seconds. The file: once."""
+        began, attempt = time.monotonic(), 0
+        while True:
+            attempt += 1
+            try:
+                return work()
+            except duckdb.TransactionException as error:
+                if not is_conflict(error) or time.monotonic() - began >= self.retry_seconds:
+                    raise
+                _rollback_if_open(conn)
+                time.sleep(_BACKOFF.delay(attempt))
+
 
 # A long transaction (a list walk) conflicts with every commit another writer makes to a table it also
 # changes (the cursors) meanwhile: it may have to wait until that writer's run ends, so the budget is in time.
@@ -38,6 +65,7 @@ FILE = Backend("file", key_constraints=True, checkpoints=True, retry_seconds=0.0
 LAKE = Backend("ducklake", key_constraints=False, checkpoints=False, retry_seconds=900.0)
 RETRY_BASE_SECONDS = 0.05
 RETRY_CAP_SECONDS = 2.0
+_BACKOFF = Backoff(RETRY_BASE_SECONDS, RETRY_CAP_SECONDS)
 
 
 def backend_of(conn: duckdb.DuckDBPyConnection) -> Backend:
@@ -55,18 +83,8 @@ def is_conflict(error: BaseException) -> bool:
 
 
 def retrying(conn: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
-    """`work()` (which opens and commits its own transaction), run again from the start after a conflicting
-    commit, with jittered exponential backoff, for up to the backend's retry_seconds. The file: run once."""
-    budget, began, attempt = backend_of(conn).retry_seconds, time.monotonic(), 0
-    while True:
-        attempt += 1
-        try:
-            return work()
-        except duckdb.TransactionException as error:
-            if not is_conflict(error) or time.monotonic() - began >= budget:
-                raise
-            _rollback_if_open(conn)
-            time.sleep(random.uniform(0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** min(attempt, 10))))
+    """Backend.retrying for `conn`'s backend (where no backend was chosen for the store)."""
+    return backend_of(conn).retrying(conn, work)
 
 
 def _rollback_if_open(conn: duckdb.DuckDBPyConnection) -> None:

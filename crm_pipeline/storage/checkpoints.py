@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import duckdb
 
-from crm_pipeline.storage.backend import backend_of
-
 ROW_GROUP = 122_880  # DuckDB's rows per row group
 CHECKPOINT_BACKSTOP = "256MB"  # the log size that still triggers DuckDB's own checkpoint during a load
 
@@ -24,13 +22,13 @@ CHECKPOINT_BACKSTOP = "256MB"  # the log size that still triggers DuckDB's own c
 class Checkpoints:
     """Counts the rows a load commits and checkpoints after every ROW_GROUP of them (between transactions)."""
 
-    def __init__(self) -> None:
-        self.pending = 0
+    def __init__(self, *, enabled: bool = True) -> None:
+        self.enabled, self.pending = enabled, 0  # a DuckLake compacts in its maintenance asset instead
 
     def committed(self, conn: duckdb.DuckDBPyConnection, rows: int) -> None:
         """Note `rows` just committed on `conn`; checkpoint once ROW_GROUP have been since the last checkpoint
         (a DuckLake compacts in its maintenance asset instead)."""
-        if not backend_of(conn).checkpoints:
+        if not self.enabled:
             return
         self.pending += rows
         if self.pending >= ROW_GROUP:

@@ -1,6 +1,6 @@
 """Each stream's stored position (`pipeline_state.cursors`): read, forget and store it.
 
-A position is stored in the same transaction as the page it follows (storage.commit), so a run resumes
+A position is stored in the same transaction as the page it follows (storage.batch), so a run resumes
 exactly after the last page committed."""
 
 from __future__ import annotations

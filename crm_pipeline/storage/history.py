@@ -44,13 +44,12 @@ SENT_BACK = f"{STATE_SCHEMA}.history_sent_back"  # records the API sent an older
 
 def has_history(endpoint: Endpoint) -> bool:
     """Export feeds and incremental list endpoints keep a history (when CRM_HISTORY is on)."""
-    return (endpoint.kind == "export" or endpoint.incremental) and VERSION_COLUMN in endpoint.fields
+    return endpoint.fetched_by_change and VERSION_COLUMN in endpoint.fields
 
 
 def history_table(endpoint: Endpoint) -> str:
     """The history analysts query (a view: the current versions and the superseded ones)."""
-    prefix = "" if endpoint.kind == "export" else "list_"
-    return f"{HISTORY_SCHEMA}.{prefix}{endpoint.table}"
+    return f"{HISTORY_SCHEMA}.{endpoint.history_name}"
 
 
 def superseded_table(endpoint: Endpoint) -> str:

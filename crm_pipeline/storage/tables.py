@@ -35,7 +35,7 @@ PIPELINE_COLUMN_DOCS = {
 
 def _key(conn: duckdb.DuckDBPyConnection, key_sql: str) -> str:
     """The PRIMARY KEY clause, where the backend has key constraints (a DuckLake has none)."""
-    return f", PRIMARY KEY ({key_sql})" if backend_of(conn).key_constraints else ""
+    return backend_of(conn).key_clause(key_sql)
 
 
 def ensure_state_tables(conn: duckdb.DuckDBPyConnection) -> None:
@@ -73,7 +73,7 @@ def column_descriptions(endpoint: Endpoint) -> dict[str, str]:
     for name in endpoint.fields:
         docs[name] = parents.get(name) or fields.get(name, "")
     docs[SYNCED_AT_COLUMN] = PIPELINE_COLUMN_DOCS[SYNCED_AT_COLUMN]
-    if endpoint.kind == "list":
+    if endpoint.marks_deletions:
         docs[DELETED_AT_COLUMN] = PIPELINE_COLUMN_DOCS[DELETED_AT_COLUMN]
     return docs
 
@@ -94,7 +94,7 @@ def _create_raw_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> No
         for name, ftype in endpoint.fields.items()
     ]
     cols.append(f"{SYNCED_AT_COLUMN} TIMESTAMPTZ NOT NULL")
-    if endpoint.kind == "list":
+    if endpoint.marks_deletions:
         cols.append(f"{DELETED_AT_COLUMN} TIMESTAMPTZ")
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS {endpoint.qualified_table} ({', '.join(cols)}{_key(conn, key_sql)})"
@@ -115,3 +115,10 @@ def add_columns(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, wanted: dic
             unknown = sql_literal(UNKNOWN_FIELD_DOC)
             conn.execute(f"COMMENT ON COLUMN {endpoint.qualified_table}.{quote(name)} IS {unknown}")
     return added
+
+
+def table_row_count(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str) -> int:
+    """The rows of `endpoint`'s raw table for one tenant."""
+    return conn.execute(
+        f"SELECT count(*) FROM {endpoint.qualified_table} WHERE tenant_id = ?", [tenant_id]
+    ).fetchone()[0]

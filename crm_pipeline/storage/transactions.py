@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import duckdb
 
-from crm_pipeline.storage.backend import retrying
+from crm_pipeline.storage.backend import Backend, backend_of
 from crm_pipeline.storage.layout import PAGE_VIEW
 from crm_pipeline.storage.turns import stream_turn
 
@@ -29,14 +29,19 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 def committed(
-    conn: duckdb.DuckDBPyConnection, work: Callable[[], T], *, stream: tuple[str, str] | None = None
+    conn: duckdb.DuckDBPyConnection,
+    work: Callable[[], T],
+    backend: Backend | None = None,
+    *,
+    stream: tuple[str, str] | None = None,
 ) -> T:
     """`work()` in one transaction, committed; on a DuckLake, run again from the start when the commit
     conflicts with another writer's (storage.backend), and, when it writes `stream` (tenant id, endpoint
-    path), in that stream's turn (storage.turns). `work` changes nothing outside the database."""
+    path), in that stream's turn (storage.turns). `work` changes nothing outside the database.
+    `backend`: the store's, when chosen already (else looked up)."""
 
     def attempt() -> T:
         with stream_turn(conn, stream), transaction(conn):
             return work()
 
-    return retrying(conn, attempt)
+    return (backend or backend_of(conn)).retrying(conn, attempt)

@@ -13,26 +13,10 @@ from crm_pipeline.page_types import (
     TENANT_COLUMN,
     ValidatedPage,
 )
-from crm_pipeline.storage.backend import backend_of
+from crm_pipeline.storage.backend import UpsertMode
 from crm_pipeline.storage.history import ensure_history_table, keep_superseded
 from crm_pipeline.storage.layout import PAGE_VIEW, json_columns, page_table
-from crm_pipeline.storage.quarantine import quarantine
 from crm_pipeline.storage.tables import add_columns, column_descriptions, column_names, quote
-
-
-def write_rows(
-    conn: duckdb.DuckDBPyConnection,
-    endpoint: Endpoint,
-    tenant_id: str,
-    *,
-    page: ValidatedPage,
-    run_id: str | None,
-    replace: bool = True,
-) -> tuple[int, int]:
-    """Upsert the page's rows and quarantine its rejects (inside the caller's transaction)."""
-    return upsert_rows(conn, endpoint, tenant_id, page=page, replace=replace), quarantine(
-        conn, endpoint, tenant_id, page=page, run_id=run_id
-    )
 
 
 def upsert_rows(
@@ -41,13 +25,14 @@ def upsert_rows(
     tenant_id: str,
     *,
     page: ValidatedPage,
-    replace: bool = True,
+    mode: UpsertMode = "replace",
 ) -> int:
     """Insert or replace whole rows: a column the page's version of a record lacks becomes NULL
     (no stale value kept from an older version), and `_deleted_at` is cleared (the record is back).
 
-    `replace=False` inserts plainly (no existing row may have a key of the page: a duplicate raises
-    duckdb.ConstraintException); it spares the index the delete-and-insert of every row."""
+    `mode` (storage.backend.Backend.upsert_mode): "replace" replaces by key; "insert" inserts plainly (no
+    existing row may have a key of the page: a duplicate raises duckdb.ConstraintException), sparing the
+    index the delete-and-insert of every row; "delete_insert" deletes the page's keys first (a lake)."""
     frame = page.frame
     if frame.empty:
         return 0
@@ -61,16 +46,15 @@ def upsert_rows(
     rest = [c for c in columns if c.lower() not in skip]
     names = ", ".join(quote(c) for c in [*frame.columns, *rest])
     values = ", ".join([*(f"c{i}" for i in range(len(frame.columns))), *(["NULL"] * len(rest))])
-    deleted = (f", {DELETED_AT_COLUMN}", ", NULL") if endpoint.kind == "list" else ("", "")
+    deleted = (f", {DELETED_AT_COLUMN}", ", NULL") if endpoint.marks_deletions else ("", "")
     table = page.table if page.table is not None else page_table(frame, json_columns(endpoint, page))
     conn.register(PAGE_VIEW, table)
-    keyed = backend_of(conn).key_constraints
-    if replace or not keyed:  # rows may be replaced: their versions stay in the history
+    if mode != "insert":  # rows may be replaced: their versions stay in the history
         keep_superseded(conn, endpoint, tenant_id, sent=list(frame.columns), page_view=PAGE_VIEW)
-    if not keyed:  # a lake: no index to replace by, so delete the page's keys first
+    if mode == "delete_insert":
         delete_keys(conn, endpoint, tenant_id, page_columns=list(frame.columns))
     conn.execute(
-        f"INSERT {'OR REPLACE ' if replace and keyed else ''}INTO {endpoint.qualified_table} "
+        f"INSERT {'OR REPLACE ' if mode == 'replace' else ''}INTO {endpoint.qualified_table} "
         f"({TENANT_COLUMN}, {names}, {SYNCED_AT_COLUMN}{deleted[0]}) "
         f"SELECT ?, {values}, now(){deleted[1]} FROM {PAGE_VIEW}",
         [tenant_id],

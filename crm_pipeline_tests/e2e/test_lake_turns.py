@@ -7,16 +7,12 @@ from __future__ import annotations
 import threading
 
 from crm_pipeline.catalog import EXPORT_FEEDS
-from crm_pipeline.storage import (
-    StreamPosition,
-    commit_page,
-    ensure_raw_table,
-    ensure_state_tables,
-    transaction,
-    write_rows,
-)
+from crm_pipeline.storage import StreamPosition, ensure_raw_table, ensure_state_tables, transaction
+from crm_pipeline.storage.backend import backend_of
 from crm_pipeline.storage.turns import stream_turn
+from crm_pipeline.storage.upsert import upsert_rows
 from crm_pipeline.validation.page import validate_page
+from crm_pipeline_tests.commits import commit_page
 
 CUSTOMERS = next(e for e in EXPORT_FEEDS if e.path == "export/customers")
 TENANT = "1234567890"
@@ -29,7 +25,8 @@ def test_a_second_writer_of_a_stream_waits_its_turn_and_nothing_doubles(sandbox,
     page = validate_page(CUSTOMERS, sandbox.records("export/customers")[:20])
     position = StreamPosition("token-1", False)
     with stream_turn(first, (TENANT, CUSTOMERS.path)), transaction(first):
-        write_rows(first, CUSTOMERS, TENANT, page=page, run_id=None)  # not committed yet
+        mode = backend_of(first).upsert_mode(replace=True)
+        upsert_rows(first, CUSTOMERS, TENANT, page=page, mode=mode)  # not committed yet
         other = threading.Thread(
             target=commit_page, args=(second, CUSTOMERS, TENANT), kwargs={"page": page, "position": position}
         )

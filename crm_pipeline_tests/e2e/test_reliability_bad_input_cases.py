@@ -10,8 +10,9 @@ import duckdb
 import pytest
 
 from crm_pipeline.catalog import endpoint
-from crm_pipeline.storage import StreamPosition, commit_page, ensure_raw_table
+from crm_pipeline.storage import StreamPosition, ensure_raw_table
 from crm_pipeline.validation import validate_page
+from crm_pipeline_tests.commits import commit_page
 
 CUSTOMERS = endpoint("export/customers")
 BASE = {"id": 1, "name": "Acme", "active": True, "createdOn": "2024-06-20T17:47:05.6806011Z"}

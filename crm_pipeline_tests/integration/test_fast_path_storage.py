@@ -17,10 +17,10 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm_pipeline.storage import StreamPosition, commit_page
-from crm_pipeline.storage.commit import commit_new_page
+from crm_pipeline.storage import StreamPosition
 from crm_pipeline.storage.layout import page_table
 from crm_pipeline.validation import validate_page
+from crm_pipeline_tests.commits import commit_new_page, commit_page
 from crm_pipeline_tests.fast_path_pages import CUSTOMERS, NULL, as_sent, customers
 from crm_pipeline_tests.strategies import HYPOTHESIS, clean_pages, pages
 

@@ -23,10 +23,11 @@ from hypothesis import HealthCheck, given, settings
 
 from crm_pipeline.catalog import endpoint
 from crm_pipeline.page_types import PIPELINE_COLUMNS
-from crm_pipeline.storage import StreamPosition, commit_page
+from crm_pipeline.storage import StreamPosition
 from crm_pipeline.storage.tables import DELETED_AT_COLUMN, SYNCED_AT_COLUMN, TENANT_COLUMN
 from crm_pipeline.validation import validate_page
 from crm_pipeline.validation.quarantine import quarantine_json
+from crm_pipeline_tests.commits import commit_page
 from crm_pipeline_tests.strategies import INT64, pages
 
 

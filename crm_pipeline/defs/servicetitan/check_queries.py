@@ -85,7 +85,7 @@ class LatestLoad:
 def reconcile(
     conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str, load: LatestLoad
 ) -> Reconciliation:
-    live_only = f"{DELETED_AT_COLUMN} IS NULL" if endpoint.kind == "list" else "TRUE"
+    live_only = f"{DELETED_AT_COLUMN} IS NULL" if endpoint.marks_deletions else "TRUE"
     live, written = conn.execute(
         f"SELECT count(*), count(*) FILTER (WHERE {SYNCED_AT_COLUMN} >= to_timestamp(?)) "
         f"FROM {endpoint.qualified_table} WHERE {TENANT_COLUMN} = ? AND {live_only}",

@@ -29,6 +29,7 @@ from crm_pipeline.defs.servicetitan.check_queries import (
     reconcile,
     table_exists,
 )
+from crm_pipeline.ingest import strategy_of
 
 QUARANTINE_CHECK = "no_quarantined_rows"
 KEY_CHECK = "primary_key_unique_not_null"
@@ -141,7 +142,7 @@ def check_specs(endpoint: Endpoint) -> list[AssetCheckSpec]:
             description=f"(tenant_id, {', '.join(endpoint.key)}) is unique and never null.",
         ),
     ]
-    if endpoint.kind == "list" and endpoint.parent is None:
+    if strategy_of(endpoint).counts_total:
         specs.append(
             AssetCheckSpec(
                 RECONCILIATION_CHECK,

@@ -13,7 +13,7 @@ from crm_pipeline.catalog import LIST_ENDPOINTS, Endpoint
 from crm_pipeline.defs.resources import DUCKDB_POOL, CrmDuckDB, ServiceTitanResource, walk_settings_now
 from crm_pipeline.defs.servicetitan.runs import materialize_endpoints, raw_specs, selected
 from crm_pipeline.defs.servicetitan.walk_settings import WalkSettings
-from crm_pipeline.ingest import sync_list
+from crm_pipeline.ingest import strategy_of, sync_list
 
 LIST_GROUP = "servicetitan_list"
 LIST_OP = "servicetitan_list_endpoints"
@@ -31,14 +31,7 @@ class ListConfig(Config):
 
 
 def _description(endpoint: Endpoint) -> str:
-    how = (
-        f"fetched for the parents in `{endpoint.parent.table}` stored or changed since the last walk, plus a "
-        "rotating share of the others, in resumable slices"
-        if endpoint.parent
-        else "incremental from a modifiedOnOrAfter watermark (with overlap)"
-        if endpoint.incremental
-        else "small: walked whole on every run, in one transaction"
-    )
+    how = strategy_of(endpoint).describe(endpoint)
     return (
         f"{endpoint.description}\n\nRaw table `{endpoint.qualified_table}` from `GET {endpoint.path}`"
         f"{' with ' + '&'.join(f'{k}={v}' for k, v in endpoint.query.items()) if endpoint.query else ''}: "

@@ -24,15 +24,15 @@ from crm_pipeline.defs.servicetitan.metadata import definition_metadata, run_met
 from crm_pipeline.defs.servicetitan.progress import Progress
 from crm_pipeline.defs.servicetitan.tenants import tenant_partitions
 from crm_pipeline.defs.servicetitan.versions import table_version
-from crm_pipeline.ingest import Store, SyncResult, table_row_count
-from crm_pipeline.servicetitan import ServiceTitanClient
+from crm_pipeline.ingest import StreamJob, SyncResult
 from crm_pipeline.servicetitan.errors import CredentialsRejected
 from crm_pipeline.storage.backend import backend_of
+from crm_pipeline.storage.tables import table_row_count
 
 TENANT_WIDE = (CredentialsRejected,)  # errors that stop every endpoint of the tenant alike
 ENDPOINT_THREADS = 6  # endpoints loaded at once in a step; fan-outs add their own workers
 
-# (client, store, endpoint, tenant_id, run_id=, on_page=) -> SyncResult
+# (client, store, endpoint, tenant_id=, run_id=, on_page=) -> SyncResult: ingest.sync_endpoint and its options
 Sync = Callable[..., SyncResult]
 
 
@@ -87,9 +87,7 @@ def materialize_endpoints(
     with servicetitan.client(tenant) as client, ThreadPoolExecutor(ENDPOINT_THREADS, "crm-endpoint") as pool:
 
         def start(ep: Endpoint) -> Future:
-            return pool.submit(
-                _load, context, client=client, store=store, endpoint=ep, tenant_id=tenant_id, sync=sync
-            )
+            return pool.submit(_load, context, StreamJob(client, store, ep, tenant_id), sync=sync)
 
         waiting = {ep.parent.table: [] for ep in endpoints if ep.parent}
         running: dict[Future, Endpoint] = {}
@@ -125,19 +123,12 @@ def _failure_text(failures: dict[str, BaseException], count: int) -> str:
     return f"{len(failures)} of {count} endpoints failed (the others loaded):\n" + "\n".join(lines)
 
 
-def _load(
-    context: AssetExecutionContext,
-    *,
-    client: ServiceTitanClient,
-    store: Store,
-    endpoint: Endpoint,
-    tenant_id: str,
-    sync: Sync,
-) -> MaterializeResult:
+def _load(context: AssetExecutionContext, job: StreamJob, *, sync: Sync) -> MaterializeResult:
     """One endpoint: its sync, then its row count and data version (in one short lease)."""
+    store, endpoint, tenant_id = job.store, job.endpoint, job.tenant_id
     progress = Progress(context.log, endpoint, tenant_id)
     result = sync(
-        client, store, endpoint, tenant_id=tenant_id, run_id=context.run.run_id, on_page=progress.page
+        job.client, store, endpoint, tenant_id=tenant_id, run_id=context.run.run_id, on_page=progress.page
     )
     with store.lease() as conn:
         rows = table_row_count(conn, endpoint, tenant_id)

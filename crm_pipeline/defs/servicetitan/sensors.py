@@ -27,6 +27,7 @@ from dagster import (
 from crm_pipeline.catalog import EXPORT_FEEDS, LIST_ENDPOINTS, Endpoint
 from crm_pipeline.defs.resources import export_interval_now
 from crm_pipeline.defs.servicetitan.jobs import export_job, list_job, list_run_config, runs_in_progress
+from crm_pipeline.ingest import strategy_of
 
 SENSOR_NAME = "servicetitan_export_sensor"
 
@@ -177,7 +178,7 @@ def unfinished_walks(
 ) -> dict[str | None, list[AssetKey]]:
     """Per tenant, the parent-scoped list assets of `endpoints` whose last run stopped with more to do
     (time budget spent) and that no queued or running run writes."""
-    keys = [AssetKey(ep.asset_key_path) for ep in endpoints if ep.parent is not None]
+    keys = [AssetKey(ep.asset_key_path) for ep in endpoints if strategy_of(ep).in_slices]
     due: dict[str | None, list[AssetKey]] = {}
     for tenant in tenants or [None]:
         running = runs_in_progress(instance, keys, tenant)

@@ -18,7 +18,7 @@ from crm_pipeline.storage.tables import DELETED_AT_COLUMN, SYNCED_AT_COLUMN, TEN
 
 def table_version(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, tenant_id: str) -> DataVersion:
     """The data version of `endpoint`'s raw table for one tenant."""
-    deleted = f"max({DELETED_AT_COLUMN})" if endpoint.kind == "list" else "NULL"
+    deleted = f"max({DELETED_AT_COLUMN})" if endpoint.marks_deletions else "NULL"
     row = conn.execute(
         f"SELECT count(*), max({SYNCED_AT_COLUMN}), {deleted} FROM {endpoint.qualified_table} "
         f"WHERE {TENANT_COLUMN} = ?",
