@@ -144,9 +144,9 @@ class Settings:
 HISTORY_VAR = "CRM_HISTORY"
 
 
-def history_enabled(env: Mapping[str, str] | None = None) -> bool:
+def history_enabled(env: Mapping[str, str]) -> bool:
     """CRM_HISTORY: `on` (default) keeps every delivered version in `raw_history`; `off` keeps none."""
-    return switch(os.environ if env is None else env, HISTORY_VAR)
+    return switch(env, HISTORY_VAR)
 
 
 STORAGE_VERSION_VAR = "CRM_DUCKDB_STORAGE_VERSION"

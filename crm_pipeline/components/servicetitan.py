@@ -51,6 +51,7 @@ class ServiceTitanComponent(dg.Component, dg.Model, dg.Resolvable):
     duckdb_path: str | None = None
     ducklake_data_path: str | None = None
     automation: bool | None = None
+    history: bool | None = None
     export_interval_seconds: int | None = None
     list_schedule: str | None = None
     full_walk_schedule: str | None = None
@@ -74,8 +75,10 @@ class ServiceTitanComponent(dg.Component, dg.Model, dg.Resolvable):
                 merged[var] = value
         if self.tenants is not None:
             merged["SERVICETITAN_TENANTS"] = ",".join(self.tenants)
-        if self.automation is not None:
-            merged["CRM_AUTOMATION"] = "on" if self.automation else "off"
+        for attribute, var in (("automation", "CRM_AUTOMATION"), ("history", "CRM_HISTORY")):
+            switch = getattr(self, attribute)
+            if switch is not None:
+                merged[var] = "on" if switch else "off"
         for attribute, var in _NUMBER_VARS.items():
             number = getattr(self, attribute)
             if number is not None:

@@ -20,7 +20,13 @@ from crm_pipeline.ingest import SharedFileStore
 from crm_pipeline.servicetitan import ClientOptions, ServiceTitanClient
 from crm_pipeline.servicetitan.ratelimit import rate_limit_folder
 from crm_pipeline.servicetitan.retry import MAX_MAINTENANCE_SECONDS, MAX_THROTTLE_SECONDS
-from crm_pipeline.settings import DEFAULT_DUCKDB_PATH, Settings, duckdb_storage_version, is_off
+from crm_pipeline.settings import (
+    DEFAULT_DUCKDB_PATH,
+    Settings,
+    duckdb_storage_version,
+    history_enabled,
+    is_off,
+)
 from crm_pipeline.storage.lake import (
     DATA_PATH_SETTING,
     LAKE_PREFIX,
@@ -111,6 +117,10 @@ class CrmDuckDB(DuckDBResource):
     lake_data_path: str | None = Field(
         default=None,
         description="A DuckLake's data folder or bucket (CRM_DUCKLAKE_DATA_PATH); DuckLake paths only.",
+    )
+    history: bool = Field(
+        default=True,
+        description="Keep every delivered version of a record in raw_history (CRM_HISTORY); False adds none.",
     )
     _opened: bool = PrivateAttr(default=False)
 
@@ -218,7 +228,8 @@ def raw_table_setup(memory_limit: str | None, tables: int = 1) -> Setup:
 
 
 def _duckdb_from_env(env: Mapping[str, str]) -> CrmDuckDB:
-    """CRM_DUCKDB_PATH, CRM_DUCKDB_READONLY_PATH (`off`: no copy) and CRM_DUCKDB_LOCK_TIMEOUT_SECONDS."""
+    """CRM_DUCKDB_PATH, CRM_DUCKDB_READONLY_PATH (`off`: no copy), CRM_DUCKDB_LOCK_TIMEOUT_SECONDS and the
+    rest of what the file's loads take (memory limit, storage format, the lake's data path, CRM_HISTORY)."""
     database = env.get("CRM_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH
     # A MotherDuck database (`md:name`) is a shared service that readers query directly: no copy to publish.
     copy = env.get("CRM_DUCKDB_READONLY_PATH") or (
@@ -231,6 +242,7 @@ def _duckdb_from_env(env: Mapping[str, str]) -> CrmDuckDB:
         connection_config=writer_config(duckdb_storage_version(env)),
         raw_table_memory_limit=env.get("CRM_DUCKDB_MEMORY_LIMIT") or None,
         lake_data_path=env.get(DATA_PATH_SETTING) or None,
+        history=history_enabled(env),
     )
 
 

@@ -7,6 +7,7 @@ in STRATEGIES.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.ingest.export import ExportFeed
@@ -34,7 +35,7 @@ def sync(
 
     A run may stop with more to do (`has_more`: a parent walk's time budget ran out); the next run
     continues it."""
-    job = StreamJob(job.client, as_store(job.store), job.endpoint, job.tenant_id, job.run_id)
+    job = replace(job, store=as_store(job.store))
     strategy = strategy_of(job.endpoint)(job, options or SyncOptions())
     stored = strategy.storage.open()
     began, stats_before = time.monotonic(), job.client.stats
@@ -51,10 +52,11 @@ def sync(
 
 def sync_endpoint(client, store, endpoint: Endpoint, *, tenant_id: str, **options) -> SyncResult:
     """`sync` from its parts: a client, a store (or a DuckDB connection), an endpoint of the catalog and a
-    tenant; `options` are `run_id`, `on_page` and SyncOptions' fields (`full`, `page_size`, `fan_out`,
-    `start`, `include_recent_changes`)."""
+    tenant; `options` are `run_id`, `history`, `on_page` and SyncOptions' fields (`full`, `page_size`,
+    `fan_out`, `start`, `include_recent_changes`)."""
     run_id, on_page = options.pop("run_id", None), options.pop("on_page", None)
-    return sync(StreamJob(client, store, endpoint, tenant_id, run_id), SyncOptions(**options), on_page)
+    job = StreamJob(client, store, endpoint, tenant_id, run_id, history=options.pop("history", None))
+    return sync(job, SyncOptions(**options), on_page)
 
 
 # The names the assets, scripts and tests have always called: one driver serves both.

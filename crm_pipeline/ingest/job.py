@@ -11,11 +11,12 @@ from crm_pipeline.storage.stores import Store
 
 @dataclass(frozen=True)
 class StreamJob:
-    """The client to fetch with, the store to commit to, the endpoint and tenant, and the Dagster run
-    (if any)."""
+    """The client to fetch with, the store to commit to, the endpoint and tenant, the Dagster run (if any),
+    and whether loads keep versions in `raw_history` (CRM_HISTORY, read at the edge; None: as before)."""
 
     client: ServiceTitanClient
     store: Store
     endpoint: Endpoint
     tenant_id: str
     run_id: str | None = None
+    history: bool | None = None

@@ -43,7 +43,7 @@ class Strategy(ABC):
         self.job, self.options = job, options
         self.client, self.store, self.endpoint = job.client, job.store, job.endpoint
         self.tenant_id, self.run_id = job.tenant_id, job.run_id
-        self.storage = StreamStorage(job.store, job.endpoint, job.tenant_id, job.run_id)
+        self.storage = StreamStorage(job.store, job.endpoint, job.tenant_id, job.run_id, history=job.history)
 
     @classmethod
     def describe(cls, endpoint) -> str:

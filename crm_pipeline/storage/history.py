@@ -13,7 +13,7 @@ first load writes no history at all, and a page reads only the raw table's rows 
 the history. A version delivered again (`includeRecentChanges`, a re-run, an overlapping watermark)
 replaces nothing and is kept once.
 
-`CRM_HISTORY=off` (crm_pipeline.settings.history_enabled) adds no version: the rows a load stores while
+`CRM_HISTORY=off` (read at the edge, passed down as `history`) adds no version: the rows a load stores while
 it is off are left out of the view by their `_synced_at` (its periods in `pipeline_state.history_off`),
 and the versions the history holds stay (one a load replaces is still copied).
 """
@@ -24,7 +24,6 @@ import duckdb
 
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.page_types import DELETED_AT_COLUMN, SYNCED_AT_COLUMN, TENANT_COLUMN
-from crm_pipeline.settings import history_enabled
 from crm_pipeline.storage.ddl import (
     STATE_SCHEMA,
     UNKNOWN_FIELD_DOC,
@@ -62,17 +61,21 @@ def history_key(endpoint: Endpoint) -> tuple[str, ...]:
 
 
 def ensure_history_table(
-    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, *, docs: dict[str, str] | None = None
+    conn: duckdb.DuckDBPyConnection,
+    endpoint: Endpoint,
+    *,
+    docs: dict[str, str] | None = None,
+    history: bool | None = None,
 ) -> bool:
     """Make the endpoint's history if it keeps one (after its raw table): the superseded table with
     every column of the raw table but `_deleted_at`, the view, their column comments (`docs`, else
-    UNKNOWN_FIELD_DOC), and note whether CRM_HISTORY is off from now on. True if the endpoint keeps a
-    history. Made even while CRM_HISTORY is off (then it stays empty), so that the SQL models build."""
-    enabled = history_enabled()  # a bad CRM_HISTORY fails at the start of a load, not at its first page
+    UNKNOWN_FIELD_DOC), and note whether history is off from now on (`history`, CRM_HISTORY as the edge
+    read it; None: as it was). True if the endpoint keeps a history. Made even while history is off (then
+    it stays empty), so that the SQL models build."""
     if not has_history(endpoint):
         return False
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {HISTORY_SCHEMA}")
-    _ensure_off_periods(conn, history_table(endpoint), enabled=enabled)
+    _ensure_off_periods(conn, history_table(endpoint), enabled=history)
     past, raw = superseded_table(endpoint), endpoint.qualified_table
     raw_types = dict(conn.execute(f"SELECT column_name, column_type FROM (DESCRIBE {raw})").fetchall())
     raw_types.pop(DELETED_AT_COLUMN, None)
@@ -134,9 +137,10 @@ def _kept(history: str, alias: str) -> str:
     )
 
 
-def _ensure_off_periods(conn: duckdb.DuckDBPyConnection, history: str, *, enabled: bool) -> None:
+def _ensure_off_periods(conn: duckdb.DuckDBPyConnection, history: str, *, enabled: bool | None) -> None:
     """Open a period of `history` with history off when a load starts with it off, close it when one
-    starts with it on: the rows a load stores get a later `_synced_at` than either."""
+    starts with it on (None: leave it as it is): the rows a load stores get a later `_synced_at` than
+    either."""
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA}")
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS {HISTORY_OFF} "
@@ -149,6 +153,8 @@ def _ensure_off_periods(conn: duckdb.DuckDBPyConnection, history: str, *, enable
     open_periods = conn.execute(
         f"SELECT count(*) FROM {HISTORY_OFF} WHERE history = ? AND off_to IS NULL", [history]
     ).fetchone()[0]
+    if enabled is None:
+        return
     if enabled and open_periods:
         conn.execute(
             f"UPDATE {HISTORY_OFF} SET off_to = now() WHERE history = ? AND off_to IS NULL", [history]

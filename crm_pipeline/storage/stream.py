@@ -18,10 +18,20 @@ from crm_pipeline.storage.tables import ensure_raw_table
 
 
 class StreamStorage:
-    """Where one stream is stored (see the module); `run_id` marks what this run writes."""
+    """Where one stream is stored (see the module); `run_id` marks what this run writes, `history` whether
+    its loads keep versions (see storage.history)."""
 
-    def __init__(self, store: Store, endpoint: Endpoint, tenant_id: str, run_id: str | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        endpoint: Endpoint,
+        tenant_id: str,
+        run_id: str | None = None,
+        *,
+        history: bool | None = None,
+    ) -> None:
         self.store, self.endpoint, self.tenant_id, self.run_id = store, endpoint, tenant_id, run_id
+        self.history = history  # CRM_HISTORY as the edge read it (None: as the stored state says)
         self.backend: Backend | None = None  # the store's, chosen once (at open, or the first commit)
         self.checkpoints = Checkpoints()
         self.fresh = True  # no page met a stored key yet: try plain inserts (see Batch.insert_first)
@@ -31,7 +41,7 @@ class StreamStorage:
         never committed)."""
         with self.store.lease() as conn:
             self._choose_backend(conn)
-            ensure_raw_table(conn, self.endpoint)
+            ensure_raw_table(conn, self.endpoint, history=self.history)
             stored = read_position(conn, self.tenant_id, self.endpoint.path)
         return stored.position if stored else None
 

@@ -78,14 +78,18 @@ def column_descriptions(endpoint: Endpoint) -> dict[str, str]:
     return docs
 
 
-def ensure_raw_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> None:
+def ensure_raw_table(
+    conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, *, history: bool | None = None
+) -> None:
     """Create the raw table (and state tables, and its history table) if missing; add declared fields it
-    lacks; describe its columns (`COMMENT ON COLUMN`) where their comment is missing or outdated."""
+    lacks; describe its columns (`COMMENT ON COLUMN`) where their comment is missing or outdated.
+    `history`: whether a load from now on keeps versions (None: as before; storage.history)."""
     ensure_state_tables(conn)
-    retrying(conn, lambda: _create_raw_table(conn, endpoint))  # two lake writers may create it at once
+    # two lake writers may create it at once
+    retrying(conn, lambda: _create_raw_table(conn, endpoint, history=history))
 
 
-def _create_raw_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> None:
+def _create_raw_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, *, history: bool | None) -> None:
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {endpoint.schema_name}")
     key_sql = ", ".join(quote(c) for c in (TENANT_COLUMN, *endpoint.key))
     cols = [f"{TENANT_COLUMN} VARCHAR NOT NULL"]
@@ -102,7 +106,7 @@ def _create_raw_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> No
     add_columns(conn, endpoint, {n: t.duckdb for n, t in endpoint.fields.items()})
     docs = column_descriptions(endpoint)
     describe_columns(conn, endpoint.qualified_table, docs)
-    ensure_history_table(conn, endpoint, docs=docs)
+    ensure_history_table(conn, endpoint, docs=docs, history=history)
 
 
 def add_columns(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, wanted: dict[str, str]) -> list[str]:

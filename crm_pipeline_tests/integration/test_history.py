@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
+import dagster as dg
+import duckdb
 import httpx
 import pandas as pd
 import pytest
 
 from crm_pipeline.catalog import ENDPOINTS, endpoint
+from crm_pipeline.components import ServiceTitanComponent
+from crm_pipeline.defs.resources import default_resources
 from crm_pipeline.ingest import sync_export, sync_list
 from crm_pipeline.sql_models import build_all, load_project
 from crm_pipeline.storage import ensure_raw_table
-from crm_pipeline.storage.history import history_table
+from crm_pipeline.storage.history import history_table, superseded_table
 
 LEADS = endpoint("export/leads")
 STATUSES = ("Dismissed", "Converted", "Open")  # the three rounds
@@ -104,13 +110,48 @@ def test_history_of_an_incremental_list_endpoint(sandbox, settings, client, conn
     assert len(stored) == len(set(stored)) and set(stored) == delivered
 
 
-def test_history_off_writes_none(sandbox, settings, client, conn, monkeypatch):
-    monkeypatch.setenv("CRM_HISTORY", "off")
-    sync_export(client, conn, LEADS, tenant_id=settings.tenant_id)
-    assert conn.execute(f"SELECT count(*) FROM {history_table(LEADS)}").fetchone()[0] == 0
+def test_history_off_writes_none(sandbox, settings, client, conn):
+    sync_export(client, conn, LEADS, tenant_id=settings.tenant_id, history=False)
+    httpx.post(f"{sandbox.api_url}/_sandbox/change", json={"feed": "export/leads", "n": 4}).raise_for_status()
+    sync_export(client, conn, LEADS, tenant_id=settings.tenant_id, history=False)
+    assert conn.execute(f"SELECT count(*) FROM {superseded_table(LEADS)}").fetchone()[0] == 0
     assert conn.execute(f"SELECT count(*) FROM {LEADS.qualified_table}").fetchone()[0] == len(
         sandbox.records("export/leads")
     )
+
+
+def load_leads(component: ServiceTitanComponent, instance, settings) -> int:
+    """Materialize raw_export/leads as `component` builds it; the versions its history keeps."""
+    defs = component.build_defs(dg.ComponentTree.for_test().load_context)
+    key = dg.AssetKey(LEADS.asset_key_path)
+    result = dg.materialize(list(defs.assets), selection=[key], instance=instance, resources=defs.resources)
+    assert result.success
+    with duckdb.connect(settings.duckdb_path, read_only=True) as db:
+        return db.execute(f"SELECT count(*) FROM {superseded_table(LEADS)}").fetchone()[0]
+
+
+def change_leads(sandbox, n: int = 4) -> None:
+    httpx.post(f"{sandbox.api_url}/_sandbox/change", json={"feed": "export/leads", "n": n}).raise_for_status()
+
+
+def test_crm_history_off_reaches_the_loads_of_a_run(sandbox, settings, env, instance, tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setenv("CRM_HISTORY", "off")
+    component = ServiceTitanComponent(duckdb_path=settings.duckdb_path, automation=False)
+    assert load_leads(component, instance, settings) == 0
+    change_leads(sandbox)
+    assert load_leads(component, instance, settings) == 0  # the 4 versions replaced are not kept
     monkeypatch.setenv("CRM_HISTORY", "maybe")
     with pytest.raises(ValueError, match="CRM_HISTORY"):
-        sync_export(client, conn, LEADS, tenant_id=settings.tenant_id)
+        default_resources(os.environ)
+
+
+def test_the_component_history_attribute_wins_over_the_environment(
+    sandbox, settings, env, instance, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setenv("CRM_HISTORY", "off")
+    component = ServiceTitanComponent(duckdb_path=settings.duckdb_path, automation=False, history=True)
+    assert load_leads(component, instance, settings) == 0  # a first load replaces nothing
+    change_leads(sandbox)
+    assert load_leads(component, instance, settings) == 4  # the 4 versions replaced are kept

@@ -47,20 +47,16 @@ def test_a_version_sent_back_after_a_later_one_is_kept_once(sandbox, settings, c
     assert (current[0], pd.Timestamp(current[1])) == (first["status"], pd.Timestamp(first["modifiedOn"]))
 
 
-def test_history_switched_off_and_on_keeps_what_was_delivered_while_on(
-    sandbox, settings, client, conn, monkeypatch
-):
+def test_history_switched_off_and_on_keeps_what_was_delivered_while_on(sandbox, settings, client, conn):
     tenant = settings.tenant_id
     sync_export(client, conn, LEADS, tenant_id=tenant)  # on
     kept = versions(sandbox.records("export/leads"))
-    monkeypatch.setenv("CRM_HISTORY", "off")
     changed = httpx.post(f"{sandbox.api_url}/_sandbox/change", json={"feed": "export/leads", "n": 6}).json()
-    sync_export(client, conn, LEADS, tenant_id=tenant)  # replaces 6 versions kept while on: they stay
+    sync_export(client, conn, LEADS, tenant_id=tenant, history=False)  # replaces 6 kept while on: they stay
     stored = stored_versions(conn)
     assert len(stored) == len(set(stored)) and set(stored) == kept
-    monkeypatch.setenv("CRM_HISTORY", "on")
     again = httpx.post(f"{sandbox.api_url}/_sandbox/change", json={"feed": "export/leads", "n": 6}).json()
-    sync_export(client, conn, LEADS, tenant_id=tenant)
+    sync_export(client, conn, LEADS, tenant_id=tenant, history=True)
     served = {r["id"]: r for r in sandbox.records("export/leads")}
     kept |= versions([served[i] for i in again["ids"]])
     stored = stored_versions(conn)

@@ -87,7 +87,8 @@ def materialize_endpoints(
     with servicetitan.client(tenant) as client, ThreadPoolExecutor(ENDPOINT_THREADS, "crm-endpoint") as pool:
 
         def start(ep: Endpoint) -> Future:
-            return pool.submit(_load, context, StreamJob(client, store, ep, tenant_id), sync=sync)
+            job = StreamJob(client, store, ep, tenant_id, history=duckdb.history)
+            return pool.submit(_load, context, job, sync=sync)
 
         waiting = {ep.parent.table: [] for ep in endpoints if ep.parent}
         running: dict[Future, Endpoint] = {}
@@ -128,7 +129,13 @@ def _load(context: AssetExecutionContext, job: StreamJob, *, sync: Sync) -> Mate
     store, endpoint, tenant_id = job.store, job.endpoint, job.tenant_id
     progress = Progress(context.log, endpoint, tenant_id)
     result = sync(
-        job.client, store, endpoint, tenant_id=tenant_id, run_id=context.run.run_id, on_page=progress.page
+        job.client,
+        store,
+        endpoint,
+        tenant_id=tenant_id,
+        run_id=context.run.run_id,
+        history=job.history,
+        on_page=progress.page,
     )
     with store.lease() as conn:
         rows = table_row_count(conn, endpoint, tenant_id)
