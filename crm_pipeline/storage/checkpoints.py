@@ -17,6 +17,26 @@ import duckdb
 
 ROW_GROUP = 122_880  # DuckDB's rows per row group
 CHECKPOINT_BACKSTOP = "256MB"  # the log size that still triggers DuckDB's own checkpoint during a load
+# A checkpoint pins a block per column segment of every table it writes: a wide raw table and its history's
+# superseded table, both changed since the last one, need more than a load's memory cap (a failed
+# checkpoint is fatal to the database instance), so it runs with at least this much.
+CHECKPOINT_MEMORY = 160 * 2**20
+_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+
+
+def checkpoint(conn: duckdb.DuckDBPyConnection) -> None:
+    """Write what was committed into the file (DuckDB's CHECKPOINT) with at least CHECKPOINT_MEMORY of
+    memory, then the connection's own limit again."""
+    limit = conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    number, unit = limit.split()
+    if float(number) * _UNITS[unit] >= CHECKPOINT_MEMORY:
+        conn.execute("CHECKPOINT")
+        return
+    conn.execute(f"SET memory_limit = '{CHECKPOINT_MEMORY}B'")
+    try:
+        conn.execute("CHECKPOINT")
+    finally:
+        conn.execute(f"SET memory_limit = '{limit}'")
 
 
 class Checkpoints:
@@ -32,5 +52,5 @@ class Checkpoints:
             return
         self.pending += rows
         if self.pending >= ROW_GROUP:
-            conn.execute("CHECKPOINT")
+            checkpoint(conn)
             self.pending = 0

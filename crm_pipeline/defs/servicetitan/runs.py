@@ -27,6 +27,7 @@ from crm_pipeline.defs.servicetitan.versions import table_version
 from crm_pipeline.ingest import StreamJob, SyncResult
 from crm_pipeline.servicetitan.errors import CredentialsRejected
 from crm_pipeline.storage.backend import backend_of
+from crm_pipeline.storage.checkpoints import checkpoint
 from crm_pipeline.storage.tables import table_row_count
 
 TENANT_WIDE = (CredentialsRejected,)  # errors that stop every endpoint of the tenant alike
@@ -143,7 +144,7 @@ def _load(context: AssetExecutionContext, job: StreamJob, *, sync: Sync) -> Mate
         if backend_of(
             conn
         ).checkpoints:  # its rows into the file: their memory is free for the endpoints loading
-            conn.execute("CHECKPOINT")
+            checkpoint(conn)
     progress.done(result, rows)
     return MaterializeResult(
         asset_key=AssetKey(endpoint.asset_key_path), metadata=run_metadata(result, rows), data_version=version
