@@ -10,7 +10,7 @@ an entry here (README, "Adding an endpoint").
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
@@ -253,3 +253,8 @@ def endpoint(path_or_table: str) -> Endpoint:
         if path_or_table in (ep.path, ep.qualified_table):
             return ep
     raise KeyError(f"unknown endpoint {path_or_table!r}; known: {[ep.path for ep in ENDPOINTS]}")
+
+
+def feeds_and_lists(endpoints: Sequence[Endpoint]) -> tuple[list[Endpoint], list[Endpoint]]:
+    """`endpoints` split into export feeds and list endpoints (each kind has its multi-asset and job)."""
+    return [ep for ep in endpoints if ep.kind == "export"], [ep for ep in endpoints if ep.kind == "list"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dagster import AssetKey, AssetsDefinition, AssetSelection, Definitions, in_process_executor
 
-from crm_pipeline.catalog import ENDPOINTS, Endpoint, endpoint
+from crm_pipeline.catalog import ENDPOINTS, Endpoint, endpoint, feeds_and_lists
 from crm_pipeline.defs.lake_maintenance import lake_maintenance_definitions
 from crm_pipeline.defs.resources import default_resources
 from crm_pipeline.defs.servicetitan.automation import automation_definitions
@@ -53,8 +53,7 @@ def raw_assets(
     env: Mapping[str, str], *, endpoints: Sequence[Endpoint], tenants: Sequence[str]
 ) -> list[AssetsDefinition]:
     """The export and list multi-assets of `endpoints`; none for a kind none of them is."""
-    feeds = [ep for ep in endpoints if ep.kind == "export"]
-    lists = [ep for ep in endpoints if ep.kind == "list"]
+    feeds, lists = feeds_and_lists(endpoints)
     assets = [build_export_assets(tenants=tenants, feeds=feeds)] if feeds else []
     if lists:
         walk = partial(WalkSettings.from_env, env)  # read as each run starts

@@ -18,7 +18,7 @@ from dagster import (
     Definitions,
 )
 
-from crm_pipeline.catalog import ENDPOINTS, Endpoint
+from crm_pipeline.catalog import ENDPOINTS, Endpoint, feeds_and_lists
 from crm_pipeline.defs.servicetitan.automation_settings import AutomationSettings
 from crm_pipeline.defs.servicetitan.checks import raw_table_checks
 from crm_pipeline.defs.servicetitan.jobs import export_job, list_job
@@ -49,8 +49,7 @@ def automation_definitions(
     sensor if there are `sql_models`, switched on or off and timed by `settings`, requesting runs for each
     of `tenants` (none: one tenant). A kind of endpoint none of `endpoints` is has no job, sensor or
     schedule: they would target assets that do not exist."""
-    feeds = [ep for ep in endpoints if ep.kind == "export"]
-    lists = [ep for ep in endpoints if ep.kind == "list"]
+    feeds, lists = feeds_and_lists(endpoints)
     status = settings.sensor_status
     jobs, sensors, schedules = [], [build_sql_models_sensor(status)] if sql_models else [], []
     if feeds:
