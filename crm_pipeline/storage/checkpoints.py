@@ -15,24 +15,37 @@ from __future__ import annotations
 
 import duckdb
 
+from crm_pipeline.catalog import Endpoint
+from crm_pipeline.storage.history import superseded_table
+
 ROW_GROUP = 122_880  # DuckDB's rows per row group
 CHECKPOINT_BACKSTOP = "256MB"  # the log size that still triggers DuckDB's own checkpoint during a load
-# A checkpoint pins a block per column segment of every table it writes: a wide raw table and its history's
-# superseded table, both changed since the last one, need more than a load's memory cap (a failed
-# checkpoint is fatal to the database instance), so it runs with at least this much.
-CHECKPOINT_MEMORY = 160 * 2**20
+# A checkpoint pins blocks for the column segments of each table it writes: a wide raw table and its
+# history's superseded table, both changed since the last one, need more than a load's memory cap, and a
+# failed checkpoint is fatal to the database instance. So one runs with at least this much per column of
+# the two (a 67-column pair needed 34 to 40 MB) and a base; not more, as DuckDB fills what it is allowed
+# (peak RSS, docs/PERFORMANCE.md).
+CHECKPOINT_MEMORY_PER_COLUMN = 3 * 2**18  # 0.75 MiB
+CHECKPOINT_MEMORY_BASE = 8 * 2**20
 _UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
 
 
-def checkpoint(conn: duckdb.DuckDBPyConnection) -> None:
-    """Write what was committed into the file (DuckDB's CHECKPOINT) with at least CHECKPOINT_MEMORY of
-    memory, then the connection's own limit again."""
+def checkpoint(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> None:
+    """Write what was committed into the file (DuckDB's CHECKPOINT) with at least the memory it needs for
+    `endpoint`'s raw and superseded tables, then the connection's own limit again."""
+    tables = [endpoint.qualified_table, superseded_table(endpoint)]
+    columns = conn.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name || '.' || table_name IN (?, ?)",
+        tables,
+    ).fetchone()[0]
+    need = CHECKPOINT_MEMORY_BASE + columns * CHECKPOINT_MEMORY_PER_COLUMN
     limit = conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     number, unit = limit.split()
-    if float(number) * _UNITS[unit] >= CHECKPOINT_MEMORY:
+    if float(number) * _UNITS[unit] >= need:
         conn.execute("CHECKPOINT")
         return
-    conn.execute(f"SET memory_limit = '{CHECKPOINT_MEMORY}B'")
+    conn.execute(f"SET memory_limit = '{need}B'")
     try:
         conn.execute("CHECKPOINT")
     finally:
@@ -42,7 +55,8 @@ def checkpoint(conn: duckdb.DuckDBPyConnection) -> None:
 class Checkpoints:
     """Counts the rows a load commits and checkpoints after every ROW_GROUP of them (between transactions)."""
 
-    def __init__(self, *, enabled: bool = True) -> None:
+    def __init__(self, endpoint: Endpoint, *, enabled: bool = True) -> None:
+        self.endpoint = endpoint
         self.enabled, self.pending = enabled, 0  # a DuckLake compacts in its maintenance asset instead
 
     def committed(self, conn: duckdb.DuckDBPyConnection, rows: int) -> None:
@@ -52,5 +66,5 @@ class Checkpoints:
             return
         self.pending += rows
         if self.pending >= ROW_GROUP:
-            checkpoint(conn)
+            checkpoint(conn, self.endpoint)
             self.pending = 0

@@ -33,7 +33,7 @@ class StreamStorage:
         self.store, self.endpoint, self.tenant_id, self.run_id = store, endpoint, tenant_id, run_id
         self.history = history  # CRM_HISTORY as the edge read it (None: as the stored state says)
         self.backend: Backend | None = None  # the store's, chosen once (at open, or the first commit)
-        self.checkpoints = Checkpoints()
+        self.checkpoints = Checkpoints(endpoint)
         self.fresh = True  # no page met a stored key yet: try plain inserts (see Batch.insert_first)
 
     def open(self) -> str | None:
@@ -66,7 +66,7 @@ class StreamStorage:
     def _choose_backend(self, conn) -> Backend:
         if self.backend is None:
             self.backend = backend_of(conn)
-            self.checkpoints = Checkpoints(enabled=self.backend.checkpoints)
+            self.checkpoints = Checkpoints(self.endpoint, enabled=self.backend.checkpoints)
         return self.backend
 
     def commit_page(self, page: ValidatedPage, position: StreamPosition) -> Committed:

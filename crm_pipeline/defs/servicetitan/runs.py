@@ -144,7 +144,7 @@ def _load(context: AssetExecutionContext, job: StreamJob, *, sync: Sync) -> Mate
         if backend_of(
             conn
         ).checkpoints:  # its rows into the file: their memory is free for the endpoints loading
-            checkpoint(conn)
+            checkpoint(conn, endpoint)
     progress.done(result, rows)
     return MaterializeResult(
         asset_key=AssetKey(endpoint.asset_key_path), metadata=run_metadata(result, rows), data_version=version
