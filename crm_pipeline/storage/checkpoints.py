@@ -23,7 +23,7 @@ CHECKPOINT_BACKSTOP = "256MB"  # the log size that still triggers DuckDB's own c
 # A checkpoint pins blocks for the column segments of each table it writes: a wide raw table and its
 # history's superseded table, both changed since the last one, need more than a load's memory cap, and a
 # failed checkpoint is fatal to the database instance. So one runs with at least this much per column of
-# the two (a 67-column pair needed 34 to 40 MB) and a base; not more, as DuckDB fills what it is allowed
+# the two (a 70-column pair needed 34 to 40 MB) and a base; not more, as DuckDB fills what it is allowed
 # (peak RSS, docs/PERFORMANCE.md).
 CHECKPOINT_MEMORY_PER_COLUMN = 3 * 2**18  # 0.75 MiB
 CHECKPOINT_MEMORY_BASE = 8 * 2**20
