@@ -41,8 +41,8 @@ def checkpoint(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> None:
     ).fetchone()[0]
     need = CHECKPOINT_MEMORY_BASE + columns * CHECKPOINT_MEMORY_PER_COLUMN
     limit = conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    number, unit = limit.split()
-    if float(number) * _UNITS[unit] >= need:
+    number, _, unit = limit.partition(" ")
+    if unit not in _UNITS or float(number) * _UNITS[unit] >= need:  # enough already (or not a size)
         conn.execute("CHECKPOINT")
         return
     conn.execute(f"SET memory_limit = '{need}B'")
