@@ -69,12 +69,14 @@ def decode_records(endpoint: Endpoint, records: list, *, typed: bool = True) -> 
     """`records` with each raw one (msgspec.Raw) decoded: a `Typed` Struct where it fits (see the
     module's docstring), else its parsed JSON value. Records already parsed pass as they are."""
     decode = _decoder(endpoint).decode
+    # one search of the whole page instead of one per record (a usual page has no such escape at all)
+    escapes = typed and _SURROGATE_ESCAPE.search(b"".join(r for r in records if type(r) is msgspec.Raw))
     out = []
     for record in records:
         if type(record) is not msgspec.Raw:
             out.append(record)
             continue
-        if typed and not _SURROGATE_ESCAPE.search(record):
+        if typed and not (escapes and _SURROGATE_ESCAPE.search(record)):
             try:
                 out.append(decode(record))
                 continue
