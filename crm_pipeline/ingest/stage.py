@@ -1,25 +1,18 @@
-"""The prefetch/validate stage every export feed shares: raw pages in, prepared (validated) pages out.
+"""The prefetch/validate stage every sync shares: raw pages in, prepared (validated) pages out.
 
 A background thread takes page after page from the client's walk and prepares it (validation and
 the Arrow layout, under the GIL) while the caller commits the previous one (DuckDB, without the GIL),
 up to DEPTH pages ahead: a slow commit or a slow answer is absorbed instead of stalling the other side.
-
-While pages flow, the interpreter hands the GIL over sooner than its default 5 ms (GIL_HANDOVER_SECONDS):
-each DuckDB statement of a commit takes the GIL back several times before it returns, and each time the
-committing thread would wait for the validating one to let go of it.
 """
 
 from __future__ import annotations
 
 import queue
-import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 DEPTH = 2  # pages fetched and prepared ahead of the caller, at most
-GIL_HANDOVER_SECONDS = 0.0005  # measured in docs/PERFORMANCE.md; 0.1 ms gained nothing more
 _END = object()
 
 
@@ -29,38 +22,13 @@ def prepared(pages: Callable[[threading.Event], Iterable], prepare: Callable[[An
     `stop` is set when the caller stops early (or fails): the walk's waits and retries end with it."""
     stop = threading.Event()
     ahead = _Ahead(lambda: (prepare(page) for page in pages(stop)), stop)
-    with quick_gil_handover():
-        try:
-            while (item := ahead.next()) is not _END:
-                yield item
-                del item  # the caller has it: not kept here while the next one is awaited
-        finally:
-            stop.set()
-            ahead.drain()
-
-
-_handover_lock = threading.Lock()
-_handover_users = 0
-_handover_saved = 0.0
-
-
-@contextmanager
-def quick_gil_handover() -> Iterator[None]:
-    """The GIL handed over every GIL_HANDOVER_SECONDS while the block runs: the interval is the process's,
-    so syncs running at once share the setting, and the interpreter's own comes back after the last."""
-    global _handover_users, _handover_saved
-    with _handover_lock:
-        if _handover_users == 0:
-            _handover_saved = sys.getswitchinterval()
-            sys.setswitchinterval(min(_handover_saved, GIL_HANDOVER_SECONDS))
-        _handover_users += 1
     try:
-        yield
+        while (item := ahead.next()) is not _END:
+            yield item
+            del item  # the caller has it: not kept here while the next one is awaited
     finally:
-        with _handover_lock:
-            _handover_users -= 1
-            if _handover_users == 0:
-                sys.setswitchinterval(_handover_saved)
+        stop.set()
+        ahead.drain()
 
 
 class _Ahead:
