@@ -150,11 +150,11 @@ def _ensure_off_periods(conn: duckdb.DuckDBPyConnection, history: str, *, enable
         f"CREATE TABLE IF NOT EXISTS {SENT_BACK} "
         "(history VARCHAR NOT NULL, tenant_id VARCHAR NOT NULL, record VARCHAR NOT NULL)"
     )
+    if enabled is None:
+        return
     open_periods = conn.execute(
         f"SELECT count(*) FROM {HISTORY_OFF} WHERE history = ? AND off_to IS NULL", [history]
     ).fetchone()[0]
-    if enabled is None:
-        return
     if enabled and open_periods:
         conn.execute(
             f"UPDATE {HISTORY_OFF} SET off_to = now() WHERE history = ? AND off_to IS NULL", [history]

@@ -31,7 +31,7 @@ def select_endpoints(keys: Sequence[str] | None) -> tuple[Endpoint, ...]:
     wanted = set(keys)
     for key in keys:
         parent = by_key[key].parent
-        parent_key = "/".join(parent.asset_key_path) if parent else None
+        parent_key = asset_key_text(parent) if parent else None
         if parent_key and parent_key not in wanted:
             raise SettingsError(
                 f"endpoints: {key} is walked per row of {parent_key}, whose ids it reads from that table: "
