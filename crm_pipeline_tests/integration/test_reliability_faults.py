@@ -30,7 +30,7 @@ from crm_pipeline_tests.compare import differences, served
 from crm_pipeline_tests.conftest import make_client
 from crm_pipeline_tests.faults import ISSUE_RATES, api_log, assert_exact, wait_for_faults
 from crm_pipeline_tests.sandbox import Sandbox
-from crm_pipeline_tests.sandbox.faults import KINDS
+from crm_pipeline_tests.sandbox.faults import BEFORE_ANSWER, KINDS
 
 CUSTOMERS = endpoint("export/customers")
 
@@ -101,8 +101,11 @@ def test_the_issue_fault_mix_lands_every_export_feed_exactly(tmp_path):
         assert kind in faults, f"the run met no {kind!r} fault: the test proves nothing about it"
     assert elapsed > 15, "the run must outlive a token for the 15 s token lifetime to be tested"
     assert stats["token_requests"] >= 2 and 401 not in stats["by_status"]  # renewed ahead of expiry
-    # 5 % 429s with Retry-After: 1 pause every thread: the run stays under the server's 20/s
-    assert len(faults) / elapsed < 20 * 1.1 and faults.count("rate_limit") < 0.05 * len(faults)
+    # 5 % 429s with Retry-After: 1 pause every thread: the run stays under the server's 20/s. The
+    # injected 429s, 500s and resets are answered before the server's limiter and take none of its
+    # 20/s (a client using the whole allowance sends them on top): what the limiter counted is the rest.
+    counted = [f for f in faults if f not in BEFORE_ANSWER]
+    assert len(counted) / elapsed < 20 * 1.1 and faults.count("rate_limit") < 0.05 * len(faults)
 
 
 def test_a_server_limit_below_the_clients_is_honoured(tmp_path):
