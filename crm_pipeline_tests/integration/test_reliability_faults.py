@@ -111,9 +111,9 @@ def test_the_issue_fault_mix_lands_every_export_feed_exactly(tmp_path):
 def test_a_server_limit_below_the_clients_is_honoured(tmp_path):
     """The server allows 20 requests/s, the client 60: the server's 429s (Retry-After: 1) slow
     everyone down instead of snowballing, and the feeds land exactly."""
-    # about 330 requests, some 15 s at the server's 20/s: the budget's learning (from 60/s, two or three
-    # drops and some 20 refusals in the first 5 s, the server's burst making the first drop land high)
-    # is then a small part of the run that the bound on its 429s below covers
+    # About 330 requests: at the server's 20/s the run lasts several times the budget's learning (from
+    # 60/s, a few drops in its first seconds, the first landing high after the server's burst), so the
+    # 429s of the learning are a small part of what the bound below counts.
     with Sandbox(seed=22, sizes={"customers": 120}, page_size=5, rate_limit=20) as sb:
         settings = Settings.from_env({**sb.env(), "CRM_DUCKDB_PATH": str(tmp_path / "crm.duckdb")})
         began = time.monotonic()
