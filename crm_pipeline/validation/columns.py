@@ -1,6 +1,7 @@
 """Whole-column fast paths for the usual case, one per field type (crm_pipeline.schemas.types).
 
-A fast path takes a column's values and returns the column as it goes to pandera, or None when some
+A fast path takes a column's values (and `fitting`: whether the caller knows every value's type is one
+the path takes, its `*_TYPES`) and returns the column as it goes to pandera, or None when some
 value needs a closer look (then each value goes through its type's exact check, in
 crm_pipeline.validation.values). Each takes the same decision as the exact check would for every
 value it accepts, but in C (type sets, pyarrow conversions), and hands pandera a column already of
@@ -30,6 +31,7 @@ BOOL_TYPES = frozenset({bool, _NONE})
 STR_TYPES = frozenset({str, _NONE})
 _NULL_BYTES = pa.scalar(b"null", pa.large_binary())
 _USUAL_INSTANT = r"^(1[7-9]|2[01])\d\d-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$"
+_UTC = pd.DatetimeTZDtype("ns", "UTC")
 _INT64, _FLOAT64, _BOOLEAN, _STRING = (
     pd.Int64Dtype(),
     pd.Float64Dtype(),
@@ -42,8 +44,8 @@ def _types(values) -> set[type]:
     return set(map(type, values))
 
 
-def fast_int(values) -> object | None:
-    if not _types(values) <= INT_TYPES:
+def fast_int(values, fitting: bool = False) -> object | None:
+    if not fitting and not _types(values) <= INT_TYPES:
         return None
     try:
         return _INT64.__from_arrow__(pa.array(values, pa.int64()))
@@ -51,8 +53,8 @@ def fast_int(values) -> object | None:
         return None
 
 
-def fast_float(values) -> object | None:
-    if not _types(values) <= FLOAT_TYPES:
+def fast_float(values, fitting: bool = False) -> object | None:
+    if not fitting and not _types(values) <= FLOAT_TYPES:
         return None
     try:  # an int beyond 2**53 is refused here (not exactly a double): float() decides it one by one
         array = pa.array(values, pa.float64())
@@ -63,13 +65,13 @@ def fast_float(values) -> object | None:
     return _FLOAT64.__from_arrow__(array)
 
 
-def fast_bool(values) -> object | None:
-    if not _types(values) <= BOOL_TYPES:
+def fast_bool(values, fitting: bool = False) -> object | None:
+    if not fitting and not _types(values) <= BOOL_TYPES:
         return None
     return _BOOLEAN.__from_arrow__(pa.array(values, pa.bool_()))
 
 
-def fast_timestamp(values) -> object | None:
+def fast_timestamp(values, fitting: bool = False) -> object | None:
     """Texts all in the API's usual form (``2024-05-01T10:20:30.1234567Z``, years 1700 to 2199) parsed
     by Arrow, which reads that form exactly as pandas does but faster; any other texts are left to
     pandera's ISO 8601 coercion (pandas), which also refuses, row by row, what is no timestamp."""
@@ -80,19 +82,19 @@ def fast_timestamp(values) -> object | None:
     if not pc.all(pc.match_substring_regex(texts, _USUAL_INSTANT)).as_py():
         return values
     try:
-        return texts.cast(pa.timestamp("ns", "UTC")).to_pandas()
+        return _UTC.__from_arrow__(texts.cast(pa.timestamp("ns", "UTC")))
     except pa.ArrowInvalid:  # e.g. 30 February: pandera refuses it with its reason
         return values
 
 
-def fast_text(values) -> object | None:
+def fast_text(values, fitting: bool = False) -> object | None:
     try:  # refuses anything but text (and None), and text with an unpaired surrogate
         return _STRING.__from_arrow__(pa.array(values, pa.string()))
     except (pa.ArrowException, UnicodeEncodeError):
         return None
 
 
-def fast_json(values) -> object | None:
+def fast_json(values, fitting: bool = False) -> object | None:
     """JSON text of every value (None stays None), or None if one needs the standard library: compact
     for a parsed value, as sent for a raw one (crm_pipeline.validation.records)."""
     try:

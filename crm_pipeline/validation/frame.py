@@ -42,7 +42,8 @@ def build_frame(
     for (column, ftype), raw in raws:
         values = None
         if fast:
-            values = ftype.fast_column(as_raw(raw, parsed) if ftype.is_json and mixed else raw)
+            fitting = ftype.fits is not None and _types_at(raw, parsed) <= ftype.fits
+            values = ftype.fast_column(as_raw(raw, parsed) if ftype.is_json and mixed else raw, fitting)
         if values is None:
             blame = _Blame(column, [column], objects, reasons)
             values = _checked(ftype, raw, fast, blame=blame)
@@ -55,6 +56,12 @@ def build_frame(
             values = _checked(None, raw, False, blame=_Blame(column, spellings, objects, reasons))
         columns[column] = _objects(values) if isinstance(values, (list, tuple)) else values
     return pd.DataFrame(columns, index=pd.RangeIndex(len(objects)), copy=False)
+
+
+def _types_at(raw: list, rows: list[int]) -> set[type]:
+    """The types of the values at `rows`, the parsed records: a typed record's values have the types its
+    field type's decoder gives, which are ones its fast path takes (crm_pipeline.validation.records)."""
+    return set(map(type, map(raw.__getitem__, rows)))
 
 
 def _extra_values(objects: list, column: str, spellings: list[str]) -> list:

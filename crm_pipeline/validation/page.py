@@ -25,13 +25,9 @@ def validate_page(endpoint: Endpoint, records: list, *, fast: bool = True) -> Va
     type's whole-column fast path). `fast=False` checks every value one by one (the reference the fast
     path is tested against).
     """
-    objects, sources, rejected = [], [], []
-    for source, record in zip(records, decode_records(endpoint, records, typed=fast), strict=True):
-        if isinstance(record, (dict, Typed)):
-            objects.append(record)
-            sources.append(source)
-        else:
-            rejected.append(Rejected(None, quarantine_json(record), "record is not a JSON object"))
+    objects, sources, rejected = decode_records(endpoint, records, typed=fast), records, []
+    if not all(issubclass(kind, (dict, Typed)) for kind in set(map(type, objects))):  # rarely: one by one
+        objects, sources = _objects_only(records, objects, rejected)
 
     def parsed(i: int) -> dict:  # record i as a dict, for the quarantine and the reasons
         record = objects[i]
@@ -54,6 +50,18 @@ def validate_page(endpoint: Endpoint, records: list, *, fast: bool = True) -> Va
     # which would then outlive the page and grow the loading process.
     frame = frame[~repeated] if repeated.any() else frame.copy()
     return ValidatedPage(frame=frame, rejected=rejected, extra_fields=list(extra), received=len(records))
+
+
+def _objects_only(records: list, decoded: list, rejected: list[Rejected]) -> tuple[list, list]:
+    """The decoded records that are JSON objects, and their sources; the others go to `rejected`."""
+    objects, sources = [], []
+    for source, record in zip(records, decoded, strict=True):
+        if isinstance(record, (dict, Typed)):
+            objects.append(record)
+            sources.append(source)
+        else:
+            rejected.append(Rejected(None, quarantine_json(record), "record is not a JSON object"))
+    return objects, sources
 
 
 def _misnamed(endpoint: Endpoint, objects: list) -> dict[int, list[str]]:

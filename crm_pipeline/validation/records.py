@@ -12,11 +12,14 @@ goes through the exact value-by-value checks, which decide the same way.
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Callable
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING
 
 import msgspec
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from crm_pipeline.fastjson import parse_json
 from crm_pipeline.validation.values import NULL
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
 # An escaped UTF-16 surrogate: an unpaired one is refused by the exact checks, and a json field's raw
 # text is not decoded here, so such a record takes the exact way (a pair, as for an emoji, does too).
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_RE2 = _SURROGATE_ESCAPE.pattern.decode()
 
 
 class Typed(msgspec.Struct):
@@ -70,7 +74,7 @@ def decode_records(endpoint: Endpoint, records: list, *, typed: bool = True) -> 
     module's docstring), else its parsed JSON value. Records already parsed pass as they are."""
     decode = _decoder(endpoint).decode
     # one search of the whole page instead of one per record (a usual page has no such escape at all)
-    escapes = typed and _SURROGATE_ESCAPE.search(b"".join(r for r in records if type(r) is msgspec.Raw))
+    escapes = typed and _any_surrogate_escape(b"".join(r for r in records if type(r) is msgspec.Raw))
     out = []
     for record in records:
         if type(record) is not msgspec.Raw:
@@ -84,6 +88,14 @@ def decode_records(endpoint: Endpoint, records: list, *, typed: bool = True) -> 
                 pass
         out.append(parse_json(bytes(record)))
     return out
+
+
+def _any_surrogate_escape(text: bytes) -> bool:
+    """Whether `text` holds what may be an escaped surrogate: searched by Arrow's regular expressions,
+    many times faster than Python's on a page's megabytes."""
+    offsets = pa.py_buffer(struct.pack("<2q", 0, len(text)))
+    whole = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(text)])
+    return pc.match_substring_regex(whole, _SURROGATE_ESCAPE_RE2)[0].as_py()
 
 
 def raw_columns(endpoint: Endpoint, objects: list, dicts: list[int]) -> list:
