@@ -7,7 +7,8 @@ into (`decoder_type`). For the pipeline to decide the same way whichever path a 
   pandera has coerced both to the type's dtype;
 - on a column the fast path cannot take whole, it declines (None), and the exact check decides;
 - the types the fast path takes are in `fits`;
-- a value decoded straight from JSON into `decoder_type` is checked into the same value.
+- a value decoded straight from JSON into `decoder_type` is checked into the same value, and has a type
+  in `fits` (validation hands such columns to the fast path without looking at each value's type).
 A new field type adds its cases to TAKEN and DECLINED (the first test fails until it does).
 """
 
@@ -133,3 +134,23 @@ def test_a_value_decoded_into_the_decoder_type_is_checked_the_same(name):
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
         decoded = msgspec.json.decode(text, type=ftype.decoder_type)
         assert ftype.check(decoded) == ftype.check(value), (name, value, decoded)
+
+
+@pytest.mark.parametrize("name", sorted(TAKEN))
+def test_what_the_decoder_type_takes_is_in_fits(name):
+    ftype = FIELD_TYPES[name]
+    if ftype.fits is None:
+        return
+    sent = [v for values in TAKEN.values() for v in values] + [
+        v for values in DECLINED.values() for v, _ in values
+    ]
+    decoder = msgspec.json.Decoder(ftype.decoder_type | None)
+    taken = []
+    for value in sent:
+        try:
+            taken.append(decoder.decode(json.dumps(value).encode()))
+        except msgspec.DecodeError:  # refused (a ValidationError is one): the exact checks decide
+            continue
+    assert {type(v) for v in taken} <= ftype.fits, name
+    fast = ftype.fast_column(taken, fitting=True)
+    assert fast is not None and list(fast) == list(ftype.fast_column(taken))
