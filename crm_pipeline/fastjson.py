@@ -49,11 +49,15 @@ class _ExportEnvelope(msgspec.Struct, forbid_unknown_fields=True):
 _ENVELOPE = msgspec.json.Decoder(_ExportEnvelope)
 
 
+def arrow_value(data: bytes, kind: pa.DataType) -> pa.Array:
+    """`data` as an Arrow array of one value of `kind` (large_string or large_binary), in place: no copy."""
+    offsets = pa.py_buffer(struct.pack("<2q", 0, len(data)))
+    return pa.Array.from_buffers(kind, 1, [None, offsets, pa.py_buffer(data)])
+
+
 def _utf8(body: bytes) -> bool:
     """Whether `body` is valid UTF-8 (checked by Arrow in place: no copy, no str built)."""
-    text = pa.LargeStringArray.from_buffers(
-        1, pa.py_buffer(struct.pack("<2q", 0, len(body))), pa.py_buffer(body)
-    )
+    text = arrow_value(body, pa.large_string())
     try:
         text.validate(full=True)
     except pa.ArrowInvalid:

@@ -12,7 +12,6 @@ goes through the exact value-by-value checks, which decide the same way.
 from __future__ import annotations
 
 import re
-import struct
 from collections.abc import Callable
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING
@@ -21,7 +20,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from crm_pipeline.fastjson import parse_json
+from crm_pipeline.fastjson import arrow_value, parse_json
 from crm_pipeline.validation.values import NULL
 
 if TYPE_CHECKING:
@@ -93,8 +92,7 @@ def decode_records(endpoint: Endpoint, records: list, *, typed: bool = True) -> 
 def _any_surrogate_escape(text: bytes) -> bool:
     """Whether `text` holds what may be an escaped surrogate: searched by Arrow's regular expressions,
     many times faster than Python's on a page's megabytes."""
-    offsets = pa.py_buffer(struct.pack("<2q", 0, len(text)))
-    whole = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(text)])
+    whole = arrow_value(text, pa.large_binary())
     return pc.match_substring_regex(whole, _SURROGATE_ESCAPE_RE2)[0].as_py()
 
 
