@@ -4,7 +4,7 @@ neither imports the other."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 import pyarrow as pa
@@ -35,3 +35,13 @@ class ValidatedPage:
     # `frame` as Arrow, when prepared ahead (crm_pipeline.storage.layout.page_table)
     table: pa.Table | None = None
     received: int = 0  # records on the page, good or bad
+
+    @property
+    def rows(self) -> int:
+        """The page's valid rows."""
+        return self.table.num_rows if self.table is not None else len(self.frame)
+
+    def laid_out(self, table: pa.Table) -> ValidatedPage:
+        """The page with its rows as `table` (its frame as Arrow) only: the frame keeps its columns, not
+        their values, so that a page waiting for its commit holds its data once."""
+        return replace(self, frame=self.frame.iloc[:0].copy(), table=table)

@@ -45,7 +45,7 @@ class ExportFeed(Strategy):
                 stop=stop,
             )
 
-        pages = prepared(walk, partial(prepare_page, endpoint))
+        pages = prepared(walk, partial(prepare_page, endpoint), size=_held_bytes)
         with gc_frozen():
             try:
                 for page in pages:
@@ -67,6 +67,12 @@ class ExportFeed(Strategy):
         result.position, result.has_more = page.continue_from, page.has_more
 
 
+def _held_bytes(page: ExportPage) -> int:
+    """What a prepared page holds while it waits for its commit: its Arrow table."""
+    table = page.data.table
+    return table.nbytes if table is not None else 0
+
+
 @contextmanager
 def gc_frozen() -> Iterator[None]:
     """Spare Python's garbage collections the objects that exist before the block while it runs (a
@@ -81,9 +87,9 @@ def gc_frozen() -> Iterator[None]:
 
 def prepare_page(endpoint: Endpoint, page: ExportPage) -> ExportPage:
     """Validate a page and lay it out as Arrow for DuckDB (both off the committing thread)."""
-    validated = validate_page(endpoint, page.data)
+    validated = validate_page(endpoint, page.data, fresh=False)  # its frame goes once laid out
     if not validated.frame.empty:
-        validated.table = page_table(validated.frame, json_columns(endpoint, validated))
+        validated = validated.laid_out(page_table(validated.frame, json_columns(endpoint, validated)))
     return ExportPage(
         data=validated,
         continue_from=page.continue_from,

@@ -23,21 +23,24 @@ CHECKPOINT_BACKSTOP = "256MB"  # the log size that still triggers DuckDB's own c
 # A checkpoint pins blocks for the column segments of each table it writes: a wide raw table and its
 # history's superseded table, both changed since the last one, need more than a load's memory cap, and a
 # failed checkpoint is fatal to the database instance. So one runs with at least this much per column of
-# the two (a 70-column pair needed 34 to 40 MB) and a base; not more, as DuckDB fills what it is allowed
-# (peak RSS, docs/PERFORMANCE.md).
+# the tables it writes (a 70-column pair needed 34 to 40 MB) and a base; not more, as DuckDB fills what it
+# is allowed (peak RSS, docs/PERFORMANCE.md). A first load inserts new rows only: its checkpoints write
+# the raw table alone, and count its columns alone.
 CHECKPOINT_MEMORY_PER_COLUMN = 3 * 2**18  # 0.75 MiB
 CHECKPOINT_MEMORY_BASE = 8 * 2**20
 _UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
 
 
-def checkpoint(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint) -> None:
+def checkpoint(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, *, superseded: bool = True) -> None:
     """Write what was committed into the file (DuckDB's CHECKPOINT) with at least the memory it needs for
-    `endpoint`'s raw and superseded tables, then the connection's own limit again."""
-    tables = [endpoint.qualified_table, superseded_table(endpoint)]
+    the tables it writes: `endpoint`'s raw table, and its history's superseded table unless `superseded`
+    is False (no stored version was replaced since the last checkpoint), then the connection's own
+    limit again."""
+    tables = [endpoint.qualified_table, *([superseded_table(endpoint)] if superseded else [])]
     columns = conn.execute(
         "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
-        "AND schema_name || '.' || table_name IN (?, ?)",
-        tables,
+        "AND list_contains(?, schema_name || '.' || table_name)",
+        [tables],
     ).fetchone()[0]
     need = CHECKPOINT_MEMORY_BASE + columns * CHECKPOINT_MEMORY_PER_COLUMN
     limit = conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
@@ -58,13 +61,16 @@ class Checkpoints:
     def __init__(self, endpoint: Endpoint, *, enabled: bool = True) -> None:
         self.endpoint = endpoint
         self.enabled, self.pending = enabled, 0  # a DuckLake compacts in its maintenance asset instead
+        self.superseded = False  # whether a commit since the last checkpoint may have replaced stored rows
 
-    def committed(self, conn: duckdb.DuckDBPyConnection, rows: int) -> None:
-        """Note `rows` just committed on `conn`; checkpoint once ROW_GROUP have been since the last checkpoint
-        (a DuckLake compacts in its maintenance asset instead)."""
+    def committed(self, conn: duckdb.DuckDBPyConnection, rows: int, *, superseded: bool = True) -> None:
+        """Note `rows` just committed on `conn` (`superseded` False: inserted as new, so no stored version
+        went to the history); checkpoint once ROW_GROUP have been since the last checkpoint (a DuckLake
+        compacts in its maintenance asset instead)."""
         if not self.enabled:
             return
         self.pending += rows
+        self.superseded |= superseded
         if self.pending >= ROW_GROUP:
-            checkpoint(conn, self.endpoint)
-            self.pending = 0
+            checkpoint(conn, self.endpoint, superseded=self.superseded)
+            self.pending, self.superseded = 0, False

@@ -18,6 +18,10 @@ def no_keys(endpoint: Endpoint) -> pa.Table:
 
 def page_keys(endpoint: Endpoint, page: ValidatedPage) -> pa.Table:
     """The keys of the page's stored rows (its rejected records have none)."""
-    if page.frame.empty:
+    key = list(endpoint.key)
+    if not page.rows:
         return no_keys(endpoint)
-    return pa.Table.from_pandas(page.frame[list(endpoint.key)], preserve_index=False)
+    if page.table is not None:  # its columns named by position (storage.layout.page_table)
+        names = list(page.frame.columns)
+        return page.table.select([names.index(k) for k in key]).rename_columns(key)
+    return pa.Table.from_pandas(page.frame[key], preserve_index=False)

@@ -60,7 +60,7 @@ class StreamStorage:
         """Commit `batch` in one transaction, then checkpoint if a row group's worth of rows was written."""
         with self.store.lease() as conn:
             done = commit(conn, batch, self._choose_backend(conn))
-            self.checkpoints.committed(conn, done.counts[0])
+            self.checkpoints.committed(conn, done.counts[0], superseded=not done.all_new)
         return done
 
     def _choose_backend(self, conn) -> Backend:

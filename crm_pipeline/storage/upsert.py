@@ -33,8 +33,8 @@ def upsert_rows(
     `mode` (storage.backend.Backend.upsert_mode): "replace" replaces by key; "insert" inserts plainly (no
     existing row may have a key of the page: a duplicate raises duckdb.ConstraintException), sparing the
     index the delete-and-insert of every row; "delete_insert" deletes the page's keys first (a lake)."""
-    frame = page.frame
-    if frame.empty:
+    frame = page.frame  # its columns; its rows may be in page.table alone (ValidatedPage.laid_out)
+    if not page.rows:
         return 0
     columns = column_names(conn, endpoint.qualified_table)
     have = {c.lower() for c in columns}
@@ -60,7 +60,7 @@ def upsert_rows(
         [tenant_id],
     )  # on an error the view stays registered until the transaction is rolled back (see transaction)
     conn.unregister(PAGE_VIEW)
-    return len(frame)
+    return page.rows
 
 
 def delete_keys(

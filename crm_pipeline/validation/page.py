@@ -17,13 +17,16 @@ if TYPE_CHECKING:
     from crm_pipeline.catalog import Endpoint
 
 
-def validate_page(endpoint: Endpoint, records: list, *, fast: bool = True) -> ValidatedPage:
+def validate_page(
+    endpoint: Endpoint, records: list, *, fast: bool = True, fresh: bool = True
+) -> ValidatedPage:
     """Validate one page; rows to store come back coerced, deduplicated by key (last wins).
 
     `records` are parsed JSON values or raw JSON texts (msgspec.Raw, from an export walk with
     `raw_records`); `fast` types the usual ones in C (crm_pipeline.validation.records, then each field
     type's whole-column fast path). `fast=False` checks every value one by one (the reference the fast
-    path is tested against).
+    path is tested against). `fresh=False`: the frame may share its buffers with validation's own arrays,
+    for a caller that lays it out as Arrow at once and drops it (ingest.export).
     """
     objects, sources, rejected = decode_records(endpoint, records, typed=fast), records, []
     if not all(issubclass(kind, (dict, Typed)) for kind in set(map(type, objects))):  # rarely: one by one
@@ -48,7 +51,10 @@ def validate_page(endpoint: Endpoint, records: list, *, fast: bool = True) -> Va
     repeated = frame.duplicated(subset=list(endpoint.key), keep="last")
     # Either way a fresh frame: the frame as built shares its buffers with validation's Arrow arrays,
     # which would then outlive the page and grow the loading process.
-    frame = frame[~repeated] if repeated.any() else frame.copy()
+    if repeated.any():
+        frame = frame[~repeated]
+    elif fresh:
+        frame = frame.copy()
     return ValidatedPage(frame=frame, rejected=rejected, extra_fields=list(extra), received=len(records))
 
 

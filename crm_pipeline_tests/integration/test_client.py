@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from crm_pipeline.ingest import stage
 from crm_pipeline.ingest.stage import prepared
 from crm_pipeline.servicetitan import ExportPage, ServiceTitanClient, errors
 from crm_pipeline.servicetitan.scopes import probe_paths_for
@@ -283,3 +284,24 @@ def test_an_address_where_nothing_answers_names_its_setting(sandbox, settings, d
     with ServiceTitanClient(broken, max_retry_seconds=1, backoff_base=0.01) as client:
         with pytest.raises(errors.RetriesExhausted, match=f"Nothing answered: check {dead}"):
             client.get_json("export/customers")
+
+
+def test_prepared_pages_wait_for_the_caller_up_to_a_budget_of_bytes(monkeypatch):
+    """Pages run ahead of a caller that has not taken them while their sizes fit the budget; one larger
+    than the whole budget still goes through, alone."""
+    monkeypatch.setattr(stage, "AHEAD_BYTES", 10)
+    produced: list[int] = []
+
+    def pages(stop):
+        for number in range(12):
+            produced.append(number)
+            yield number
+
+    walk = prepared(pages, lambda page: page, size=lambda page: 100 if page == 6 else 4)
+    assert next(walk) == 0
+    deadline = time.monotonic() + 10
+    while len(produced) < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)  # time to run further ahead, if it could
+    assert produced == [0, 1, 2, 3]  # 1 and 2 wait (8 bytes); 3 waits for room
+    assert list(walk) == list(range(1, 12))
