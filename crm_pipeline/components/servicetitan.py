@@ -89,9 +89,11 @@ class ServiceTitanComponent(dg.Component, dg.Model, dg.Resolvable):
         # Imported here so that `dg list components` does not load pandera and the catalog.
         from crm_pipeline.defs.location import build_definitions
         from crm_pipeline.defs.servicetitan.selection import select_endpoints
+        from crm_pipeline.storage.layout import warm_up as warm_up_storage
         from crm_pipeline.validation import warm_up
 
         warm_up()
+        warm_up_storage()
         return build_definitions(
             self.settings_env(os.environ),
             endpoints=select_endpoints(self.endpoints),

@@ -15,6 +15,12 @@ from crm_pipeline.page_types import ValidatedPage
 PAGE_VIEW = "_crm_page"
 
 
+def warm_up() -> None:
+    """Import what DuckDB's client imports on its first scan of an Arrow table (pyarrow.dataset and its
+    file systems): call this when the pipeline loads, so that a run's first commit does not wait for it."""
+    import pyarrow.dataset  # noqa: F401, PLC0415
+
+
 def page_table(frame: pd.DataFrame, json_columns: Collection[str] = ()) -> pa.Table:
     """The validated frame as Arrow, which DuckDB scans without holding the GIL (no Python objects),
     its columns named by position (c0, c1, ...).

@@ -8,7 +8,7 @@ import duckdb
 from crm_pipeline.catalog import Endpoint
 from crm_pipeline.page_types import DELETED_AT_COLUMN, SYNCED_AT_COLUMN, TENANT_COLUMN
 from crm_pipeline.schemas.declared import descriptions_of
-from crm_pipeline.storage.backend import backend_of, retrying
+from crm_pipeline.storage.backend import backend_of
 from crm_pipeline.storage.ddl import (  # re-exported: the DDL helpers' old home
     STATE_SCHEMA,
     UNKNOWN_FIELD_DOC,
@@ -18,6 +18,7 @@ from crm_pipeline.storage.ddl import (  # re-exported: the DDL helpers' old home
     sql_literal,
 )
 from crm_pipeline.storage.history import ensure_history_table
+from crm_pipeline.storage.transactions import committed
 
 CURSORS = f"{STATE_SCHEMA}.cursors"
 QUARANTINE = f"{STATE_SCHEMA}.quarantine"
@@ -39,7 +40,7 @@ def _key(conn: duckdb.DuckDBPyConnection, key_sql: str) -> str:
 
 
 def ensure_state_tables(conn: duckdb.DuckDBPyConnection) -> None:
-    retrying(conn, lambda: _create_state_tables(conn))  # two lake writers may create them at once
+    committed(conn, lambda: _create_state_tables(conn))  # as the raw table (ensure_raw_table)
 
 
 def _create_state_tables(conn: duckdb.DuckDBPyConnection) -> None:
@@ -85,8 +86,9 @@ def ensure_raw_table(
     lacks; describe its columns (`COMMENT ON COLUMN`) where their comment is missing or outdated.
     `history`: whether a load from now on keeps versions (None: as before; storage.history)."""
     ensure_state_tables(conn)
-    # two lake writers may create it at once
-    retrying(conn, lambda: _create_raw_table(conn, endpoint, history=history))
+    # one transaction: a statement alone would commit (and sync the log) by itself; and two lake writers
+    # may create it at once (the later one runs again)
+    committed(conn, lambda: _create_raw_table(conn, endpoint, history=history))
 
 
 def _create_raw_table(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, *, history: bool | None) -> None:
