@@ -44,7 +44,7 @@ class _Ahead:
     """The stage's thread: a daemon, so that a fetch still waiting on the network never holds up exit."""
 
     def __init__(
-        self, produce: Callable[[], Iterator], stop: threading.Event, size: Callable[[Any], int]
+        self, produce: Callable[[], Iterator], stop: threading.Event, size: Callable[[Any], int] | None
     ) -> None:
         self._items: deque[tuple[Any, int]] = deque()
         self._bytes = 0  # the sizes of the items waiting

@@ -49,8 +49,8 @@ def validate_page(
         reason = "; ".join(dict.fromkeys(reasons[i]))
         rejected.append(Rejected(record_id(raw.get(endpoint.key[0])), quarantine_json(raw), reason))
     repeated = frame.duplicated(subset=list(endpoint.key), keep="last")
-    # Either way a fresh frame: the frame as built shares its buffers with validation's Arrow arrays,
-    # which would then outlive the page and grow the loading process.
+    # A fresh frame (`fresh`): the frame as built shares its buffers with validation's Arrow arrays, which
+    # would then outlive the page and grow the loading process.
     if repeated.any():
         frame = frame[~repeated]
     elif fresh:
