@@ -45,7 +45,7 @@ class ExportFeed(Strategy):
                 stop=stop,
             )
 
-        pages = prepared(walk, partial(prepare_page, endpoint), size=_held_bytes)
+        pages = prepared(walk, partial(prepare_page, endpoint), size=held_bytes)
         with gc_frozen():
             try:
                 for page in pages:
@@ -67,10 +67,12 @@ class ExportFeed(Strategy):
         result.position, result.has_more = page.continue_from, page.has_more
 
 
-def _held_bytes(page: ExportPage) -> int:
-    """What a prepared page holds while it waits for its commit: its Arrow table."""
-    table = page.data.table
-    return table.nbytes if table is not None else 0
+def held_bytes(page: ExportPage) -> int:
+    """What a prepared page holds while it waits for its commit: its Arrow table and its rejected records
+    (a feed whose every record is refused must not run ahead unbounded either)."""
+    validated: ValidatedPage = page.data
+    rejected = sum(len(r.record_json) + len(r.reasons) for r in validated.rejected)
+    return (validated.table.nbytes if validated.table is not None else 0) + rejected
 
 
 @contextmanager
